@@ -1,0 +1,1 @@
+"""Thin command-line front ends; the library modules do the work."""
