@@ -1,0 +1,520 @@
+"""Readers for user data: FASTA + labels TSV, BED-like TSV + genome FASTA, dataset directories.
+
+Every problem with the input raises :class:`~satori_jax.errors.InputError` whose message names
+the file, the record (id or line) and the problem.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from satori_jax.data.encoding import encode_sequence, encode_sequences, resize_codes
+from satori_jax.errors import InputError, input_error
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_REGION_RE = re.compile(r"^([^:\s]+):(\d+)-(\d+)")
+_LABEL_VALUES = {"0": 0.0, "1": 1.0, "0.0": 0.0, "1.0": 1.0}
+_MAX_LISTED = 5
+
+
+def _read_text(path: str | Path, what: str) -> str:
+    """Read a plain or gzip-compressed (detected by magic bytes) text file.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or unreadable, empty, not valid gzip, or binary / not UTF-8 text.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise input_error(path, f"{what} file not found") from None
+    except IsADirectoryError:
+        raise input_error(path, f"expected a {what} file, got a directory") from None
+    except OSError as exc:
+        raise input_error(path, f"cannot read {what} file ({exc.strerror})") from None
+    if data[:2] == _GZIP_MAGIC:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise input_error(path, f"corrupt gzip {what} file ({exc})") from None
+    if not data.strip():
+        raise input_error(path, f"empty {what} file")
+    if b"\x00" in data:
+        raise input_error(path, f"not a text {what} file (contains NUL bytes; binary data?)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise input_error(path, f"not a text {what} file (undecodable byte at offset {exc.start})",
+                          line) from None
+
+
+def read_fasta(path: str | Path) -> tuple[list[str], list[str]]:
+    """Read a FASTA file (plain or gzipped; multi-line records; CRLF and blank lines tolerated).
+
+    Parameters
+    ----------
+    path
+        FASTA file.
+
+    Returns
+    -------
+    ids, seqs
+        Record ids (first word of each header) and sequences, in file order. Sequences are not
+        validated here (see :func:`~satori_jax.data.encoding.encode_sequences`).
+
+    Raises
+    ------
+    InputError
+        Missing/unreadable/empty/binary file, sequence before the first ``>`` header, a header
+        without an id, a record with an empty sequence, or a duplicated id.
+    """
+    text = _read_text(path, "FASTA")
+    ids: list[str] = []
+    seqs: list[str] = []
+    header_lines: list[int] = []
+    chunks: list[str] = []
+    seen: dict[str, int] = {}
+
+    def finish() -> None:
+        if ids:
+            seq = "".join(chunks)
+            if not seq:
+                raise input_error(path, f"empty sequence (header on line {header_lines[-1]})", ids[-1])
+            seqs.append(seq)
+
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if line[0] == ">":
+            finish()
+            chunks = []
+            words = line[1:].split()
+            if not words:
+                raise input_error(path, "FASTA header without a sequence id", lineno)
+            rid = words[0]
+            if rid in seen:
+                raise input_error(path, f"duplicate sequence id (line {lineno}; first on line {seen[rid]})",
+                                  rid)
+            seen[rid] = lineno
+            ids.append(rid)
+            header_lines.append(lineno)
+        else:
+            if not ids:
+                raise input_error(path, "sequence data before the first '>' header (not a FASTA file?)",
+                                  lineno)
+            chunks.append(line)
+    finish()
+    if not ids:
+        raise input_error(path, "no FASTA records found")
+    return ids, seqs
+
+
+def _split_fields(line: str) -> list[str]:
+    return [f.strip() for f in line.split("\t")] if "\t" in line else line.split()
+
+
+def _parse_label_row(path, fields: list[str], lineno: int, rid: str, names: list[str]) -> list[float]:
+    row = []
+    for name, value in zip(names, fields, strict=True):
+        try:
+            row.append(_LABEL_VALUES[value])
+        except KeyError:
+            raise input_error(
+                path, f"label {name!r} on line {lineno} is {value!r}; labels must be 0 or 1", rid
+            ) from None
+    return row
+
+
+def read_labels(path: str | Path) -> tuple[list[str], list[str], np.ndarray]:
+    """Read a labels TSV: a header row (id column, then label names), then ``id 0/1 0/1 ...``.
+
+    Parameters
+    ----------
+    path
+        Tab-separated labels file (plain or gzipped).
+
+    Returns
+    -------
+    ids, label_names, labels
+        Record ids in file order, the ``C`` label names and the ``(N, C)`` float32 labels.
+
+    Raises
+    ------
+    InputError
+        Empty file, no label columns, wrong column count, a value other than 0/1, duplicate ids.
+    """
+    text = _read_text(path, "labels")
+    lines = text.splitlines()
+    header_at = next(i for i, line in enumerate(lines) if line.strip())
+    header = _split_fields(lines[header_at])
+    names = header[1:]
+    if not names:
+        raise input_error(path, "header has no label columns (expected: id<TAB>label1<TAB>label2 ...)",
+                          header_at + 1)
+    ncol = len(header)
+    ids: list[str] = []
+    rows: list[list[float]] = []
+    seen: dict[str, int] = {}
+    for i in range(header_at + 1, len(lines)):
+        line = lines[i]
+        if not line.strip():
+            continue
+        lineno = i + 1
+        fields = _split_fields(line)
+        rid = fields[0]
+        if len(fields) != ncol:
+            raise input_error(path, f"line {lineno} has {len(fields)} columns, the header has {ncol}", rid)
+        if rid in seen:
+            raise input_error(path, f"duplicate id (line {lineno}; first on line {seen[rid]})", rid)
+        seen[rid] = lineno
+        rows.append(_parse_label_row(path, fields[1:], lineno, rid, names))
+        ids.append(rid)
+    labels = np.asarray(rows, dtype=np.float32).reshape(len(ids), len(names))
+    return ids, names, labels
+
+
+def _parse_int(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def read_bed(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray, list[str], np.ndarray, list[str]]:
+    """Read a BED-like TSV: ``chrom start end label1 label2 ...`` (0-based, half-open).
+
+    An optional header row (detected when its second field is not an integer) gives the label
+    names; otherwise they are ``label_0``, ``label_1``, ... ``track``/``browser`` lines and
+    ``#`` comment lines after the first line are skipped.
+
+    Parameters
+    ----------
+    path
+        BED-like file (plain or gzipped).
+
+    Returns
+    -------
+    chroms, starts, ends, label_names, labels, ids
+        ``N`` chromosome names, ``(N,)`` int64 starts and ends, ``C`` label names, ``(N, C)``
+        float32 labels and ids ``"chrom:start-end"``.
+
+    Raises
+    ------
+    InputError
+        Empty file, no label columns, wrong column count, non-integer or negative start,
+        ``end <= start``, a label other than 0/1.
+    """
+    text = _read_text(path, "BED")
+    chroms: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    rows: list[list[float]] = []
+    ids: list[str] = []
+    names: list[str] | None = None
+    ncol = None
+    first = True
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.startswith(("track", "browser")):
+            continue
+        fields = _split_fields(line)
+        if first:
+            first = False
+            if len(fields) < 2 or _parse_int(fields[1]) is None:
+                if len(fields) < 4:
+                    raise input_error(path, "header has no label columns "
+                                      "(expected: chrom start end label1 ...)", lineno)
+                names = fields[3:]
+                ncol = len(fields)
+                continue
+        if line.startswith("#"):
+            continue
+        if ncol is None:
+            ncol = len(fields)
+            if ncol < 4:
+                raise input_error(path, f"{ncol} columns; expected chrom, start, end and at least one "
+                                  "0/1 label column", lineno)
+            names = [f"label_{j}" for j in range(ncol - 3)]
+        if len(fields) != ncol:
+            raise input_error(path, f"{len(fields)} columns, expected {ncol}", lineno)
+        chrom, s_text, e_text = fields[:3]
+        start, end = _parse_int(s_text), _parse_int(e_text)
+        if start is None or end is None:
+            raise input_error(path, f"start/end must be integers, got {s_text!r}, {e_text!r}", lineno)
+        if start < 0:
+            raise input_error(path, f"negative start {start}", lineno)
+        if end <= start:
+            raise input_error(path, f"end {end} <= start {start}", lineno)
+        rid = f"{chrom}:{start}-{end}"
+        assert names is not None
+        rows.append(_parse_label_row(path, fields[3:], lineno, f"{rid} (line {lineno})", names))
+        chroms.append(chrom)
+        starts.append(start)
+        ends.append(end)
+        ids.append(rid)
+    if names is None or not ids:
+        raise input_error(path, "no regions found")
+    labels = np.asarray(rows, dtype=np.float32).reshape(len(ids), len(names))
+    return (chroms, np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64), names, labels,
+            ids)
+
+
+def fetch_regions(
+    genome_path: str | Path,
+    chroms: list[str],
+    starts: np.ndarray,
+    ends: np.ndarray,
+    length: int,
+    bed_path: str | Path | None = None,
+) -> np.ndarray:
+    """Fetch genome regions resized around their centre to ``length`` bp.
+
+    The resized region is ``[c - length // 2, c - length // 2 + length)`` with
+    ``c = (start + end) // 2``.
+
+    Parameters
+    ----------
+    genome_path
+        Genome FASTA (plain or bgzipped, read through pyfaidx; a ``.fai`` index is created if missing).
+    chroms, starts, ends
+        ``N`` regions (0-based, half-open).
+    length
+        Output length in bp (> 0).
+    bed_path
+        File named in error messages about regions.
+
+    Returns
+    -------
+    np.ndarray
+        ``(N, length)`` uint8 codes.
+
+    Raises
+    ------
+    InputError
+        Unreadable genome, a chromosome missing from the genome, a resized region outside its
+        chromosome, or a non-IUPAC character in the genome.
+    """
+    import pyfaidx
+
+    if length <= 0:
+        raise input_error(bed_path, "BED input needs a fixed region length (data.length > 0)")
+    genome_path = Path(genome_path)
+    if not genome_path.is_file():
+        raise input_error(genome_path, "genome FASTA file not found")
+    try:
+        genome = pyfaidx.Fasta(str(genome_path), as_raw=True, sequence_always_upper=True,
+                               rebuild=False)
+    except Exception as exc:  # pyfaidx raises many types (indexing, bgzf, permissions)
+        raise input_error(genome_path, f"cannot index genome FASTA ({type(exc).__name__}: {exc})") from None
+    with genome:
+        starts = np.asarray(starts, dtype=np.int64)
+        ends = np.asarray(ends, dtype=np.int64)
+        new_starts = (starts + ends) // 2 - length // 2
+        sizes = {}
+        for i, chrom in enumerate(chroms):
+            if chrom not in sizes:
+                if chrom not in genome:
+                    known = list(genome.keys())
+                    shown = ", ".join(known[:_MAX_LISTED]) + (" ..." if len(known) > _MAX_LISTED else "")
+                    raise input_error(
+                        bed_path,
+                        f"chromosome {chrom!r} is not in genome {genome_path} (it has: {shown})",
+                        f"{chrom}:{starts[i]}-{ends[i]} (#{i + 1})",
+                    )
+                sizes[chrom] = len(genome[chrom])
+        chrom_len = np.asarray([sizes[c] for c in chroms], dtype=np.int64)
+        bad = (new_starts < 0) | (new_starts + length > chrom_len)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise input_error(
+                bed_path,
+                f"region resized to {length} bp ({chroms[i]}:{new_starts[i]}-{new_starts[i] + length}) "
+                f"extends beyond chromosome {chroms[i]} (length {chrom_len[i]}) in {genome_path}; "
+                f"{int(bad.sum())} region(s) affected",
+                f"{chroms[i]}:{starts[i]}-{ends[i]} (#{i + 1})",
+            )
+        try:
+            seqs = [str(genome[c][int(s):int(s) + length]) for c, s in zip(chroms, new_starts, strict=True)]
+        except Exception as exc:
+            raise input_error(genome_path, f"cannot read genome sequence ({type(exc).__name__}: {exc})") \
+                from None
+    ids = [f"{c}:{s}-{s + length}" for c, s in zip(chroms, new_starts.tolist(), strict=True)]
+    return encode_sequences(seqs, path=genome_path, ids=ids)
+
+
+@dataclass
+class Dataset:
+    """Sequences and labels ready for training.
+
+    Attributes
+    ----------
+    ids
+        ``N`` record ids.
+    codes
+        ``(N, L)`` uint8 sequence codes.
+    labels
+        ``(N, C)`` float32 0/1 labels.
+    label_names
+        ``C`` label names.
+    chroms
+        ``(N,)`` str array of chromosomes (from BED, or from ids like ``chr1:100-400``), or ``None``.
+    source
+        The input files, e.g. ``{"fasta": ..., "labels": ...}`` or ``{"bed": ..., "genome": ...}``.
+    """
+
+    ids: list[str]
+    codes: np.ndarray
+    labels: np.ndarray
+    label_names: list[str]
+    chroms: np.ndarray | None = None
+    source: dict[str, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def length(self) -> int:
+        """Sequence length ``L``."""
+        return int(self.codes.shape[1])
+
+    @property
+    def num_labels(self) -> int:
+        """Number of labels ``C``."""
+        return int(self.labels.shape[1])
+
+
+def chroms_from_ids(ids: list[str]) -> np.ndarray | None:
+    """Chromosomes parsed from ids like ``chr1:100-400`` (``None`` unless every id matches)."""
+    chroms = []
+    for rid in ids:
+        m = _REGION_RE.match(rid)
+        if m is None:
+            return None
+        chroms.append(m.group(1))
+    return np.asarray(chroms, dtype=str)
+
+
+def _listed(items: list[str]) -> str:
+    return ", ".join(items[:_MAX_LISTED]) + (", ..." if len(items) > _MAX_LISTED else "")
+
+
+def _find_in_dir(data_dir: Path, stems: tuple[str, ...], what: str) -> Path:
+    for name in stems:
+        if (data_dir / name).is_file():
+            return data_dir / name
+    raise input_error(data_dir, f"dataset directory has no {what} file (expected {stems[0]})")
+
+
+def _load_fasta_labels(fasta: Path, labels_path: Path, length: int) -> Dataset:
+    label_ids, names, labels = read_labels(labels_path)
+    if not label_ids:
+        raise input_error(labels_path, "no labelled records (only a header)")
+    fa_ids, seqs = read_fasta(fasta)
+    index = {rid: i for i, rid in enumerate(fa_ids)}
+    missing = [rid for rid in label_ids if rid not in index]
+    if missing:
+        raise input_error(labels_path, f"{len(missing)} id(s) have no sequence in {fasta}: {_listed(missing)}")
+    if len(fa_ids) != len(label_ids):
+        label_set = set(label_ids)
+        unlabelled = [rid for rid in fa_ids if rid not in label_set]
+        raise input_error(fasta, f"{len(unlabelled)} record(s) have no labels in {labels_path}: "
+                          f"{_listed(unlabelled)}")
+    ordered = [seqs[index[rid]] for rid in label_ids]
+    if length > 0 and any(len(s) != length for s in ordered):
+        codes = np.empty((len(ordered), length), dtype=np.uint8)
+        for i, (rid, s) in enumerate(zip(label_ids, ordered, strict=True)):
+            codes[i] = resize_codes(encode_sequence(s, path=fasta, record=rid), length)
+    else:
+        codes = encode_sequences(ordered, path=fasta, ids=label_ids)
+    return Dataset(
+        ids=list(label_ids), codes=codes, labels=labels, label_names=names,
+        chroms=chroms_from_ids(label_ids), source={"fasta": str(fasta), "labels": str(labels_path)},
+    )
+
+
+def load_dataset(
+    *,
+    data_dir: str | Path | None = None,
+    fasta: str | Path | None = None,
+    labels: str | Path | None = None,
+    bed: str | Path | None = None,
+    genome: str | Path | None = None,
+    length: int = 0,
+) -> Dataset:
+    """Load a dataset from one of three inputs.
+
+    - ``data_dir``: a directory with ``sequences.fa`` and ``labels.tsv`` (as written by
+      ``satori_jax.simulate``);
+    - ``fasta`` + ``labels``: records are matched by id and kept in the labels file's order;
+    - ``bed`` + ``genome``: regions resized around their centre to ``length`` bp.
+
+    Parameters
+    ----------
+    length
+        Resize every sequence / region around its centre to this many bp (0: keep FASTA lengths,
+        which must then all be equal; BED input requires ``length > 0``).
+
+    Returns
+    -------
+    Dataset
+        ``codes (N, L)`` uint8, ``labels (N, C)`` float32.
+
+    Raises
+    ------
+    InputError
+        On a wrong combination of arguments or any problem with the files (see the readers).
+    """
+    if length < 0:
+        raise InputError(f"data.length must be >= 0, got {length}")
+    given = [name for name, v in (("data_dir", data_dir), ("fasta", fasta), ("labels", labels),
+                                  ("bed", bed), ("genome", genome)) if v is not None]
+    modes = {
+        "data_dir": data_dir is not None,
+        "fasta": fasta is not None or labels is not None,
+        "bed": bed is not None or genome is not None,
+    }
+    if sum(modes.values()) != 1:
+        raise InputError(
+            "give exactly one input: a dataset directory (--data DIR), --fasta F with --labels T, "
+            f"or --bed B with --genome G (got: {', '.join(given) or 'nothing'})"
+        )
+    if data_dir is not None:
+        data_dir = Path(data_dir)
+        if not data_dir.is_dir():
+            raise input_error(data_dir, "dataset directory not found" if not data_dir.exists()
+                              else "not a directory (expected a directory with sequences.fa and labels.tsv)")
+        fa = _find_in_dir(data_dir, ("sequences.fa", "sequences.fa.gz", "sequences.fasta"), "sequences")
+        lab = _find_in_dir(data_dir, ("labels.tsv", "labels.tsv.gz"), "labels")
+        ds = _load_fasta_labels(fa, lab, length)
+        ds.source["data_dir"] = str(data_dir)
+        return ds
+    if modes["fasta"]:
+        if fasta is None or labels is None:
+            raise InputError("--fasta and --labels must be given together")
+        return _load_fasta_labels(Path(fasta), Path(labels), length)
+    if bed is None or genome is None:
+        raise InputError("--bed and --genome must be given together")
+    bed, genome = Path(bed), Path(genome)
+    if length <= 0:
+        raise input_error(bed, "BED input needs a fixed region length: set data.length (e.g. --set "
+                          "data.length=600)")
+    chroms, starts, ends, names, lab, ids = read_bed(bed)
+    seen: dict[str, int] = {}
+    for i, rid in enumerate(ids):
+        if rid in seen:
+            raise input_error(bed, f"duplicate region (entries #{seen[rid] + 1} and #{i + 1})", rid)
+        seen[rid] = i
+    codes = fetch_regions(genome, chroms, starts, ends, length, bed_path=bed)
+    return Dataset(
+        ids=ids, codes=codes, labels=lab, label_names=names, chroms=np.asarray(chroms, dtype=str),
+        source={"bed": str(bed), "genome": str(genome)},
+    )
