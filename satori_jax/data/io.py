@@ -227,6 +227,8 @@ def read_bed(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray, list[
         if not line.strip() or line.startswith(("track", "browser")):
             continue
         fields = _split_fields(line)
+        if line.startswith("#") and (not first or len(fields) < 4):
+            continue
         if first:
             first = False
             if len(fields) < 2 or _parse_int(fields[1]) is None:
@@ -236,8 +238,6 @@ def read_bed(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray, list[
                 names = fields[3:]
                 ncol = len(fields)
                 continue
-        if line.startswith("#"):
-            continue
         if ncol is None:
             ncol = len(fields)
             if ncol < 4:
@@ -311,8 +311,7 @@ def fetch_regions(
     if not genome_path.is_file():
         raise input_error(genome_path, "genome FASTA file not found")
     try:
-        genome = pyfaidx.Fasta(str(genome_path), as_raw=True, sequence_always_upper=True,
-                               rebuild=False)
+        genome = pyfaidx.Fasta(str(genome_path), as_raw=True, sequence_always_upper=True)
     except Exception as exc:  # pyfaidx raises many types (indexing, bgzf, permissions)
         raise input_error(genome_path, f"cannot index genome FASTA ({type(exc).__name__}: {exc})") from None
     with genome:
@@ -422,7 +421,8 @@ def _load_fasta_labels(fasta: Path, labels_path: Path, length: int) -> Dataset:
     index = {rid: i for i, rid in enumerate(fa_ids)}
     missing = [rid for rid in label_ids if rid not in index]
     if missing:
-        raise input_error(labels_path, f"{len(missing)} id(s) have no sequence in {fasta}: {_listed(missing)}")
+        raise input_error(labels_path,
+                          f"{len(missing)} id(s) have no sequence in {fasta}: {_listed(missing)}")
     if len(fa_ids) != len(label_ids):
         label_set = set(label_ids)
         unlabelled = [rid for rid in fa_ids if rid not in label_set]

@@ -1,0 +1,866 @@
+"""Simulated benchmarks with known interacting motif pairs (vectorized numpy, deterministic by seed).
+
+Two generators:
+
+* :func:`simulate_pairs` -- SATORI 2.0 "Data-N" style: positives carry interacting motif pairs
+  placed close together, negatives carry lone motifs far apart.
+* :func:`simulate_dfim` -- DFIM / SATORI benchmark 1 style: classes "A only", "B only" and
+  "A and B" (label 1), with distractor motifs in every sequence.
+
+Both return a :class:`SimulatedDataset`; :func:`write_dataset` writes it as a directory with
+``sequences.fa``, ``labels.tsv``, ``motifs.meme``, ``interactions.tsv``, ``embeddings.tsv`` and
+``dataset.json`` (the last one is the completeness marker; the directory is built under a
+temporary name and renamed into place).
+
+Conventions
+-----------
+* Sequences are ``uint8`` codes ``(N, L)``, A=0, C=1, G=2, T=3, written as ``seq0``, ``seq1``, ...
+* Coordinates are 0-based, half-open: an instance occupies ``seq[start:end]``, ``end - start = K``.
+* ``strand = "-"`` means the reverse complement of the sampled instance was written, so
+  ``revcomp(seq[start:end])`` is the instance in the motif's own orientation.
+* ``score`` is the log2-odds score of the instance (motif orientation) against the simulation
+  background with :func:`satori_jax.data.meme.pwm_to_log_odds` (``pseudocount`` as recorded in
+  ``dataset.json``); every instance has ``score >= min_score_fraction * max score`` (0.5).
+* The gap between two motifs is the number of background bases between them:
+  ``gap = start_second - end_first``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from satori_jax.data.jaspar import DEFAULT_RELEASE, cache_dir, get_motifs_by_name, load_jaspar
+from satori_jax.data.meme import (
+    Motif,
+    information_content,
+    max_log_odds,
+    pwm_to_log_odds,
+    read_meme,
+    reverse_complement_pwm,
+    write_meme,
+)
+from satori_jax.errors import InputError, input_error
+
+__all__ = [
+    "PRESETS",
+    "DFIM_DEFAULT_A",
+    "DFIM_DEFAULT_B",
+    "DFIM_DEFAULT_DISTRACTORS",
+    "DATASET_FILES",
+    "SimulatedDataset",
+    "simulate_pairs",
+    "simulate_dfim",
+    "make_pairs_dataset",
+    "make_dfim_dataset",
+    "choose_distinct_motifs",
+    "motif_similarity",
+    "random_interactions",
+    "read_pairs_tsv",
+    "write_dataset",
+    "is_complete_dataset",
+    "default_dataset_dir",
+]
+
+#: SATORI 2.0 Data-40/60/80 (300 bp, 60 000 sequences) and the 1500 bp pre-loaded-filter set.
+PRESETS: dict[str, dict] = {
+    "data-40": {"num_tfs": 20, "num_pairs": 40},
+    "data-60": {"num_tfs": 25, "num_pairs": 60},
+    "data-80": {"num_tfs": 30, "num_pairs": 80},
+    "long": {
+        "num_tfs": 40,
+        "num_pairs": 80,
+        "length": 1500,
+        "num_pairs_per_seq": (3, 5),
+        "pair_gap": (8, 80),
+        "lone_gap": 200,
+    },
+}
+
+#: DFIM's benchmark used ELF1 and SIX5; SIX5 is not in JASPAR 2024 CORE, so B is its
+#: SINE-homeodomain relative SIX1 (dissimilar to ELF1, FOS::JUN and TAL1::TCF3).
+DFIM_DEFAULT_A = "ELF1"
+DFIM_DEFAULT_B = "SIX1"
+DFIM_DEFAULT_DISTRACTORS = ("FOS::JUN", "TAL1::TCF3")
+
+DATASET_FILES = (
+    "sequences.fa",
+    "labels.tsv",
+    "motifs.meme",
+    "interactions.tsv",
+    "embeddings.tsv",
+    "dataset.json",
+)
+
+GENOME_BACKGROUND = (0.3, 0.2, 0.2, 0.3)
+DFIM_BACKGROUND = (0.27, 0.23, 0.23, 0.27)  # 46 % GC as in DFIM
+_LUT = np.frombuffer(b"ACGTN", dtype=np.uint8)
+
+
+@dataclass
+class SimulatedDataset:
+    """A generated data set in memory.
+
+    Attributes
+    ----------
+    codes
+        ``(N, L)`` uint8 sequences, A=0 C=1 G=2 T=3.
+    labels
+        ``(N,)`` int8, 0/1.
+    motifs
+        Motifs used (unique names).
+    interactions
+        True interacting TF pairs ``(tf_a, tf_b)``.
+    emb_seq, emb_motif, emb_start, emb_strand, emb_score
+        ``(E,)`` per embedded instance: sequence index, index into ``motifs``, 0-based start,
+        strand (+1 / -1, int8), log2-odds score. Sorted by sequence then start.
+    generator, parameters, seed
+        Provenance written to ``dataset.json``.
+    """
+
+    codes: np.ndarray
+    labels: np.ndarray
+    motifs: list[Motif]
+    interactions: list[tuple[str, str]]
+    emb_seq: np.ndarray
+    emb_motif: np.ndarray
+    emb_start: np.ndarray
+    emb_strand: np.ndarray
+    emb_score: np.ndarray
+    generator: str
+    parameters: dict
+    seed: int
+    counts: dict = field(default_factory=dict)
+
+    @property
+    def emb_end(self) -> np.ndarray:
+        """``(E,)`` end (exclusive) of each instance."""
+        widths = np.array([m.width for m in self.motifs], dtype=np.int64)
+        return self.emb_start + widths[self.emb_motif]
+
+
+# ----------------------------------------------------------------------------------------------
+# building blocks
+
+
+def _check_background(background: Sequence[float]) -> np.ndarray:
+    bg = np.asarray(background, dtype=np.float64)
+    if bg.shape != (4,) or not np.isfinite(bg).all() or (bg < 0).any() or bg.sum() <= 0:
+        raise InputError(f"background must be 4 non-negative frequencies for A,C,G,T, got {list(background)}")
+    return bg / bg.sum()
+
+
+def _range(value: int | Sequence[int], what: str) -> tuple[int, int]:
+    if isinstance(value, int | np.integer):
+        lo = hi = int(value)
+    else:
+        lo, hi = (int(v) for v in value)
+    if lo < 0 or hi < lo:
+        raise InputError(f"{what}: invalid range ({lo}, {hi})")
+    return lo, hi
+
+
+def _background_codes(n: int, length: int, bg: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``(n, length)`` i.i.d. uint8 codes with base frequencies ``bg``."""
+    cum = np.cumsum(bg)[:3]
+    u = rng.random((n, length), dtype=np.float32)
+    return np.searchsorted(cum.astype(np.float32), u, side="right").astype(np.uint8)
+
+
+def _sample_instances(
+    motif: Motif, n: int, log_odds: np.ndarray, threshold: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sample ``n`` instances ``(n, K)`` uint8 from the PWM with score >= threshold; and ``(n,)`` scores.
+
+    Oversamples in batches and keeps the passing draws (no per-instance loop).
+    """
+    k = motif.width
+    cum = np.cumsum(motif.pwm, axis=1)[:, :3]  # (K, 3)
+    cols = np.arange(k)
+    got_codes: list[np.ndarray] = []
+    got_scores: list[np.ndarray] = []
+    have = 0
+    rate = 0.5
+    for _ in range(100):
+        if have >= n:
+            break
+        m = int((n - have) / rate * 1.2) + 32
+        u = rng.random((m, k))
+        codes = (u[:, :, None] >= cum[None, :, :]).sum(axis=2).astype(np.uint8)  # (m, K)
+        scores = log_odds[cols[None, :], codes].sum(axis=1)
+        keep = scores >= threshold - 1e-9
+        rate = max(float(keep.mean()), 1e-3)
+        got_codes.append(codes[keep][: n - have])
+        got_scores.append(scores[keep][: n - have])
+        have += len(got_codes[-1])
+    if have < n:
+        raise InputError(
+            f"motif {motif.name!r}: could not sample instances scoring >= half the maximum "
+            "(the motif is too close to the background)"
+        )
+    if not got_codes:
+        return np.zeros((0, k), np.uint8), np.zeros((0,), np.float64)
+    return np.concatenate(got_codes), np.concatenate(got_scores)
+
+
+def _place_blocks(widths: np.ndarray, spacing: int, length: int, rng: np.random.Generator) -> np.ndarray:
+    """Random non-overlapping starts for blocks laid out left to right in column order.
+
+    Parameters
+    ----------
+    widths
+        ``(N, M)`` block widths; 0 marks an absent block.
+    spacing
+        Minimum number of bases between consecutive present blocks.
+    length
+        Sequence length.
+
+    Returns
+    -------
+    ``(N, M)`` int64 starts (meaningless where width is 0). Present blocks satisfy
+    ``start_next - end_prev >= spacing`` and lie inside ``[0, length)``.
+    """
+    widths = widths.astype(np.int64)
+    present = widths > 0
+    count = present.sum(axis=1)
+    free = length - widths.sum(axis=1) - spacing * np.maximum(count - 1, 0)
+    if (free < 0).any():
+        i = int(np.argmin(free))
+        raise InputError(
+            f"sequence length {length} is too short for {int(count[i])} motif blocks of total width "
+            f"{int(widths[i].sum())} with spacing {spacing}; increase --length"
+        )
+    u = np.sort(rng.integers(0, free[:, None] + 1, size=widths.shape), axis=1)
+    advance = widths + spacing * present
+    offsets = np.cumsum(advance, axis=1) - advance
+    return u + offsets
+
+
+def _choose_without_replacement(n_rows: int, pool: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``(n_rows, k)`` indices into ``range(pool)``, distinct within a row when ``pool >= k``."""
+    if pool >= k:
+        return np.argsort(rng.random((n_rows, pool)), axis=1)[:, :k]
+    return rng.integers(0, pool, size=(n_rows, k))
+
+
+def _embed(
+    codes: np.ndarray,
+    motifs: list[Motif],
+    inst_seq: np.ndarray,
+    inst_motif: np.ndarray,
+    inst_start: np.ndarray,
+    bg: np.ndarray,
+    pseudocount: float,
+    min_score_fraction: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sample and write every instance in place; returns ``(E,)`` strands (+1/-1) and scores."""
+    strands = np.ones(len(inst_seq), dtype=np.int8)
+    scores = np.zeros(len(inst_seq), dtype=np.float64)
+    for mi, motif in enumerate(motifs):  # loop over motifs (tens), not instances
+        idx = np.flatnonzero(inst_motif == mi)
+        if idx.size == 0:
+            continue
+        lo = pwm_to_log_odds(motif.pwm, bg, pseudocount)
+        thr = min_score_fraction * max_log_odds(lo)
+        inst, sc = _sample_instances(motif, idx.size, lo, thr, rng)
+        minus = rng.random(idx.size) < 0.5
+        inst[minus] = 3 - inst[minus, ::-1]
+        cols = inst_start[idx][:, None] + np.arange(motif.width)[None, :]
+        codes[inst_seq[idx][:, None], cols] = inst
+        strands[idx[minus]] = -1
+        scores[idx] = sc
+    return strands, scores
+
+
+def _sorted_embeddings(seq, motif, start, strand, score) -> tuple[np.ndarray, ...]:
+    order = np.lexsort((start, seq))
+    return seq[order], motif[order], start[order], strand[order], score[order]
+
+
+def _check_unique_names(motifs: Sequence[Motif]) -> None:
+    seen: set[str] = set()
+    for m in motifs:
+        if m.name in seen:
+            raise InputError(f"motif name {m.name!r} appears twice; motif names must be unique")
+        seen.add(m.name)
+
+
+# ----------------------------------------------------------------------------------------------
+# generators
+
+
+def simulate_pairs(
+    motifs: Sequence[Motif],
+    pairs: Sequence[tuple[str, str]],
+    num_sequences: int = 60000,
+    length: int = 300,
+    num_pairs_per_seq: int | tuple[int, int] = 3,
+    pair_gap: tuple[int, int] = (8, 15),
+    lone_gap: int = 40,
+    lone_count: tuple[int, int] = (1, 3),
+    background: Sequence[float] = GENOME_BACKGROUND,
+    seed: int = 0,
+    pseudocount: float = 0.01,
+    min_score_fraction: float = 0.5,
+) -> SimulatedDataset:
+    """SATORI 2.0 Data-N style benchmark.
+
+    Positives (``num_sequences // 2``) each carry ``num_pairs_per_seq`` interacting pairs drawn
+    without replacement from ``pairs`` (an int, or an inclusive range ``(lo, hi)`` drawn per
+    sequence). A pair is a block ``first, gap, second``: which TF comes first is random and the
+    gap (background bases between the end of the first and the start of the second motif) is
+    uniform in the inclusive range ``pair_gap``. Pair blocks do not overlap each other.
+    Negatives carry ``lone_count`` (inclusive range) distinct motifs drawn from all ``motifs``,
+    with at least ``lone_gap`` bases between consecutive motifs. Background bases are i.i.d. with
+    ``background`` (ACGT). Instances are sampled from the PWM and kept only when their log2-odds
+    score is at least ``min_score_fraction`` of the motif's maximum; strand is random. The label
+    order is a random permutation (classes are mixed in the file).
+
+    Parameters
+    ----------
+    motifs
+        Motif pool (unique names); negatives draw from all of them.
+    pairs
+        Interacting TF pairs (names of ``motifs``); self pairs are rejected, duplicates merged.
+
+    Returns
+    -------
+    :class:`SimulatedDataset` with ``codes (N, L)``, ``labels (N,)`` and the embeddings.
+    """
+    motifs = list(motifs)
+    _check_unique_names(motifs)
+    index = {m.name: i for i, m in enumerate(motifs)}
+    norm_pairs: list[tuple[str, str]] = []
+    for a, b in pairs:
+        for x in (a, b):
+            if x not in index:
+                raise InputError(f"interacting pair ({a}, {b}): {x!r} is not one of the motifs")
+        if a == b:
+            raise InputError(f"interacting pair ({a}, {b}) is a self pair")
+        if (a, b) not in norm_pairs and (b, a) not in norm_pairs:
+            norm_pairs.append((a, b))
+    if not norm_pairs:
+        raise InputError("no interacting pairs given")
+    if num_sequences < 2:
+        raise InputError(f"num_sequences must be >= 2, got {num_sequences}")
+    bg = _check_background(background)
+    kp_lo, kp_hi = _range(num_pairs_per_seq, "num_pairs_per_seq")
+    g_lo, g_hi = _range(pair_gap, "pair_gap")
+    l_lo, l_hi = _range(lone_count, "lone_count")
+    if kp_hi < 1 or l_hi < 1:
+        raise InputError("num_pairs_per_seq and lone_count must allow at least one motif")
+    widths = np.array([m.width for m in motifs], dtype=np.int64)
+    pa = np.array([index[a] for a, _ in norm_pairs])
+    pb = np.array([index[b] for _, b in norm_pairs])
+
+    rng = np.random.default_rng(seed)
+    n_pos = num_sequences // 2
+    labels = np.zeros(num_sequences, dtype=np.int8)
+    labels[:n_pos] = 1
+    labels = rng.permutation(labels)
+    codes = _background_codes(num_sequences, length, bg, rng)
+    pos_rows = np.flatnonzero(labels == 1)
+    neg_rows = np.flatnonzero(labels == 0)
+
+    # positives: pair blocks
+    sel = _choose_without_replacement(n_pos, len(norm_pairs), kp_hi, rng)  # (n_pos, kp_hi)
+    npairs = rng.integers(kp_lo, kp_hi + 1, size=n_pos)
+    present = np.arange(kp_hi)[None, :] < npairs[:, None]
+    flip = rng.random((n_pos, kp_hi)) < 0.5
+    first = np.where(flip, pb[sel], pa[sel])
+    second = np.where(flip, pa[sel], pb[sel])
+    gap = rng.integers(g_lo, g_hi + 1, size=(n_pos, kp_hi))
+    block = np.where(present, widths[first] + gap + widths[second], 0)
+    bstart = _place_blocks(block, 0, length, rng)
+    p_seq = np.repeat(pos_rows[:, None], kp_hi, axis=1)[present]
+    pos_seq = np.concatenate([p_seq, p_seq])
+    pos_motif = np.concatenate([first[present], second[present]])
+    pos_start = np.concatenate([bstart[present], (bstart + widths[first] + gap)[present]])
+
+    # negatives: lone motifs
+    n_neg = len(neg_rows)
+    lone = _choose_without_replacement(n_neg, len(motifs), l_hi, rng)
+    nlone = rng.integers(l_lo, l_hi + 1, size=n_neg)
+    lpresent = np.arange(l_hi)[None, :] < nlone[:, None]
+    lwidth = np.where(lpresent, widths[lone], 0)
+    lstart = _place_blocks(lwidth, lone_gap, length, rng)
+    neg_seq = np.repeat(neg_rows[:, None], l_hi, axis=1)[lpresent]
+
+    inst_seq = np.concatenate([pos_seq, neg_seq])
+    inst_motif = np.concatenate([pos_motif, lone[lpresent]])
+    inst_start = np.concatenate([pos_start, lstart[lpresent]])
+    strands, scores = _embed(codes, motifs, inst_seq, inst_motif, inst_start, bg, pseudocount,
+                             min_score_fraction, rng)
+    es, em, est, estr, esc = _sorted_embeddings(inst_seq, inst_motif, inst_start, strands, scores)
+    params = {
+        "num_sequences": num_sequences,
+        "length": length,
+        "num_pairs_per_seq": [kp_lo, kp_hi],
+        "pair_gap": [g_lo, g_hi],
+        "pair_gap_definition": "bases between end of first motif and start of second",
+        "lone_gap": lone_gap,
+        "lone_count": [l_lo, l_hi],
+        "background": [float(x) for x in bg],
+        "pseudocount": pseudocount,
+        "min_score_fraction": min_score_fraction,
+    }
+    counts = {
+        "sequences": int(num_sequences),
+        "positives": int(n_pos),
+        "negatives": int(n_neg),
+        "motifs": len(motifs),
+        "interactions": len(norm_pairs),
+        "embedded_instances": int(len(es)),
+    }
+    return SimulatedDataset(codes, labels, motifs, norm_pairs, es, em, est, estr, esc, "pairs", params,
+                            int(seed), counts)
+
+
+def simulate_dfim(
+    motif_a: Motif,
+    motif_b: Motif,
+    distractors: Sequence[Motif] = (),
+    num_sequences: int = 30000,
+    length: int = 200,
+    seed: int = 0,
+    count_range: tuple[int, int] = (1, 2),
+    distractor_range: tuple[int, int] = (0, 2),
+    min_spacing: int = 0,
+    background: Sequence[float] = DFIM_BACKGROUND,
+    pseudocount: float = 0.01,
+    min_score_fraction: float = 0.5,
+) -> SimulatedDataset:
+    """DFIM / SATORI benchmark-1 style data: label 1 iff both A and B are present.
+
+    Sequences are split into three classes in equal numbers (the first ``N % 3`` classes get
+    one more): A only, B only, A and B; the class order in the file is random. A present motif is
+    embedded ``count_range`` times (inclusive, default 1-2); each distractor is embedded
+    ``distractor_range`` times (default 0-2) in every sequence. All instances are non-overlapping
+    with at least ``min_spacing`` bases between neighbours, in random order along the sequence.
+    Instances obey the half-maximum log-odds rule and random strand as in :func:`simulate_pairs`.
+
+    Returns
+    -------
+    :class:`SimulatedDataset`; ``interactions = [(A, B)]``; ``counts`` holds the class sizes.
+    """
+    motifs = [motif_a, motif_b, *distractors]
+    _check_unique_names(motifs)
+    bg = _check_background(background)
+    c_lo, c_hi = _range(count_range, "count_range")
+    d_lo, d_hi = _range(distractor_range, "distractor_range")
+    if c_lo < 1:
+        raise InputError("count_range must start at >= 1 (a present motif is embedded at least once)")
+    if num_sequences < 3:
+        raise InputError(f"num_sequences must be >= 3, got {num_sequences}")
+    widths = np.array([m.width for m in motifs], dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    sizes = [num_sequences // 3 + (1 if i < num_sequences % 3 else 0) for i in range(3)]
+    cls = rng.permutation(np.repeat(np.arange(3), sizes))  # 0 = A only, 1 = B only, 2 = both
+    labels = (cls == 2).astype(np.int8)
+    codes = _background_codes(num_sequences, length, bg, rng)
+
+    n = num_sequences
+    has_a = cls != 1
+    has_b = cls != 0
+    n_a = np.where(has_a, rng.integers(c_lo, c_hi + 1, size=n), 0)
+    n_b = np.where(has_b, rng.integers(c_lo, c_hi + 1, size=n), 0)
+    n_d = rng.integers(d_lo, d_hi + 1, size=(n, len(distractors)))
+    slot_motif = np.concatenate([np.zeros(c_hi, np.int64), np.ones(c_hi, np.int64)]
+                                + [np.full(d_hi, 2 + j, np.int64) for j in range(len(distractors))])
+    slot_rank = np.concatenate([np.arange(c_hi), np.arange(c_hi)] + [np.arange(d_hi)] * len(distractors))
+    per_motif = np.concatenate([n_a[:, None], n_b[:, None], n_d], axis=1)  # (n, 2 + D)
+    present = slot_rank[None, :] < per_motif[:, slot_motif]  # (n, M)
+    perm = np.argsort(rng.random(present.shape), axis=1)
+    present = np.take_along_axis(present, perm, axis=1)
+    motif_of = slot_motif[perm]
+    w = np.where(present, widths[motif_of], 0)
+    starts = _place_blocks(w, min_spacing, length, rng)
+    inst_seq = np.repeat(np.arange(n)[:, None], w.shape[1], axis=1)[present]
+    inst_motif = motif_of[present]
+    inst_start = starts[present]
+    strands, scores = _embed(codes, motifs, inst_seq, inst_motif, inst_start, bg, pseudocount,
+                             min_score_fraction, rng)
+    es, em, est, estr, esc = _sorted_embeddings(inst_seq, inst_motif, inst_start, strands, scores)
+    params = {
+        "num_sequences": num_sequences,
+        "length": length,
+        "motif_a": motif_a.name,
+        "motif_b": motif_b.name,
+        "distractors": [m.name for m in distractors],
+        "count_range": [c_lo, c_hi],
+        "distractor_range": [d_lo, d_hi],
+        "min_spacing": min_spacing,
+        "background": [float(x) for x in bg],
+        "pseudocount": pseudocount,
+        "min_score_fraction": min_score_fraction,
+    }
+    counts = {
+        "sequences": int(n),
+        "positives": int(labels.sum()),
+        "negatives": int(n - labels.sum()),
+        "a_only": sizes[0],
+        "b_only": sizes[1],
+        "both": sizes[2],
+        "embedded_instances": int(len(es)),
+    }
+    return SimulatedDataset(codes, labels, motifs, [(motif_a.name, motif_b.name)], es, em, est, estr, esc,
+                            "dfim", params, int(seed), counts)
+
+
+# ----------------------------------------------------------------------------------------------
+# motif choice
+
+
+def motif_similarity(a: np.ndarray, b: np.ndarray, min_overlap: int | None = None) -> float:
+    """Best ungapped-alignment similarity of two ``(K, 4)`` PWMs, both strands of ``b``.
+
+    For every offset with at least ``min_overlap`` overlapping columns (default
+    ``max(4, ceil(0.6 * min(Ka, Kb)))``) the score is the mean Pearson correlation of the aligned
+    columns (a flat column counts 0); the maximum over offsets and strands is returned
+    (in ``[-1, 1]``).
+    """
+    ka, kb = len(a), len(b)
+    if min_overlap is None:
+        min_overlap = max(4, int(np.ceil(0.6 * min(ka, kb))))
+    min_overlap = min(min_overlap, ka, kb)
+
+    def unit(x: np.ndarray) -> np.ndarray:
+        x = x - x.mean(axis=1, keepdims=True)
+        nrm = np.linalg.norm(x, axis=1, keepdims=True)
+        return np.divide(x, nrm, out=np.zeros_like(x), where=nrm > 1e-12)
+
+    ua = unit(np.asarray(a, float))
+    best = -1.0
+    for bb in (np.asarray(b, float), reverse_complement_pwm(b)):
+        corr = ua @ unit(bb).T  # (Ka, Kb)
+        for off in range(-(ka - min_overlap), kb - min_overlap + 1):
+            d = np.diagonal(corr, offset=off)
+            if d.size >= min_overlap:
+                best = max(best, float(d.mean()))
+    return best
+
+
+def _components(name: str) -> set[str]:
+    return {p.upper() for p in name.replace("(var.", "::(var.").split("::") if p and not p.startswith("(")}
+
+
+def choose_distinct_motifs(
+    all_motifs: Sequence[Motif],
+    n: int,
+    seed: int = 0,
+    max_similarity: float = 0.75,
+    width_range: tuple[int, int] = (6, 20),
+    min_mean_ic: float = 1.0,
+    min_total_ic: float = 8.0,
+) -> list[Motif]:
+    """Pick ``n`` motifs that are not near-duplicates of each other.
+
+    Candidates: width in ``width_range``, mean information content >= ``min_mean_ic`` bits and
+    total >= ``min_total_ic`` bits. They are visited in a seeded random order and accepted
+    greedily unless they share a TF name component with an accepted motif (``FOS::JUN`` vs
+    ``JUN``; case-insensitive) or their :func:`motif_similarity` with an accepted motif exceeds
+    ``max_similarity``.
+
+    Raises
+    ------
+    InputError
+        When fewer than ``n`` motifs qualify.
+    """
+    lo, hi = width_range
+    cands = []
+    for m in all_motifs:
+        ic = information_content(m.pwm)
+        if lo <= m.width <= hi and ic.mean() >= min_mean_ic and ic.sum() >= min_total_ic:
+            cands.append(m)
+    rng = np.random.default_rng(seed)
+    chosen: list[Motif] = []
+    used: set[str] = set()
+    for i in rng.permutation(len(cands)):
+        m = cands[int(i)]
+        comps = _components(m.name)
+        if comps & used:
+            continue
+        if any(motif_similarity(m.pwm, c.pwm) > max_similarity for c in chosen):
+            continue
+        chosen.append(m)
+        used |= comps
+        if len(chosen) == n:
+            return chosen
+    raise InputError(
+        f"only {len(chosen)} mutually dissimilar motifs (similarity <= {max_similarity}) found, {n} requested"
+    )
+
+
+def random_interactions(names: Sequence[str], num_pairs: int, seed: int = 0) -> list[tuple[str, str]]:
+    """``num_pairs`` distinct unordered pairs of distinct names.
+
+    When ``num_pairs >= ceil(T / 2)`` every name takes part in at least one pair (a random
+    perfect matching is drawn first, the rest uniformly from the remaining pairs).
+    """
+    t = len(names)
+    total = t * (t - 1) // 2
+    if num_pairs < 1 or num_pairs > total:
+        raise InputError(f"num_pairs must be in 1..{total} for {t} TFs, got {num_pairs}")
+    rng = np.random.default_rng(seed)
+    chosen: list[tuple[int, int]] = []
+    if num_pairs >= (t + 1) // 2:
+        order = rng.permutation(t)
+        for i in range(0, t - 1, 2):
+            chosen.append(tuple(sorted((int(order[i]), int(order[i + 1])))))
+        if t % 2:
+            other = int(order[rng.integers(0, t - 1)])
+            chosen.append(tuple(sorted((int(order[-1]), other))))
+    taken = set(chosen)
+    rest = [(i, j) for i in range(t) for j in range(i + 1, t) if (i, j) not in taken]
+    n_extra = num_pairs - len(chosen)
+    extra = rng.choice(len(rest), size=n_extra, replace=False) if n_extra > 0 else np.zeros(0, np.int64)
+    chosen += [rest[int(k)] for k in np.sort(extra)]
+    return [(names[i], names[j]) for i, j in chosen]
+
+
+def read_pairs_tsv(path: str | os.PathLike, names: Sequence[str]) -> list[tuple[str, str]]:
+    """Read interacting pairs: two TF names per line (tab or whitespace separated).
+
+    An optional header ``tf_a tf_b``, blank lines and ``#`` comments are skipped. Names must be
+    among ``names``; self pairs are rejected; duplicates (either order) are merged.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise input_error(path, f"cannot read pairs file ({exc})") from None
+    known = set(names)
+    out: list[tuple[str, str]] = []
+    seen: set[frozenset[str]] = set()
+    for lineno, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        toks = line.split("\t") if "\t" in line else line.split()
+        toks = [t.strip() for t in toks if t.strip()]
+        if len(toks) != 2:
+            raise input_error(path, f"expected two TF names, got {len(toks)} fields", lineno)
+        if not out and not seen and [t.lower() for t in toks] == ["tf_a", "tf_b"]:
+            continue
+        for t in toks:
+            if t not in known:
+                raise input_error(path, f"unknown TF name {t!r} (not in the motif file)", lineno)
+        if toks[0] == toks[1]:
+            raise input_error(path, f"self pair {toks[0]!r}", lineno)
+        key = frozenset(toks)
+        if key not in seen:
+            seen.add(key)
+            out.append((toks[0], toks[1]))
+    if not out:
+        raise input_error(path, "no interacting pairs")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# high-level builders (used by the CLI)
+
+
+def make_pairs_dataset(
+    preset: str | None = None,
+    *,
+    num_sequences: int | None = None,
+    length: int | None = None,
+    seed: int = 0,
+    num_tfs: int | None = None,
+    num_pairs: int | None = None,
+    motifs_file: str | os.PathLike | None = None,
+    pairs_file: str | os.PathLike | None = None,
+    background: Sequence[float] | None = None,
+    num_pairs_per_seq: int | tuple[int, int] | None = None,
+    release: str = DEFAULT_RELEASE,
+) -> SimulatedDataset:
+    """Build a ``pairs`` data set from a preset and/or explicit settings (explicit ones win).
+
+    Without ``motifs_file``, ``num_tfs`` mutually dissimilar JASPAR CORE vertebrate motifs and
+    ``num_pairs`` random pairs among them are drawn with ``seed`` (defaults: data-40 sizes).
+    With ``motifs_file`` (MEME) ``pairs_file`` (TSV) is required and JASPAR is not used.
+    """
+    if preset is not None and preset not in PRESETS:
+        raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    cfg: dict = {"num_tfs": 20, "num_pairs": 40, "length": 300, "num_sequences": 60000,
+                 "num_pairs_per_seq": 3, "pair_gap": (8, 15), "lone_gap": 40}
+    cfg.update(PRESETS.get(preset or "", {}))
+    for key, val in (("num_sequences", num_sequences), ("length", length), ("num_tfs", num_tfs),
+                     ("num_pairs", num_pairs), ("num_pairs_per_seq", num_pairs_per_seq)):
+        if val is not None:
+            cfg[key] = val
+    if (motifs_file is None) != (pairs_file is None):
+        raise InputError("--motifs and --pairs go together (a MEME file and its interacting-pairs TSV)")
+    if motifs_file is not None:
+        if num_tfs is not None or num_pairs is not None:
+            raise InputError("--num-tfs/--num-pairs cannot be combined with --motifs/--pairs")
+        motifs = read_meme(motifs_file)
+        _check_unique_motif_file(motifs, motifs_file)
+        pairs = read_pairs_tsv(pairs_file, [m.name for m in motifs])
+        source = {"motifs_file": str(motifs_file), "pairs_file": str(pairs_file)}
+    else:
+        motifs = choose_distinct_motifs(load_jaspar(release=release), int(cfg["num_tfs"]), seed=seed)
+        pairs = random_interactions([m.name for m in motifs], int(cfg["num_pairs"]), seed=seed)
+        source = {"jaspar_release": release, "collection": "CORE", "tax_group": "vertebrates",
+                  "num_tfs": int(cfg["num_tfs"]), "num_pairs": int(cfg["num_pairs"])}
+    ds = simulate_pairs(
+        motifs,
+        pairs,
+        num_sequences=int(cfg["num_sequences"]),
+        length=int(cfg["length"]),
+        num_pairs_per_seq=cfg["num_pairs_per_seq"],
+        pair_gap=cfg["pair_gap"],
+        lone_gap=int(cfg["lone_gap"]),
+        background=GENOME_BACKGROUND if background is None else background,
+        seed=seed,
+    )
+    ds.parameters = {"preset": preset, **source, **ds.parameters,
+                     "motif_ids": {m.name: m.alt for m in motifs}}
+    return ds
+
+
+def _check_unique_motif_file(motifs: list[Motif], path) -> None:
+    seen: set[str] = set()
+    for m in motifs:
+        if m.name in seen:
+            raise input_error(path, "duplicate motif name (names must be unique)", m.name)
+        seen.add(m.name)
+
+
+def make_dfim_dataset(
+    *,
+    num_sequences: int = 30000,
+    length: int = 200,
+    seed: int = 0,
+    motif_a: str = DFIM_DEFAULT_A,
+    motif_b: str = DFIM_DEFAULT_B,
+    distractors: Sequence[str] = DFIM_DEFAULT_DISTRACTORS,
+    motifs_file: str | os.PathLike | None = None,
+    background: Sequence[float] | None = None,
+    release: str = DEFAULT_RELEASE,
+) -> SimulatedDataset:
+    """Build a ``dfim`` data set, motifs looked up by name in JASPAR (or in ``motifs_file``)."""
+    pool = None
+    if motifs_file is not None:
+        pool = read_meme(motifs_file)
+        _check_unique_motif_file(pool, motifs_file)
+    found = get_motifs_by_name([motif_a, motif_b, *distractors], release=release, motifs=pool)
+    ds = simulate_dfim(found[0], found[1], found[2:], num_sequences=num_sequences, length=length, seed=seed,
+                       background=DFIM_BACKGROUND if background is None else background)
+    src = {"motifs_file": str(motifs_file)} if motifs_file is not None else {"jaspar_release": release}
+    ds.parameters = {**src, **ds.parameters, "motif_ids": {m.name: m.alt for m in found}}
+    return ds
+
+
+# ----------------------------------------------------------------------------------------------
+# output
+
+
+def is_complete_dataset(path: str | os.PathLike) -> bool:
+    """True when all six files exist (``dataset.json`` is written last)."""
+    p = Path(path)
+    return all((p / f).is_file() for f in DATASET_FILES)
+
+
+def write_dataset(out_dir: str | os.PathLike, ds: SimulatedDataset, overwrite: bool = False) -> Path:
+    """Write a data set directory atomically (temporary sibling directory, then rename).
+
+    Files: ``sequences.fa`` (``>seq0`` ...), ``labels.tsv`` (``id<TAB>label``), ``motifs.meme``,
+    ``interactions.tsv`` (``tf_a<TAB>tf_b``), ``embeddings.tsv``
+    (``seq_id motif start end strand score``; 0-based half-open), ``dataset.json``. Output bytes
+    depend only on the data set (same seed -> identical files).
+
+    Raises
+    ------
+    InputError
+        ``out_dir`` exists and is not empty and ``overwrite`` is False, or is a file.
+    """
+    out = Path(out_dir)
+    if out.exists():
+        if not out.is_dir():
+            raise input_error(out, "exists and is not a directory")
+        if any(out.iterdir()) and not overwrite:
+            raise input_error(out, "directory is not empty (use --force to overwrite)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        _write_files(tmp, ds)
+        if out.exists():
+            shutil.rmtree(out) if any(out.iterdir()) else out.rmdir()
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _write_files(d: Path, ds: SimulatedDataset) -> None:
+    n, _ = ds.codes.shape
+    chars = _LUT[ds.codes]
+    sha = hashlib.sha256()
+    with open(d / "sequences.fa", "wb") as fh:
+        chunk = 4096
+        for s in range(0, n, chunk):
+            parts = []
+            for i in range(s, min(n, s + chunk)):
+                parts.append(b">seq%d\n" % i)
+                parts.append(chars[i].tobytes())
+                parts.append(b"\n")
+            data = b"".join(parts)
+            sha.update(data)
+            fh.write(data)
+    with open(d / "labels.tsv", "w", newline="\n") as fh:
+        fh.write("id\tlabel\n")
+        fh.write("".join(f"seq{i}\t{int(v)}\n" for i, v in enumerate(ds.labels)))
+    bg = ds.parameters.get("background", (0.25,) * 4)
+    write_meme(d / "motifs.meme", ds.motifs, background=bg)
+    with open(d / "interactions.tsv", "w", newline="\n") as fh:
+        fh.write("tf_a\ttf_b\n")
+        fh.write("".join(f"{a}\t{b}\n" for a, b in ds.interactions))
+    names = [m.name for m in ds.motifs]
+    end = ds.emb_end
+    with open(d / "embeddings.tsv", "w", newline="\n") as fh:
+        fh.write("seq_id\tmotif\tstart\tend\tstrand\tscore\n")
+        fh.write("".join(
+            f"seq{s}\t{names[m]}\t{st}\t{e}\t{'+' if sd > 0 else '-'}\t{sc:.4f}\n"
+            for s, m, st, e, sd, sc in zip(ds.emb_seq.tolist(), ds.emb_motif.tolist(), ds.emb_start.tolist(),
+                                           end.tolist(), ds.emb_strand.tolist(), ds.emb_score.tolist(),
+                                           strict=True)
+        ))
+    from satori_jax import __version__ as version
+
+    meta = {
+        "generator": ds.generator,
+        "satori_jax_version": version,
+        "seed": ds.seed,
+        "parameters": ds.parameters,
+        "counts": ds.counts,
+        "motifs": [{"name": m.name, "id": m.alt, "width": m.width, "family": m.family} for m in ds.motifs],
+        "interactions": [list(p) for p in ds.interactions],
+        "coordinates": "0-based, half-open; strand '-' = reverse complement of the motif written",
+        "files": list(DATASET_FILES),
+        "sequences_sha256": sha.hexdigest(),
+    }
+    (d / "dataset.json").write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")
+
+
+def default_dataset_dir(num_sequences: int = 12000, length: int = 200, seed: int = 0) -> Path:
+    """The built-in default training data: the ``dfim`` benchmark with its default motifs.
+
+    Generated once under ``<cache>/datasets/dfim-n{N}-l{L}-s{seed}`` and reused; regenerated when
+    missing or incomplete.
+    """
+    out = cache_dir() / "datasets" / f"dfim-n{num_sequences}-l{length}-s{seed}"
+    if not is_complete_dataset(out):
+        ds = make_dfim_dataset(num_sequences=num_sequences, length=length, seed=seed)
+        write_dataset(out, ds, overwrite=True)
+    return out
