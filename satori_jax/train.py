@@ -1,0 +1,418 @@
+"""Training: a pure jit-compiled ``train_step(state, batch, rng) -> (state, metrics)``, evaluation,
+early stopping on validation AUROC, orbax checkpoints (best and latest) with resume, and the run
+directory layout described in CONTRIBUTING.md.
+
+Run ``python -m satori_jax.train --help`` for the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+from flax.training import train_state
+
+from satori_jax.config import Config, TrainConfig
+from satori_jax.data.encoding import one_hot
+from satori_jax.errors import InputError
+from satori_jax.metrics import classification_metrics
+from satori_jax.models import attention_entropy, bce_loss, build_model, count_params, init_variables
+
+
+_tree_norm = getattr(getattr(optax, "tree", None), "norm", None) or optax.tree_utils.tree_l2_norm
+
+
+class TrainState(train_state.TrainState):
+    """Flax train state plus batch-norm statistics."""
+
+    batch_stats: Any = struct.field(default_factory=dict)
+
+
+def freeze_mask(params: Any, num_frozen: int) -> Any:
+    """Update mask: 0 for the first ``num_frozen`` first-layer filters (kernel and bias), 1 elsewhere."""
+    mask = jax.tree_util.tree_map(jnp.ones_like, params)
+    if num_frozen:
+        conv = dict(mask["conv"])
+        conv["kernel"] = conv["kernel"].at[..., :num_frozen].set(0.0)
+        conv["bias"] = conv["bias"].at[:num_frozen].set(0.0)
+        mask = {**mask, "conv": conv}
+    return mask
+
+
+def _multiply_updates(mask: Any) -> optax.GradientTransformation:
+    def init(params):
+        del params
+        return optax.EmptyState()
+
+    def update(updates, state, params=None):
+        del params
+        return jax.tree_util.tree_map(lambda u, m: u * m, updates, mask), state
+
+    return optax.GradientTransformation(init, update)
+
+
+def make_optimizer(cfg: TrainConfig, mask: Any | None = None) -> optax.GradientTransformation:
+    """Adam, AdamW or SGD (momentum, weight decay) with optional clipping and frozen filters."""
+    parts = []
+    if cfg.grad_clip > 0:
+        parts.append(optax.clip_by_global_norm(cfg.grad_clip))
+    if cfg.optimizer == "adam":
+        if cfg.weight_decay:
+            parts.append(optax.add_decayed_weights(cfg.weight_decay))
+        parts.append(optax.adam(cfg.learning_rate))
+    elif cfg.optimizer == "adamw":
+        parts.append(optax.adamw(cfg.learning_rate, weight_decay=cfg.weight_decay))
+    else:
+        if cfg.weight_decay:
+            parts.append(optax.add_decayed_weights(cfg.weight_decay))
+        parts.append(optax.sgd(cfg.learning_rate, momentum=cfg.momentum))
+    if mask is not None:
+        parts.append(_multiply_updates(mask))
+    return optax.chain(*parts)
+
+
+def create_state(cfg: Config, num_outputs: int, length: int, rng: jax.Array, pwms=None) -> TrainState:
+    """Model, initial variables and optimizer state.
+
+    Parameters
+    ----------
+    pwms
+        Optional list of ``(K_m, 4)`` PWMs for the first filters (frozen if ``cfg.model.freeze_pwm``).
+    """
+    model = build_model(cfg.model, num_outputs)
+    variables = init_variables(model, rng, length, pwms)
+    params = variables["params"]
+    mask = freeze_mask(params, len(pwms)) if (pwms and cfg.model.freeze_pwm) else None
+    state = TrainState.create(
+        apply_fn=model.apply,
+        params=params,
+        batch_stats=variables.get("batch_stats", {}),
+        tx=make_optimizer(cfg.train, mask),
+    )
+    # a strongly typed step counter, so the first and later train steps share one compilation
+    return state.replace(step=jnp.zeros((), jnp.int32))
+
+
+def make_train_step(entropy_weight: float, learning_rate: float) -> Callable:
+    """Build the jit-compiled ``train_step(state, batch, rng) -> (state, metrics)``.
+
+    ``batch``: ``x`` uint8 ``(B, L)``, ``y`` float32 ``(B, C)``, ``mask`` float32 ``(B,)`` (0 = padding).
+    Metrics: ``loss``, ``bce``, ``entropy``, ``grad_norm``, ``learning_rate`` (scalars).
+    """
+
+    def train_step(state: TrainState, batch: dict, rng: jax.Array) -> tuple[TrainState, dict]:
+        x = one_hot(batch["x"])
+
+        def loss_fn(params):
+            variables = {"params": params}
+            mutable = []
+            if state.batch_stats:
+                variables["batch_stats"] = state.batch_stats
+                mutable = ["batch_stats"]
+            (logits, inter), updates = state.apply_fn(
+                variables, x, train=True, rngs={"dropout": rng}, mutable=mutable
+            )
+            bce = bce_loss(logits, batch["y"], batch["mask"])
+            ent = attention_entropy(inter["attention"], batch["mask"])
+            return bce + entropy_weight * ent, (bce, ent, updates)
+
+        (loss, (bce, ent, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        state = state.apply_gradients(grads=grads)
+        if state.batch_stats:
+            state = state.replace(batch_stats=updates["batch_stats"])
+        metrics = {
+            "loss": loss,
+            "bce": bce,
+            "entropy": ent,
+            "grad_norm": _tree_norm(grads),
+            "learning_rate": jnp.asarray(learning_rate, jnp.float32),
+        }
+        return state, metrics
+
+    return jax.jit(train_step, donate_argnums=(0,))
+
+
+def make_predict_fn(model) -> Callable:
+    """jit-compiled ``predict(variables, codes (B, L) uint8) -> probs (B, C)``."""
+
+    @jax.jit
+    def predict(variables, codes):
+        logits, _ = model.apply(variables, one_hot(codes), train=False)
+        return jax.nn.sigmoid(logits)
+
+    return predict
+
+
+def predict_probs(model, variables, codes: np.ndarray, batch_size: int = 512, verbose: bool = False,
+                  predict_fn: Callable | None = None) -> np.ndarray:
+    """Probabilities ``(N, C)`` for uint8 codes ``(N, L)``, in fixed-shape padded batches (one compile)."""
+    predict_fn = predict_fn or make_predict_fn(model)
+    n = codes.shape[0]
+    out = []
+    bs = min(batch_size, max(n, 1))
+    for start in _progress(range(0, n, bs), verbose, "predict"):
+        chunk = codes[start : start + bs]
+        pad = bs - chunk.shape[0]
+        if pad:
+            chunk = np.concatenate([chunk, np.zeros((pad,) + chunk.shape[1:], chunk.dtype)])
+        out.append(np.asarray(predict_fn(variables, chunk))[: bs - pad])
+    return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
+
+
+def _progress(it, verbose: bool, desc: str, total: int | None = None):
+    if not verbose:
+        return it
+    from tqdm.auto import tqdm
+
+    return tqdm(it, desc=desc, total=total, leave=False, dynamic_ncols=True)
+
+
+# --------------------------------------------------------------------------------------------
+# checkpoints
+
+
+def _checkpoint_manager(path: Path, keep: int = 1):
+    import orbax.checkpoint as ocp
+
+    return ocp.CheckpointManager(
+        path.absolute(),
+        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=False),
+    )
+
+
+def save_checkpoint(path: Path, epoch: int, state: TrainState, meta: dict) -> None:
+    """Save ``params``, ``batch_stats``, ``opt_state`` and ``step`` plus JSON ``meta`` at ``epoch``."""
+    import orbax.checkpoint as ocp
+
+    mngr = _checkpoint_manager(path)
+    tree = {"params": state.params, "batch_stats": state.batch_stats, "opt_state": state.opt_state,
+            "step": state.step}
+    mngr.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(meta)))
+    mngr.wait_until_finished()
+    mngr.close()
+
+
+def restore_checkpoint(path: Path, state: TrainState) -> tuple[TrainState, dict] | None:
+    """Restore the latest checkpoint under ``path`` into ``state``'s structure; ``None`` if none."""
+    import orbax.checkpoint as ocp
+
+    if not path.exists():
+        return None
+    mngr = _checkpoint_manager(path)
+    step = mngr.latest_step()
+    if step is None:
+        mngr.close()
+        return None
+    target = {"params": state.params, "batch_stats": state.batch_stats, "opt_state": state.opt_state,
+              "step": state.step}
+    abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, target)
+    restored = mngr.restore(
+        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore())
+    )
+    mngr.close()
+    tree = restored["state"]
+    state = state.replace(params=tree["params"], batch_stats=tree["batch_stats"], opt_state=tree["opt_state"],
+                          step=tree["step"])
+    return state, dict(restored["meta"])
+
+
+# --------------------------------------------------------------------------------------------
+# the loop
+
+
+def _append_jsonl(path: Path, record: dict) -> None:
+    with open(path, "a") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def _write_json_atomic(path: Path, obj: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _batches(codes, labels, batch_size, *, shuffle, seed, epoch, rc_augment) -> Iterator[dict]:
+    from satori_jax.data.pipeline import batch_iterator
+
+    return batch_iterator(codes, labels, batch_size, shuffle=shuffle, seed=seed, epoch=epoch,
+                          rc_augment=rc_augment)
+
+
+def fit(
+    cfg: Config,
+    dataset,
+    splits: dict[str, np.ndarray],
+    workdir: str | Path,
+    *,
+    resume: bool = False,
+    pwms: list[np.ndarray] | None = None,
+    verbose: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Train, early-stop on validation AUROC, checkpoint, and evaluate the best model on the test split.
+
+    Parameters
+    ----------
+    cfg
+        Resolved config.
+    dataset
+        :class:`satori_jax.data.io.Dataset` (``codes (N, L)`` uint8, ``labels (N, C)``).
+    splits
+        ``{"train", "val", "test"}`` index arrays into the dataset.
+    workdir
+        Run directory (already prepared by the caller: config, data and split files written).
+    resume
+        Continue from ``workdir/checkpoints/latest`` if present.
+
+    Returns
+    -------
+    The test metrics dict (also written to ``workdir/test_metrics.json``).
+    """
+    workdir = Path(workdir)
+    tc = cfg.train
+    codes, labels = dataset.codes, dataset.labels.astype(np.float32)
+    num_outputs = labels.shape[1]
+    length = codes.shape[1]
+    tr, va, te = (splits[k] for k in ("train", "val", "test"))
+    if len(tr) == 0 or len(va) == 0 or len(te) == 0:
+        raise InputError(f"{workdir}: empty split (train {len(tr)}, val {len(va)}, test {len(te)} sequences)")
+
+    root = jax.random.PRNGKey(tc.seed)
+    state = create_state(cfg, num_outputs, length, jax.random.fold_in(root, 0), pwms)
+    model = build_model(cfg.model, num_outputs)
+    n_params = count_params(state.params)
+    log(f"model: {cfg.model.arch}, {n_params:,} parameters; devices: {jax.devices()}")
+
+    ckpt_latest = workdir / "checkpoints" / "latest"
+    ckpt_best = workdir / "checkpoints" / "best"
+    start_epoch, best_auc, since_best = 0, -math.inf, 0
+    if resume:
+        restored = restore_checkpoint(ckpt_latest, state)
+        if restored is not None:
+            state, meta = restored
+            start_epoch = int(meta["epoch"]) + 1
+            best_auc, since_best = float(meta["best_val_auroc"]), int(meta["epochs_since_best"])
+            log(f"resumed from epoch {meta['epoch']} (best validation AUROC {best_auc:.4f})")
+        else:
+            log("no checkpoint to resume from; starting fresh")
+
+    train_step = make_train_step(tc.entropy_weight, tc.learning_rate)
+    predict_fn = make_predict_fn(model)
+    writer = _summary_writer(workdir)
+    metrics_path = workdir / "metrics.jsonl"
+    t_start = time.time()
+    n_batches = -(-len(tr) // tc.batch_size)
+    stopped = "max epochs"
+    for epoch in range(start_epoch, tc.epochs):
+        t0 = time.time()
+        sums: dict[str, float] = {}
+        epoch_rng = jax.random.fold_in(root, epoch + 1)
+        batches = _batches(codes[tr], labels[tr], tc.batch_size, shuffle=True, seed=tc.seed, epoch=epoch,
+                           rc_augment=cfg.data.rc_augment)
+        step_metrics = []
+        for i, batch in enumerate(_progress(batches, verbose, f"epoch {epoch + 1}/{tc.epochs}", n_batches)):
+            state, m = train_step(state, batch, jax.random.fold_in(epoch_rng, i))
+            step_metrics.append(m)
+        stacked = jax.device_get(jax.tree_util.tree_map(lambda *a: jnp.stack(a), *step_metrics))
+        sums = {k: float(np.mean(v)) for k, v in stacked.items()}
+        if not all(math.isfinite(v) for v in sums.values()):
+            raise FloatingPointError(
+                f"non-finite training loss in epoch {epoch + 1} ({sums}); the last good checkpoint is in "
+                f"{ckpt_latest}; lower train.learning_rate or set train.grad_clip"
+            )
+        train_seconds = time.time() - t0
+        variables = {"params": state.params, **({"batch_stats": state.batch_stats} if state.batch_stats else {})}
+        val_probs = predict_probs(model, variables, codes[va], tc.eval_batch_size, predict_fn=predict_fn)
+        val = classification_metrics(labels[va], val_probs, dataset.label_names)
+        record = {
+            "epoch": epoch + 1,
+            **{f"train_{k}": v for k, v in sums.items()},
+            "val_auroc": val["auroc_mean"],
+            "val_auprc": val["auprc_mean"],
+            "seqs_per_second": len(tr) / train_seconds,
+            "epoch_seconds": time.time() - t0,
+        }
+        improved = val["auroc_mean"] > best_auc
+        if improved:
+            best_auc, since_best = val["auroc_mean"], 0
+            save_checkpoint(ckpt_best, epoch, state, {"epoch": epoch, "val_auroc": best_auc})
+        else:
+            since_best += 1
+        save_checkpoint(ckpt_latest, epoch, state,
+                        {"epoch": epoch, "best_val_auroc": best_auc, "epochs_since_best": since_best})
+        _append_jsonl(metrics_path, record)
+        if writer is not None:
+            for k, v in record.items():
+                if k != "epoch":
+                    writer.add_scalar(k, v, epoch + 1)
+            writer.flush()
+        log(
+            f"epoch {epoch + 1:3d}  loss {sums['loss']:.4f}  entropy {sums['entropy']:.3f}  "
+            f"val AUROC {val['auroc_mean']:.4f}  AUPRC {val['auprc_mean']:.4f}  "
+            f"{record['seqs_per_second']:.0f} seq/s{'  *' if improved else ''}"
+        )
+        if since_best >= tc.patience:
+            stopped = f"early stop: {tc.patience} epochs without a better validation AUROC"
+            break
+        if tc.max_seconds and time.time() - t_start > tc.max_seconds:
+            stopped = f"time budget of {tc.max_seconds:.0f} s reached"
+            break
+    if writer is not None:
+        writer.close()
+    log(f"training finished ({stopped}); best validation AUROC {best_auc:.4f}")
+
+    best = restore_checkpoint(ckpt_best, state)
+    if best is not None:
+        state = best[0]
+    variables = {"params": state.params, **({"batch_stats": state.batch_stats} if state.batch_stats else {})}
+    test_probs = predict_probs(model, variables, codes[te], tc.eval_batch_size, predict_fn=predict_fn)
+    test = classification_metrics(labels[te], test_probs, dataset.label_names)
+    test.update({"n_test": int(len(te)), "best_val_auroc": best_auc, "stopped": stopped,
+                 "num_params": n_params, "train_seconds": time.time() - t_start})
+    tmp = workdir / "test_predictions.tmp.npz"
+    np.savez_compressed(tmp, ids=np.asarray(dataset.ids)[te], labels=labels[te], probs=test_probs,
+                        codes=codes[te], label_names=np.asarray(dataset.label_names))
+    os.replace(tmp, workdir / "test_predictions.npz")
+    _write_json_atomic(workdir / "test_metrics.json", test)
+    return test
+
+
+def _summary_writer(workdir: Path):
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError:  # pragma: no cover - tensorboardX is a core dependency
+        return None
+    return SummaryWriter(str(workdir / "tensorboard"))
+
+
+def prepare_run_dir(workdir: str | Path, *, resume: bool, overwrite: bool) -> Path:
+    """Create the run directory, refusing to reuse one with results unless resuming or overwriting."""
+    workdir = Path(workdir)
+    if workdir.exists() and any(workdir.iterdir()):
+        if overwrite:
+            import shutil
+
+            shutil.rmtree(workdir)
+        elif not resume:
+            raise InputError(
+                f"{workdir}: run directory exists and is not empty (use --resume to continue it or "
+                "--overwrite to start over)"
+            )
+    workdir.mkdir(parents=True, exist_ok=True)
+    return workdir
+
+
+if __name__ == "__main__":
+    from satori_jax.cli.train import entry
+
+    entry()

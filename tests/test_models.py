@@ -1,0 +1,91 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from satori_jax.config import ModelConfig
+from satori_jax.models import (
+    attention_entropy,
+    build_model,
+    conv_offset,
+    init_variables,
+    pooled_length,
+    pwm_kernel,
+)
+
+TINY = dict(num_filters=8, filter_width=5, num_heads=2, head_dim=4, proj_dim=6, lstm_units=4,
+            deep_channels=8, deep_blocks=1)
+ARCHS = ["basic", "bilstm", "deep"]
+
+
+def _setup(arch="basic", length=40, **kw):
+    cfg = ModelConfig(arch=arch, **{**TINY, **kw})
+    model = build_model(cfg, 2)
+    variables = init_variables(model, jax.random.PRNGKey(0), length)
+    x = jax.nn.one_hot(jax.random.randint(jax.random.PRNGKey(1), (6, length), 0, 4), 4)
+    return cfg, model, variables, x
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_shapes_and_attention_rows(arch):
+    cfg, model, variables, x = _setup(arch, positional_encoding=True, residual=True)
+    logits, inter = model.apply(variables, x)
+    lp = pooled_length(cfg, 40)
+    assert logits.shape == (6, 2)
+    assert inter["conv"].shape == (6, 40, 8)
+    assert inter["attention"].shape == (6, 2, lp, lp)
+    np.testing.assert_allclose(np.asarray(inter["attention"].sum(-1)), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_attention_override_reproduces_forward(arch):
+    _, model, variables, x = _setup(arch)
+    logits, inter = model.apply(variables, x)
+    feats = model.apply(variables, x, method="features")
+    again, _ = model.apply(variables, feats, attention=inter["attention"], method="head")
+    np.testing.assert_allclose(np.asarray(again), np.asarray(logits), atol=1e-6)
+    # a different attention changes the output
+    uniform = jnp.full_like(inter["attention"], 1.0 / inter["attention"].shape[-1])
+    other, _ = model.apply(variables, feats, attention=uniform, method="head")
+    assert not np.allclose(np.asarray(other), np.asarray(logits))
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_predictions_independent_of_batch_mates(arch):
+    _, model, variables, x = _setup(arch)
+    full, _ = model.apply(variables, x)
+    for i in range(x.shape[0]):
+        alone, _ = model.apply(variables, x[i : i + 1])
+        np.testing.assert_allclose(np.asarray(alone[0]), np.asarray(full[i]), atol=1e-5)
+
+
+def test_entropy_by_hand():
+    a = np.array([[[[0.5, 0.5], [1.0, 0.0]], [[0.25, 0.75], [0.9, 0.1]]]], np.float32)  # (1, 2, 2, 2)
+    h = lambda p: -sum(q * np.log(q) for q in p if q > 0)  # noqa: E731
+    expected = (h([0.5, 0.5]) + h([1.0, 0.0])) / 2 + (h([0.25, 0.75]) + h([0.9, 0.1])) / 2
+    assert float(attention_entropy(jnp.asarray(a))) == pytest.approx(expected, rel=1e-6)
+    two = jnp.concatenate([jnp.asarray(a), jnp.full_like(jnp.asarray(a), 0.5)])
+    mask = jnp.array([1.0, 0.0])
+    assert float(attention_entropy(two, mask)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_pwm_kernel_and_offset():
+    pwm = np.array([[1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]], float)  # ATG
+    kernel = pwm_kernel([pwm], np.zeros((5, 4, 3), np.float32), pseudocount=0.0 + 1e-9)
+    best = kernel[:, :, 0].argmax(1)
+    assert list(best[1:4]) == [0, 3, 2]
+    assert np.all(kernel[0, :, 0] == 0) and np.all(kernel[:, :, 1:] == 0)
+    assert conv_offset(ModelConfig(filter_width=13)) == -6
+    assert conv_offset(ModelConfig(filter_width=13, padding="VALID")) == 0
+
+
+def test_pwm_filter_detects_planted_motif():
+    cfg = ModelConfig(**{**TINY, "filter_width": 3, "batch_norm": False})
+    model = build_model(cfg, 1)
+    pwm = np.array([[1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]], float)
+    variables = init_variables(model, jax.random.PRNGKey(0), 20, pwms=[pwm])
+    codes = np.full(20, 1)  # all C
+    codes[10:13] = [0, 3, 2]  # ATG at 10..12
+    _, inter = model.apply(variables, jax.nn.one_hot(codes[None], 4))
+    centre = 11 + 0  # SAME padding, width 3: position p sees p-1..p+1
+    assert int(jnp.argmax(inter["conv"][0, :, 0])) == centre
