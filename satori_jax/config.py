@@ -169,9 +169,7 @@ def from_dict(raw: dict[str, Any], source: str = "config") -> Config:
         updates = {}
         for key, value in values.items():
             if key not in types_:
-                raise InputError(
-                    f"{source}: unknown key {name}.{key} (known: {', '.join(sorted(types_))})"
-                )
+                raise InputError(f"{source}: unknown key {name}.{key} (known: {', '.join(sorted(types_))})")
             updates[key] = _coerce(value, types_[key], f"{source}: {name}.{key}")
             choices = _CHOICES.get((name, key))
             if choices and updates[key] not in choices:
@@ -195,7 +193,8 @@ def _check_ranges(cfg: Config, source: str) -> None:
         (cfg.train.entropy_weight >= 0, "train.entropy_weight must be >= 0"),
         (cfg.train.epochs > 0, "train.epochs must be > 0"),
         (
-            0 <= cfg.data.val_fraction < 1 and 0 <= cfg.data.test_fraction < 1
+            0 <= cfg.data.val_fraction < 1
+            and 0 <= cfg.data.test_fraction < 1
             and cfg.data.val_fraction + cfg.data.test_fraction < 1,
             "data.val_fraction + data.test_fraction must be < 1",
         ),

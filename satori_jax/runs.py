@@ -87,8 +87,18 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     cfg, model, variables, info = load_model(run_dir)
     with np.load(pred, allow_pickle=False) as z:
         ids, labels, probs, codes = z["ids"], z["labels"], z["probs"], z["codes"]
-    return LoadedRun(run_dir, cfg, model, variables, list(info["label_names"]), int(info["length"]),
-                     ids, labels, probs, codes)
+    return LoadedRun(
+        run_dir,
+        cfg,
+        model,
+        variables,
+        list(info["label_names"]),
+        int(info["length"]),
+        ids,
+        labels,
+        probs,
+        codes,
+    )
 
 
 def write_data_info(run_dir: str | Path, dataset, source: dict) -> None:

@@ -22,12 +22,12 @@ import optax
 from flax import struct
 from flax.training import train_state
 
+from satori_jax import parallel
 from satori_jax.config import Config, TrainConfig
 from satori_jax.data.encoding import one_hot
 from satori_jax.errors import InputError
 from satori_jax.metrics import classification_metrics
 from satori_jax.models import attention_entropy, bce_loss, build_model, count_params, init_variables
-
 
 _tree_norm = getattr(getattr(optax, "tree", None), "norm", None) or optax.tree_utils.tree_l2_norm
 
@@ -153,19 +153,34 @@ def make_predict_fn(model) -> Callable:
     return predict
 
 
-def predict_probs(model, variables, codes: np.ndarray, batch_size: int = 512, verbose: bool = False,
-                  predict_fn: Callable | None = None) -> np.ndarray:
-    """Probabilities ``(N, C)`` for uint8 codes ``(N, L)``, in fixed-shape padded batches (one compile)."""
+def predict_probs(
+    model,
+    variables,
+    codes: np.ndarray,
+    batch_size: int = 512,
+    verbose: bool = False,
+    predict_fn: Callable | None = None,
+    mesh=None,
+) -> np.ndarray:
+    """Probabilities ``(N, C)`` for uint8 codes ``(N, L)``, in fixed-shape padded batches (one compile).
+
+    With a ``mesh`` (:mod:`satori_jax.parallel`) every batch is sharded over its devices.
+    """
     predict_fn = predict_fn or make_predict_fn(model)
     n = codes.shape[0]
     out = []
     bs = min(batch_size, max(n, 1))
+    if mesh is not None:
+        bs = parallel.round_batch(bs, mesh)
+        variables = parallel.replicate(variables, mesh)
     for start in _progress(range(0, n, bs), verbose, "predict"):
         chunk = codes[start : start + bs]
         pad = bs - chunk.shape[0]
         if pad:
             chunk = np.concatenate([chunk, np.zeros((pad,) + chunk.shape[1:], chunk.dtype)])
-        out.append(np.asarray(predict_fn(variables, chunk))[: bs - pad])
+        if mesh is not None:
+            chunk = parallel.shard_batch(chunk, mesh)
+        out.append(np.asarray(jax.device_get(predict_fn(variables, chunk)))[: bs - pad])
     return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
 
 
@@ -195,8 +210,12 @@ def save_checkpoint(path: Path, epoch: int, state: TrainState, meta: dict) -> No
     import orbax.checkpoint as ocp
 
     mngr = _checkpoint_manager(path)
-    tree = {"params": state.params, "batch_stats": state.batch_stats, "opt_state": state.opt_state,
-            "step": state.step}
+    tree = {
+        "params": state.params,
+        "batch_stats": state.batch_stats,
+        "opt_state": state.opt_state,
+        "step": state.step,
+    }
     mngr.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(meta)))
     mngr.wait_until_finished()
     mngr.close()
@@ -213,16 +232,21 @@ def restore_checkpoint(path: Path, state: TrainState) -> tuple[TrainState, dict]
     if step is None:
         mngr.close()
         return None
-    target = {"params": state.params, "batch_stats": state.batch_stats, "opt_state": state.opt_state,
-              "step": state.step}
+    target = {
+        "params": state.params,
+        "batch_stats": state.batch_stats,
+        "opt_state": state.opt_state,
+        "step": state.step,
+    }
     abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, target)
     restored = mngr.restore(
         step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore())
     )
     mngr.close()
     tree = restored["state"]
-    state = state.replace(params=tree["params"], batch_stats=tree["batch_stats"], opt_state=tree["opt_state"],
-                          step=tree["step"])
+    state = state.replace(
+        params=tree["params"], batch_stats=tree["batch_stats"], opt_state=tree["opt_state"], step=tree["step"]
+    )
     return state, dict(restored["meta"])
 
 
@@ -231,11 +255,15 @@ def restore_checkpoint(path: Path, state: TrainState) -> tuple[TrainState, dict]
 
 
 def _append_jsonl(path: Path, record: dict) -> None:
+    if jax.process_index() != 0:
+        return
     with open(path, "a") as fh:
         fh.write(json.dumps(record) + "\n")
 
 
 def _write_json_atomic(path: Path, obj: Any) -> None:
+    if jax.process_index() != 0:
+        return
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(obj, indent=2) + "\n")
     os.replace(tmp, path)
@@ -244,8 +272,9 @@ def _write_json_atomic(path: Path, obj: Any) -> None:
 def _batches(codes, labels, batch_size, *, shuffle, seed, epoch, rc_augment) -> Iterator[dict]:
     from satori_jax.data.pipeline import batch_iterator
 
-    return batch_iterator(codes, labels, batch_size, shuffle=shuffle, seed=seed, epoch=epoch,
-                          rc_augment=rc_augment)
+    return batch_iterator(
+        codes, labels, batch_size, shuffle=shuffle, seed=seed, epoch=epoch, rc_augment=rc_augment
+    )
 
 
 def fit(
@@ -291,7 +320,11 @@ def fit(
     state = create_state(cfg, num_outputs, length, jax.random.fold_in(root, 0), pwms)
     model = build_model(cfg.model, num_outputs)
     n_params = count_params(state.params)
-    log(f"model: {cfg.model.arch}, {n_params:,} parameters; devices: {jax.devices()}")
+    mesh = parallel.data_mesh()
+    batch_size = parallel.round_batch(tc.batch_size, mesh)
+    if batch_size != tc.batch_size:
+        log(f"batch size {tc.batch_size} rounded up to {batch_size} to split evenly over {mesh.size} devices")
+    log(f"model: {cfg.model.arch}, {n_params:,} parameters; {parallel.describe(mesh)}")
 
     ckpt_latest = workdir / "checkpoints" / "latest"
     ckpt_best = workdir / "checkpoints" / "best"
@@ -305,23 +338,31 @@ def fit(
             log(f"resumed from epoch {meta['epoch']} (best validation AUROC {best_auc:.4f})")
         else:
             log("no checkpoint to resume from; starting fresh")
+    state = parallel.replicate(state, mesh)
 
     train_step = make_train_step(tc.entropy_weight, tc.learning_rate)
     predict_fn = make_predict_fn(model)
     writer = _summary_writer(workdir)
     metrics_path = workdir / "metrics.jsonl"
     t_start = time.time()
-    n_batches = -(-len(tr) // tc.batch_size)
+    n_batches = -(-len(tr) // batch_size)
     stopped = "max epochs"
     for epoch in range(start_epoch, tc.epochs):
         t0 = time.time()
         sums: dict[str, float] = {}
         epoch_rng = jax.random.fold_in(root, epoch + 1)
-        batches = _batches(codes[tr], labels[tr], tc.batch_size, shuffle=True, seed=tc.seed, epoch=epoch,
-                           rc_augment=cfg.data.rc_augment)
+        batches = _batches(
+            codes[tr],
+            labels[tr],
+            batch_size,
+            shuffle=True,
+            seed=tc.seed,
+            epoch=epoch,
+            rc_augment=cfg.data.rc_augment,
+        )
         step_metrics = []
         for i, batch in enumerate(_progress(batches, verbose, f"epoch {epoch + 1}/{tc.epochs}", n_batches)):
-            state, m = train_step(state, batch, jax.random.fold_in(epoch_rng, i))
+            state, m = train_step(state, parallel.shard_batch(batch, mesh), jax.random.fold_in(epoch_rng, i))
             step_metrics.append(m)
         stacked = jax.device_get(jax.tree_util.tree_map(lambda *a: jnp.stack(a), *step_metrics))
         sums = {k: float(np.mean(v)) for k, v in stacked.items()}
@@ -331,8 +372,13 @@ def fit(
                 f"{ckpt_latest}; lower train.learning_rate or set train.grad_clip"
             )
         train_seconds = time.time() - t0
-        variables = {"params": state.params, **({"batch_stats": state.batch_stats} if state.batch_stats else {})}
-        val_probs = predict_probs(model, variables, codes[va], tc.eval_batch_size, predict_fn=predict_fn)
+        variables = {
+            "params": state.params,
+            **({"batch_stats": state.batch_stats} if state.batch_stats else {}),
+        }
+        val_probs = predict_probs(
+            model, variables, codes[va], tc.eval_batch_size, predict_fn=predict_fn, mesh=mesh
+        )
         val = classification_metrics(labels[va], val_probs, dataset.label_names)
         record = {
             "epoch": epoch + 1,
@@ -348,8 +394,12 @@ def fit(
             save_checkpoint(ckpt_best, epoch, state, {"epoch": epoch, "val_auroc": best_auc})
         else:
             since_best += 1
-        save_checkpoint(ckpt_latest, epoch, state,
-                        {"epoch": epoch, "best_val_auroc": best_auc, "epochs_since_best": since_best})
+        save_checkpoint(
+            ckpt_latest,
+            epoch,
+            state,
+            {"epoch": epoch, "best_val_auroc": best_auc, "epochs_since_best": since_best},
+        )
         _append_jsonl(metrics_path, record)
         if writer is not None:
             for k, v in record.items():
@@ -373,21 +423,39 @@ def fit(
 
     best = restore_checkpoint(ckpt_best, state)
     if best is not None:
-        state = best[0]
+        state = parallel.replicate(best[0], mesh)
     variables = {"params": state.params, **({"batch_stats": state.batch_stats} if state.batch_stats else {})}
-    test_probs = predict_probs(model, variables, codes[te], tc.eval_batch_size, predict_fn=predict_fn)
+    test_probs = predict_probs(
+        model, variables, codes[te], tc.eval_batch_size, predict_fn=predict_fn, mesh=mesh
+    )
     test = classification_metrics(labels[te], test_probs, dataset.label_names)
-    test.update({"n_test": int(len(te)), "best_val_auroc": best_auc, "stopped": stopped,
-                 "num_params": n_params, "train_seconds": time.time() - t_start})
-    tmp = workdir / "test_predictions.tmp.npz"
-    np.savez_compressed(tmp, ids=np.asarray(dataset.ids)[te], labels=labels[te], probs=test_probs,
-                        codes=codes[te], label_names=np.asarray(dataset.label_names))
-    os.replace(tmp, workdir / "test_predictions.npz")
+    test.update(
+        {
+            "n_test": int(len(te)),
+            "best_val_auroc": best_auc,
+            "stopped": stopped,
+            "num_params": n_params,
+            "train_seconds": time.time() - t_start,
+        }
+    )
+    if jax.process_index() == 0:
+        tmp = workdir / "test_predictions.tmp.npz"
+        np.savez_compressed(
+            tmp,
+            ids=np.asarray(dataset.ids)[te],
+            labels=labels[te],
+            probs=test_probs,
+            codes=codes[te],
+            label_names=np.asarray(dataset.label_names),
+        )
+        os.replace(tmp, workdir / "test_predictions.npz")
     _write_json_atomic(workdir / "test_metrics.json", test)
     return test
 
 
 def _summary_writer(workdir: Path):
+    if jax.process_index() != 0:
+        return None
     try:
         from tensorboardX import SummaryWriter
     except ImportError:  # pragma: no cover - tensorboardX is a core dependency

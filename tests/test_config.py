@@ -17,8 +17,13 @@ def test_defaults_and_round_trip(tmp_path):
 def test_overrides_parse_types():
     cfg = config_lib.apply_overrides(
         config_lib.Config(),
-        ["train.epochs=3", "train.learning_rate=0.01", "model.arch=deep", "data.rc_augment=true",
-         'data.val_chroms=["chr8","chr9"]'],
+        [
+            "train.epochs=3",
+            "train.learning_rate=0.01",
+            "model.arch=deep",
+            "data.rc_augment=true",
+            'data.val_chroms=["chr8","chr9"]',
+        ],
     )
     assert cfg.train.epochs == 3 and cfg.train.learning_rate == 0.01
     assert cfg.model.arch == "deep" and cfg.data.rc_augment is True
@@ -54,8 +59,14 @@ def test_bad_file_names_file_and_key(tmp_path):
 
 def test_shipped_configs_load():
     names = sorted(p.stem for p in config_lib.CONFIG_DIR.glob("*.toml"))
-    for required in ("default", "simulated_basic", "simulated_basic_entropy", "simulated_deep",
-                     "simulated_bilstm", "promoter_multilabel"):
+    for required in (
+        "default",
+        "simulated_basic",
+        "simulated_basic_entropy",
+        "simulated_deep",
+        "simulated_bilstm",
+        "promoter_multilabel",
+    ):
         assert required in names
     for name in names:
         config_lib.load(config_lib.resolve_config_path(name))

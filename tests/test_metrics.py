@@ -35,6 +35,7 @@ def test_hand_values_and_nan():
     assert auroc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
     assert auprc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx((1 + 2 / 3) / 2)
     assert np.isnan(auroc([1, 1], [0.2, 0.3]))
-    m = classification_metrics(np.array([[0, 1], [1, 1], [0, 1]]), np.array([[0.1, 0.2], [0.9, 0.3], [0.2, 0.4]]),
-                               ["a", "b"])
+    m = classification_metrics(
+        np.array([[0, 1], [1, 1], [0, 1]]), np.array([[0.1, 0.2], [0.9, 0.3], [0.2, 0.4]]), ["a", "b"]
+    )
     assert m["auroc"]["a"] == 1.0 and np.isnan(m["auroc"]["b"]) and m["auroc_mean"] == 1.0

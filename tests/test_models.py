@@ -13,8 +13,16 @@ from satori_jax.models import (
     pwm_kernel,
 )
 
-TINY = dict(num_filters=8, filter_width=5, num_heads=2, head_dim=4, proj_dim=6, lstm_units=4,
-            deep_channels=8, deep_blocks=1)
+TINY = dict(
+    num_filters=8,
+    filter_width=5,
+    num_heads=2,
+    head_dim=4,
+    proj_dim=6,
+    lstm_units=4,
+    deep_channels=8,
+    deep_blocks=1,
+)
 ARCHS = ["basic", "bilstm", "deep"]
 
 

@@ -10,8 +10,17 @@ from satori_jax.data.pipeline import batch_iterator
 from satori_jax.data.splits import random_split
 from satori_jax.train import create_state, fit, make_train_step, restore_checkpoint, save_checkpoint
 
-TINY = {"num_filters": 8, "filter_width": 5, "num_heads": 2, "head_dim": 4, "proj_dim": 8, "lstm_units": 4,
-        "deep_channels": 8, "deep_blocks": 1, "pool_size": 2}
+TINY = {
+    "num_filters": 8,
+    "filter_width": 5,
+    "num_heads": 2,
+    "head_dim": 4,
+    "proj_dim": 8,
+    "lstm_units": 4,
+    "deep_channels": 8,
+    "deep_blocks": 1,
+    "pool_size": 2,
+}
 
 
 def _cfg(arch="basic", **train):
@@ -28,8 +37,12 @@ def _toy(n=160, length=32, seed=0):
     pos = rng.integers(0, length - 6, n)
     for i in np.nonzero(y)[0]:
         codes[i, pos[i] : pos[i] + 6] = word
-    return Dataset(ids=[f"s{i}" for i in range(n)], codes=codes, labels=y[:, None].astype(np.float32),
-                   label_names=["label"])
+    return Dataset(
+        ids=[f"s{i}" for i in range(n)],
+        codes=codes,
+        labels=y[:, None].astype(np.float32),
+        label_names=["label"],
+    )
 
 
 @pytest.mark.parametrize("arch", ["basic", "bilstm", "deep"])
@@ -62,13 +75,20 @@ def test_train_step_compiles_once_and_padding_is_masked():
 def test_padded_rows_do_not_change_the_loss():
     ds = _toy(16)
     cfg = _cfg(entropy_weight=0.01)
-    cfg = config_lib.apply_overrides(cfg, ["model.batch_norm=false", "model.dropout=0.0", "model.attn_dropout=0.0"])
+    cfg = config_lib.apply_overrides(
+        cfg, ["model.batch_norm=false", "model.dropout=0.0", "model.attn_dropout=0.0"]
+    )
     state = create_state(cfg, 1, 32, jax.random.PRNGKey(0))
     step = make_train_step(0.01, 1e-3)
     full = {"x": ds.codes[:8], "y": ds.labels[:8], "mask": np.ones(8, np.float32)}
-    padded = {"x": np.concatenate([ds.codes[:8], ds.codes[8:]]), "y": np.concatenate([ds.labels[:8], 1 - ds.labels[8:]]),
-              "mask": np.r_[np.ones(8), np.zeros(8)].astype(np.float32)}
-    _, m1 = make_train_step(0.01, 1e-3)(create_state(cfg, 1, 32, jax.random.PRNGKey(0)), full, jax.random.PRNGKey(1))
+    padded = {
+        "x": np.concatenate([ds.codes[:8], ds.codes[8:]]),
+        "y": np.concatenate([ds.labels[:8], 1 - ds.labels[8:]]),
+        "mask": np.r_[np.ones(8), np.zeros(8)].astype(np.float32),
+    }
+    _, m1 = make_train_step(0.01, 1e-3)(
+        create_state(cfg, 1, 32, jax.random.PRNGKey(0)), full, jax.random.PRNGKey(1)
+    )
     _, m2 = step(state, padded, jax.random.PRNGKey(1))
     assert float(m1["loss"]) == pytest.approx(float(m2["loss"]), rel=1e-5)
     assert float(m1["grad_norm"]) == pytest.approx(float(m2["grad_norm"]), rel=1e-4)
@@ -85,9 +105,11 @@ def test_checkpoint_round_trip(tmp_path):
     fresh = create_state(cfg, 1, 32, jax.random.PRNGKey(5))
     restored, meta = restore_checkpoint(tmp_path / "ck", fresh)
     assert meta == {"epoch": 3}
-    for a, b in zip(jax.tree_util.tree_leaves((state.params, state.opt_state, state.batch_stats)),
-                    jax.tree_util.tree_leaves((restored.params, restored.opt_state, restored.batch_stats)),
-                    strict=True):
+    for a, b in zip(
+        jax.tree_util.tree_leaves((state.params, state.opt_state, state.batch_stats)),
+        jax.tree_util.tree_leaves((restored.params, restored.opt_state, restored.batch_stats)),
+        strict=True,
+    ):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert int(restored.step) == int(state.step)
 

@@ -38,8 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--genome", metavar="FASTA", help="genome FASTA for --bed (indexed with pyfaidx)")
     p.add_argument("--workdir", metavar="RUN", help="run directory (default: runs/<config>-<time>)")
     p.add_argument("--config", metavar="NAME", help="config name in configs/ or a TOML/JSON file")
-    p.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
-                   help="override a config key, e.g. train.epochs=5 (repeatable)")
+    p.add_argument(
+        "--set",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="override a config key, e.g. train.epochs=5 (repeatable)",
+    )
     p.add_argument("--resume", action="store_true", help="continue from the run's latest checkpoint")
     p.add_argument("--overwrite", action="store_true", help="delete an existing run directory first")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -49,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from satori_jax import config as config_lib
+    from satori_jax import parallel
+
+    parallel.initialize()
 
     default_data = not (args.data or args.fasta or args.labels or args.bed or args.genome)
     if args.resume and args.workdir and Path(args.workdir, "config.json").is_file() and not args.config:
@@ -56,7 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         config_name = "resumed"
     else:
         config_name = args.config or ("default" if default_data else None)
-        cfg = config_lib.load(config_lib.resolve_config_path(config_name)) if config_name else config_lib.Config()
+        cfg = (
+            config_lib.load(config_lib.resolve_config_path(config_name))
+            if config_name
+            else config_lib.Config()
+        )
     cfg = config_lib.apply_overrides(cfg, args.set)
 
     if bool(args.fasta) != bool(args.labels):
@@ -81,8 +93,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         source = {"bed": str(Path(args.bed).absolute()), "genome": str(Path(args.genome).absolute())}
     dataset = load_dataset(
-        data_dir=source.get("data_dir"), fasta=source.get("fasta"), labels=source.get("labels"),
-        bed=source.get("bed"), genome=source.get("genome"), length=cfg.data.length,
+        data_dir=source.get("data_dir"),
+        fasta=source.get("fasta"),
+        labels=source.get("labels"),
+        bed=source.get("bed"),
+        genome=source.get("genome"),
+        length=cfg.data.length,
     )
 
     workdir = Path(args.workdir or f"runs/{(config_name or 'run')}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -101,16 +117,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from satori_jax.data.meme import read_meme
 
         pwms = [m.pwm for m in read_meme(cfg.model.pwm_file)][: cfg.model.num_filters]
-    print(f"{len(dataset.ids)} sequences of {dataset.codes.shape[1]} bp, {len(dataset.label_names)} label(s); "
-          f"train/val/test {len(splits['train'])}/{len(splits['val'])}/{len(splits['test'])}")
+    print(
+        f"{len(dataset.ids)} sequences of {dataset.codes.shape[1]} bp, {len(dataset.label_names)} label(s); "
+        f"train/val/test {len(splits['train'])}/{len(splits['val'])}/{len(splits['test'])}"
+    )
     t0 = time.time()
     try:
         test = fit(cfg, dataset, splits, workdir, resume=args.resume, pwms=pwms, verbose=not args.quiet)
     except FloatingPointError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    print(f"test AUROC {test['auroc_mean']:.4f}  AUPRC {test['auprc_mean']:.4f}  "
-          f"({time.time() - t0:.0f} s)")
+    print(f"test AUROC {test['auroc_mean']:.4f}  AUPRC {test['auprc_mean']:.4f}  ({time.time() - t0:.0f} s)")
     print(f"results: {workdir}/ (test_metrics.json, test_predictions.npz, metrics.jsonl, checkpoints/)")
     print(f"next: python -m satori_jax.interpret {workdir}")
     return 0

@@ -190,7 +190,7 @@ def pwm_kernel(pwms: list[np.ndarray], kernel: np.ndarray, pseudocount: float = 
         raise ValueError(f"{len(pwms)} PWMs but only {f} filters")
     out = np.array(kernel, dtype=np.float32, copy=True)
     for i, pwm in enumerate(pwms):
-        p = (np.asarray(pwm, np.float64) + pseudocount)
+        p = np.asarray(pwm, np.float64) + pseudocount
         p = p / p.sum(axis=1, keepdims=True)
         lo = np.log2(p / 0.25)
         w = lo.shape[0]

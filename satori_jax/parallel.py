@@ -1,0 +1,76 @@
+"""Data parallelism over every visible device with :mod:`jax.sharding`.
+
+One mesh axis, ``data``: batches are sharded along their first axis, parameters and optimizer
+state are replicated. jit then partitions each step (GSPMD), so the numbers are those of one
+device up to float reduction order (batch-norm statistics and losses are global means).
+
+Several hosts: start every process with the standard variables ``JAX_COORDINATOR_ADDRESS``
+(``host:port`` of process 0), ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``; :func:`initialize`
+then calls :func:`jax.distributed.initialize`. Every process walks the same (seeded) batch order
+and contributes its own slice of each global batch, so each host reads only its shard of a batch.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+_INITIALIZED = False
+
+
+def initialize() -> None:
+    """Join a multi-host job when ``JAX_COORDINATOR_ADDRESS`` is set (idempotent); no-op otherwise."""
+    global _INITIALIZED
+    if _INITIALIZED or not os.environ.get("JAX_COORDINATOR_ADDRESS"):
+        return
+    jax.distributed.initialize(
+        coordinator_address=os.environ["JAX_COORDINATOR_ADDRESS"],
+        num_processes=int(os.environ.get("JAX_NUM_PROCESSES", "1")),
+        process_id=int(os.environ.get("JAX_PROCESS_ID", "0")),
+    )
+    _INITIALIZED = True
+
+
+def data_mesh() -> Mesh:
+    """A 1-D mesh named ``data`` over all devices of all processes."""
+    return Mesh(np.asarray(jax.devices()), ("data",))
+
+
+def round_batch(batch_size: int, mesh: Mesh | None = None) -> int:
+    """Smallest multiple of the device count that is ≥ ``batch_size``."""
+    n = (mesh or data_mesh()).size
+    return -(-batch_size // n) * n
+
+
+def replicate(tree: Any, mesh: Mesh) -> Any:
+    """Place a pytree fully replicated on every device of ``mesh``."""
+    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+
+
+def shard_batch(batch: Any, mesh: Mesh) -> Any:
+    """Turn a global host batch (pytree of arrays with leading axis ``B``) into sharded arrays.
+
+    Every process passes the same global batch; each contributes its own contiguous slice of
+    rows (``B / num_processes``), which is all that a host needs to have read.
+    """
+    sharding = NamedSharding(mesh, PartitionSpec("data"))
+    nproc, pid = jax.process_count(), jax.process_index()
+
+    def put(a):
+        a = np.asarray(a)
+        if nproc == 1:
+            return jax.device_put(a, sharding)
+        rows = a.shape[0] // nproc
+        return jax.make_array_from_process_local_data(sharding, a[pid * rows : (pid + 1) * rows], a.shape)
+
+    return jax.tree_util.tree_map(put, batch)
+
+
+def describe(mesh: Mesh) -> str:
+    """One line naming the devices and processes in use."""
+    kinds = sorted({d.platform for d in mesh.devices.flat})
+    return f"{mesh.size} device(s) ({', '.join(kinds)}) in {jax.process_count()} process(es)"
