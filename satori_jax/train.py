@@ -261,6 +261,15 @@ def _append_jsonl(path: Path, record: dict) -> None:
         fh.write(json.dumps(record) + "\n")
 
 
+def _truncate_log(path: Path, num_epochs: int) -> None:
+    """Keep only the log lines of the first ``num_epochs`` epochs (the ones a resume starts after)."""
+    if jax.process_index() != 0:
+        return
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+    kept = [ln for ln in lines if json.loads(ln).get("epoch", 0) <= num_epochs]
+    path.write_text("".join(ln + "\n" for ln in kept))
+
+
 def _write_json_atomic(path: Path, obj: Any) -> None:
     if jax.process_index() != 0:
         return
@@ -340,6 +349,9 @@ def fit(
             log("no checkpoint to resume from; starting fresh")
     state = parallel.replicate(state, mesh)
 
+    if metrics_path_exists := (workdir / "metrics.jsonl").is_file():
+        _truncate_log(workdir / "metrics.jsonl", start_epoch)
+    del metrics_path_exists
     train_step = make_train_step(tc.entropy_weight, tc.learning_rate)
     predict_fn = make_predict_fn(model)
     writer = _summary_writer(workdir)
@@ -391,16 +403,15 @@ def fit(
         improved = val["auroc_mean"] > best_auc
         if improved:
             best_auc, since_best = val["auroc_mean"], 0
-            save_checkpoint(ckpt_best, epoch, state, {"epoch": epoch, "val_auroc": best_auc})
         else:
             since_best += 1
-        save_checkpoint(
-            ckpt_latest,
-            epoch,
-            state,
-            {"epoch": epoch, "best_val_auroc": best_auc, "epochs_since_best": since_best},
-        )
+        # log first, then checkpoint: a resume drops log lines past the restored epoch
         _append_jsonl(metrics_path, record)
+        if improved:
+            save_checkpoint(ckpt_best, epoch, state, {"epoch": epoch, "val_auroc": best_auc})
+        save_checkpoint(
+            ckpt_latest, epoch, state, {"epoch": epoch, "best_val_auroc": best_auc, "epochs_since_best": since_best}
+        )
         if writer is not None:
             for k, v in record.items():
                 if k != "epoch":

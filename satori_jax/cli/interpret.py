@@ -1,0 +1,128 @@
+"""``python -m satori_jax.interpret RUN``: motifs and TF-TF interactions of a trained model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from satori_jax.cli.common import run_cli
+
+DESCRIPTION = """\
+Interpret a trained SATORI run (a directory written by `python -m satori_jax.train`):
+
+  1. select confidently predicted test examples (binary: positives with p > --prob-cutoff;
+     multi-label: per-example precision at 0.5 >= --precision-cutoff) and a background;
+  2. turn every first-layer filter into a PWM (K-mers where its activation reaches 0.65 of its
+     maximum), write filters.meme and match it to a motif database with TomTom (filters_tomtom.tsv);
+  3. score every filter pair in every example with each method (raw attention, attention
+     attribution, ...), test foreground > background (Mann-Whitney U, Benjamini-Hochberg), and
+     name significant pairs by their filters' TF matches.
+
+Outputs in --out: filters.meme, filters_tomtom.tsv, interactions_<method>.tsv,
+tf_interactions_<method>.tsv, PNG plots, report.html (opens offline) and, written last,
+summary.json.
+"""
+
+EPILOG = """\
+examples:
+  python -m satori_jax.interpret runs/dfim
+  python -m satori_jax.interpret runs/d40 --methods raw,attr --truth data/d40/interactions.tsv
+  python -m satori_jax.interpret runs/mine --motif-db my_motifs.meme --family-table families.tsv
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return v
+
+
+def _cutoff(text: str) -> str | float:
+    if text.strip().lower() == "mean":
+        return "mean"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'mean' or a number, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser."""
+    p = argparse.ArgumentParser(prog="python -m satori_jax.interpret", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", metavar="RUN", help="run directory written by satori_jax.train "
+                   "(needs config.json, data.json, checkpoints/ and test_predictions.npz)")
+    p.add_argument("--out", metavar="DIR", default=None, help="output directory (default: RUN/interpret)")
+    p.add_argument("--methods", default="raw,attr", metavar="M1,M2",
+                   help="comma-separated interaction methods: raw (raw attention), attr (attention "
+                        "attribution), and fis, dfim where installed (default: raw,attr)")
+    p.add_argument("--motif-db", default="jaspar2024", metavar="jaspar2024|FILE.meme",
+                   help="motif database for TomTom: jaspar2024 (JASPAR CORE vertebrates, offline) or a MEME "
+                        "file (default: jaspar2024)")
+    p.add_argument("--family-table", default=None, metavar="FILE.tsv",
+                   help="TSV 'name<TAB>family' giving TF families of the database motifs (JASPAR families "
+                        "are used otherwise)")
+    p.add_argument("--background", choices=("negatives", "shuffle"), default=None,
+                   help="background examples: negatives (test negatives predicted < 0.3; binary default) "
+                        "or shuffle (dinucleotide-shuffled foreground with motifs embedded; multi-label "
+                        "default)")
+    p.add_argument("--truth", default=None, metavar="FILE",
+                   help="true interacting TF pairs (tf_a<TAB>tf_b, e.g. the interactions.tsv of "
+                        "satori_jax.simulate): adds precision, recall and F1 to summary.json")
+    p.add_argument("--max-examples", type=_positive_int, default=None, metavar="N",
+                   help="use at most N foreground and N background examples (random, --seed)")
+    p.add_argument("--attn-cutoff", type=_cutoff, default="mean", metavar="mean|VALUE",
+                   help="test a filter pair only if its best foreground score reaches this value; 'mean' = "
+                        "mean of all the method's foreground pair scores (default: mean)")
+    p.add_argument("--prob-cutoff", type=_fraction, default=0.7,
+                   help="binary tasks: foreground positives need predicted probability > this (default 0.7)")
+    p.add_argument("--precision-cutoff", type=_fraction, default=0.5,
+                   help="multi-label tasks: foreground examples need per-example precision at 0.5 >= this "
+                        "(default 0.5)")
+    p.add_argument("--batch-size", type=_positive_int, default=256,
+                   help="examples per device call (default 256)")
+    p.add_argument("--seed", type=int, default=0, help="seed of sub-sampling and shuffling (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, run :func:`satori_jax.interpret.pipeline.interpret_run`, print where outputs went."""
+    args = build_parser().parse_args(argv)
+    from satori_jax.interpret.pipeline import interpret_run, parse_methods
+
+    methods = parse_methods(args.methods)
+    summary = interpret_run(
+        args.run, out_dir=args.out, methods=methods, motif_db=args.motif_db, family_table=args.family_table,
+        background=args.background, truth=args.truth, max_examples=args.max_examples,
+        attn_cutoff=args.attn_cutoff, prob_cutoff=args.prob_cutoff, precision_cutoff=args.precision_cutoff,
+        batch_size=args.batch_size, seed=args.seed, verbose=not args.quiet,
+    )
+    out = summary["run"]["out_dir"]
+    for m, s in summary["methods"].items():
+        top = ", ".join(f"{p['tf_a']}-{p['tf_b']}" for p in s["top_tf_pairs"][:3]) or "none"
+        extra = f", F1 {s['f1']:.3f}" if "f1" in s else ""
+        print(f"{m}: {s['n_significant_filter_pairs']} significant filter pairs, "
+              f"{s['n_significant_tf_pairs']} TF pairs (top: {top}), {s['seconds']:.1f} s{extra}")
+    print(f"outputs in {out} (report: {out}/report.html, summary: {out}/summary.json)")
+    return 0
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(run_cli(main))

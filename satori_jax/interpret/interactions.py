@@ -1,0 +1,344 @@
+"""Per-example filter-pair scores from position-by-position score maps (SATORI step 4).
+
+For one example with score map ``S (L', L')`` (e.g. attention, max over heads) and filter activity
+``act (L', F)``, the score of the ordered filter pair ``(a, b)``, ``a != b``, is
+
+    best[a, b] = max { S[i, j] : i != j, act[i, a], act[j, b] }
+
+(``-inf`` when no such ``(i, j)``), with the distance ``|i - j|`` of the maximising positions. The
+unordered pair ``{a, b}`` takes the larger of ``(a, b)`` and ``(b, a)``. :func:`pair_maxima`
+computes this with two max-reductions, over ``i`` then over ``j``, i.e. ``O(F·L'² + F²·L')`` per
+example, never the ``F²·L'²`` product (see :func:`pair_maxima`).
+
+Every interaction method is a *scorer* ``map_fn(variables, x (B, L, 4), targets (B, C)) ->
+(conv (B, L_conv, F), score_map (B, L', L'))``; :func:`score_examples` runs it over examples in
+fixed-shape jit-compiled chunks and returns the observed entries as a sparse :class:`PairScores`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from satori_jax.interpret.activity import _one_hot, padded_batches, pooled_activity
+
+__all__ = [
+    "PairScores",
+    "pair_maxima",
+    "pair_scores",
+    "pairs_from_maps",
+    "score_examples",
+    "symmetrize",
+]
+
+
+@dataclass
+class PairScores:
+    """Sparse pair scores: one row per observed (example, unordered filter pair).
+
+    Attributes
+    ----------
+    example
+        ``(E,)`` int32 example index in ``0 … n_examples − 1``.
+    filter_a, filter_b
+        ``(E,)`` int32 filter indices, ``filter_a < filter_b``.
+    score
+        ``(E,)`` float32 the example's best score for the pair.
+    distance
+        ``(E,)`` int32 distance in bp (pooled distance × pool size) of the best-scoring positions.
+    n_examples
+        Number of examples scored (observed or not).
+    """
+
+    example: np.ndarray
+    filter_a: np.ndarray
+    filter_b: np.ndarray
+    score: np.ndarray
+    distance: np.ndarray
+    n_examples: int
+
+    def __len__(self) -> int:
+        return int(self.example.shape[0])
+
+    @classmethod
+    def empty(cls, n_examples: int = 0) -> PairScores:
+        z = np.zeros(0, np.int32)
+        return cls(z, z.copy(), z.copy(), np.zeros(0, np.float32), z.copy(), int(n_examples))
+
+    @staticmethod
+    def concat(parts: Sequence[PairScores]) -> PairScores:
+        """Stack scores of consecutive example sets (example indices are offset)."""
+        if not parts:
+            return PairScores.empty()
+        offsets = np.cumsum([0] + [p.n_examples for p in parts[:-1]])
+        return PairScores(
+            np.concatenate([p.example + np.int32(o) for p, o in zip(parts, offsets, strict=True)]),
+            np.concatenate([p.filter_a for p in parts]).astype(np.int32),
+            np.concatenate([p.filter_b for p in parts]).astype(np.int32),
+            np.concatenate([p.score for p in parts]).astype(np.float32),
+            np.concatenate([p.distance for p in parts]).astype(np.int32),
+            int(sum(p.n_examples for p in parts)),
+        )
+
+    def pair_id(self, num_filters: int) -> np.ndarray:
+        """``(E,)`` int64 ``filter_a · F + filter_b``."""
+        return self.filter_a.astype(np.int64) * int(num_filters) + self.filter_b
+
+    def num_pairs(self) -> int:
+        """Number of distinct observed filter pairs."""
+        if len(self) == 0:
+            return 0
+        f = int(max(self.filter_a.max(), self.filter_b.max())) + 1
+        return int(np.unique(self.pair_id(f)).size)
+
+    def to_dense(self, num_filters: int) -> tuple[np.ndarray, np.ndarray]:
+        """Dense ``(n_examples, F, F)`` scores (``-inf`` unobserved, symmetric) and distances (-1)."""
+        f = int(num_filters)
+        s = np.full((self.n_examples, f, f), -np.inf, np.float32)
+        d = np.full((self.n_examples, f, f), -1, np.int32)
+        for a, b in ((self.filter_a, self.filter_b), (self.filter_b, self.filter_a)):
+            s[self.example, a, b] = self.score
+            d[self.example, a, b] = self.distance
+        return s, d
+
+
+def _pair_maxima_one(s: jax.Array, act: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """One example: ``s (L', L')`` with ``-inf`` diagonal, ``act (L', F)`` -> best, j*, i* ``(F, F)``."""
+    neg = jnp.asarray(-jnp.inf, jnp.float32)
+    lp, f = act.shape
+
+    # 1) over i (scan, carry (F, L'_j)): m1[a, j] = max_i {S[i, j] : a active at i}
+    def step1(carry, xs):
+        m1, i1 = carry
+        a_i, s_i, i = xs  # (F,), (L'_j,), ()
+        cand = jnp.where(a_i[:, None], s_i[None, :], neg)
+        up = cand > m1  # strict: the first maximiser wins, like argmax
+        return (jnp.where(up, cand, m1), jnp.where(up, i, i1)), None
+
+    init1 = (jnp.full((f, lp), neg), jnp.zeros((f, lp), jnp.int32))
+    (m1, i1), _ = jax.lax.scan(step1, init1, (act, s, jnp.arange(lp, dtype=jnp.int32)))
+
+    # 2) over j (scan, carry (F_a, F_c)): best[a, c] = max_j {m1[a, j] : c active at j}
+    def step2(carry, xs):
+        best, jb = carry
+        c_j, m_j, j = xs  # (F_c,), (F_a,), ()
+        cand = jnp.where(c_j[None, :], m_j[:, None], neg)
+        up = cand > best
+        return (jnp.where(up, cand, best), jnp.where(up, j, jb)), None
+
+    init2 = (jnp.full((f, f), neg), jnp.zeros((f, f), jnp.int32))
+    (best, jb), _ = jax.lax.scan(step2, init2, (act, m1.T, jnp.arange(lp, dtype=jnp.int32)))
+    ib = jnp.take_along_axis(i1, jb, axis=1)  # i1[a, jb[a, c]]
+    return best, jb, ib
+
+
+def pair_maxima(score_map: jax.Array, active: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Best score and distance of every ordered filter pair (jittable).
+
+    Parameters
+    ----------
+    score_map
+        ``(B, L', L')``; ``score_map[b, i, j]`` scores position ``i`` with position ``j``.
+    active
+        ``(B, L', F)`` bool filter activity.
+
+    Returns
+    -------
+    best
+        ``(B, F, F)`` float32, ``max score_map[b, i, j]`` over ``i != j`` with filter ``a`` active
+        at ``i`` and ``b`` at ``j``; ``-inf`` when there is no such pair and on the diagonal.
+    dist
+        ``(B, F, F)`` int32 ``|i − j|`` (pooled units) of the maximiser (meaningless where
+        ``best`` is ``-inf``). Ties go to the smallest ``j``, then the smallest ``i`` (like ``argmax``).
+
+    Notes
+    -----
+    Two max-reductions, over ``i`` (``(F, L')`` running maximum) then over ``j`` (``(F, F)``
+    running maximum), each a ``lax.scan`` over positions that keeps the arg-max alongside:
+    ``O(F·L'² + F²·L')`` per example. On CPU the examples go through ``lax.map`` so the running
+    ``(F, F)`` arrays stay in cache (a batched carry is memory-bound); on accelerators ``vmap``.
+    """
+    s = score_map.astype(jnp.float32)
+    lp = s.shape[-1]
+    s = jnp.where(jnp.eye(lp, dtype=bool)[None], -jnp.inf, s)  # i != j
+    if jax.default_backend() == "cpu":
+        best, jb, ib = jax.lax.map(lambda xs: _pair_maxima_one(*xs), (s, active))
+    else:
+        best, jb, ib = jax.vmap(_pair_maxima_one)(s, active)
+    f = best.shape[-1]
+    best = jnp.where(jnp.eye(f, dtype=bool)[None], -jnp.inf, best)
+    return best, jnp.abs(ib - jb).astype(jnp.int32)
+
+
+def symmetrize(best: jax.Array, dist: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Unordered pairs: ``max`` of ``(a, b)`` and ``(b, a)`` with the winner's distance (jittable).
+
+    ``(B, F, F)`` -> ``(B, F, F)`` symmetric; ties keep ``(a, b)``.
+    """
+    bt = jnp.swapaxes(best, 1, 2)
+    dt = jnp.swapaxes(dist, 1, 2)
+    take = best >= bt
+    return jnp.where(take, best, bt), jnp.where(take, dist, dt)
+
+
+def pair_scores(score_maps: jax.Array, active: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Dense per-example unordered pair maxima (jittable).
+
+    Parameters
+    ----------
+    score_maps
+        ``(B, L', L')``.
+    active
+        ``(B, L', F)`` bool.
+
+    Returns
+    -------
+    best, dist
+        ``(B, F, F)`` symmetric, ``-inf`` where unobserved and on the diagonal; distances in
+        pooled units.
+    """
+    return symmetrize(*pair_maxima(score_maps, active))
+
+
+def _upper(best: jax.Array, dist: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array]:
+    f = best.shape[-1]
+    ia, ib = np.triu_indices(f, 1)
+    s = best[:, ia, ib]
+    s = jnp.where(mask[:, None], s, -jnp.inf)
+    return s, dist[:, ia, ib]
+
+
+@jax.jit
+def _pair_rows(score_map: jax.Array, active: jax.Array, mask: jax.Array):
+    return _upper(*pair_scores(score_map, active), mask)
+
+
+def _to_pairs(chunks: Iterable[tuple[int, int, np.ndarray, np.ndarray]], num_filters: int, pool_size: int,
+              n_examples: int) -> PairScores:
+    """Host side: keep the finite entries of ``(B, P)`` upper-triangle rows."""
+    ia, ib = np.triu_indices(num_filters, 1)
+    ia, ib = ia.astype(np.int32), ib.astype(np.int32)
+    parts = []
+    for start, nv, s, d in chunks:
+        s = np.asarray(s)[:nv]
+        d = np.asarray(d)[:nv]
+        ex, col = np.nonzero(np.isfinite(s))
+        parts.append((
+            (ex + start).astype(np.int32), ia[col], ib[col],
+            s[ex, col].astype(np.float32), (d[ex, col] * pool_size).astype(np.int32),
+        ))
+    if not parts:
+        return PairScores.empty(n_examples)
+    cols = [np.concatenate([p[k] for p in parts]) for k in range(5)]
+    return PairScores(*cols, n_examples=int(n_examples))
+
+
+def pairs_from_maps(
+    score_maps: np.ndarray | Iterable[np.ndarray],
+    active: np.ndarray | Iterable[np.ndarray],
+    pool_size: int,
+    *,
+    batch_size: int = 64,
+    verbose: bool = False,
+) -> PairScores:
+    """Sparse :class:`PairScores` from precomputed score maps and activity.
+
+    Parameters
+    ----------
+    score_maps
+        ``(N, L', L')`` array, or an iterable of ``(B_k, L', L')`` chunks.
+    active
+        ``(N, L', F)`` bool array, or an iterable of ``(B_k, L', F)`` chunks matching ``score_maps``.
+    pool_size
+        Distances are reported in bp: pooled distance × ``pool_size``.
+    batch_size
+        Chunk size when arrays are given.
+    """
+    if isinstance(score_maps, np.ndarray | jax.Array) and isinstance(active, np.ndarray | jax.Array):
+        score_maps, active = np.asarray(score_maps), np.asarray(active)
+        n, f = score_maps.shape[0], active.shape[-1]
+
+        def gen():
+            ones = np.ones(n, bool)
+            for start, nv, (s, a, m) in padded_batches(n, batch_size, score_maps, active, ones,
+                                                       verbose=verbose, desc="pairs"):
+                yield (start, nv, *_pair_rows(s, a, m))
+
+        return _to_pairs(gen(), f, pool_size, n)
+
+    chunks = []
+    start = 0
+    f = None
+    for s, a in zip(score_maps, active, strict=False):
+        s, a = np.asarray(s), np.asarray(a)
+        f = a.shape[-1]
+        chunks.append((start, s.shape[0], *_pair_rows(s, a, np.ones(s.shape[0], bool))))
+        start += s.shape[0]
+    if f is None:
+        return PairScores.empty(0)
+    return _to_pairs(chunks, f, pool_size, start)
+
+
+@partial(jax.jit, static_argnums=(0, 1))
+def _score_chunk(map_fn: Callable, pool_size: int, variables, codes, targets, thresholds, mask):
+    conv, smap = map_fn(variables, _one_hot(codes), targets)
+    active = pooled_activity(conv, thresholds, pool_size)
+    return _upper(*pair_scores(smap, active), mask)
+
+
+def score_examples(
+    map_fn: Callable,
+    model,
+    variables,
+    codes: np.ndarray,
+    targets: np.ndarray | None,
+    thresholds: np.ndarray,
+    *,
+    batch_size: int = 64,
+    verbose: bool = False,
+    desc: str = "pair scores",
+) -> PairScores:
+    """Score every example with ``map_fn`` and collect its observed pair maxima.
+
+    Parameters
+    ----------
+    map_fn
+        Hashable callable ``(variables, x (B, L, 4), targets (B, C) bool) -> (conv (B, L_conv, F),
+        score_map (B, L', L'))`` (e.g. :class:`~satori_jax.interpret.attention.RawScorer`); it is
+        jit-compiled once per (``map_fn``, chunk shape).
+    model
+        The SATORI module (gives ``pool_size``).
+    codes
+        ``(N, L)`` uint8.
+    targets
+        ``(N, C)`` bool target labels (attribution methods), or ``None`` (all ``True``).
+    thresholds
+        ``(F,)`` filter activity thresholds.
+    batch_size
+        Examples per jit call (the last chunk is padded and masked).
+
+    Returns
+    -------
+    PairScores
+        Observed entries, distances in bp.
+    """
+    n = len(codes)
+    pool = int(model.cfg.pool_size)
+    f = int(np.asarray(thresholds).shape[0])
+    if targets is None:
+        targets = np.ones((n, int(model.num_outputs)), bool)
+    targets = np.asarray(targets, bool)
+    thr = jnp.asarray(thresholds, jnp.float32)
+    ones = np.ones(n, bool)
+
+    def gen():
+        for start, nv, (c, t, m) in padded_batches(n, batch_size, codes, targets, ones, verbose=verbose,
+                                                   desc=desc):
+            yield (start, nv, *_score_chunk(map_fn, pool, variables, c, t, thr, m))
+
+    return _to_pairs(gen(), f, pool, n)

@@ -1,0 +1,629 @@
+"""The interpretation pipeline: trained run directory -> motifs, tested interactions, tables, plots, report.
+
+DESIGN.md steps 1-9, in order:
+
+1. select foreground (and background) examples from ``RUN/test_predictions.npz``
+   (:mod:`satori_jax.interpret.selection`);
+2. per-filter thresholds over the foreground (:mod:`~satori_jax.interpret.activity`), filter PWMs
+   from aligned K-mers, ``filters.meme``, TomTom against the motif database, ``filters_tomtom.tsv``,
+   logos (:mod:`~satori_jax.interpret.motifs`);
+3. background: test-set negatives (binary default) or dinucleotide-shuffled foreground with motifs
+   embedded (:func:`satori_jax.data.shuffle.shuffled_background`, multi-label default);
+4. per method, a registered :class:`Scorer` gives :class:`~satori_jax.interpret.interactions.PairScores`
+   for the foreground and the background; :func:`~satori_jax.interpret.stats.test_pairs` tests every
+   filter pair; filter pairs are named by their best TomTom hits and merged into TF pairs;
+5. tables, plots, ``report.html`` and, last, ``summary.json``.
+
+Methods are pluggable: :data:`SCORERS` maps a method name to a :class:`Scorer`; ``raw`` and ``attr``
+are built in, ``fis`` / ``dfim`` are registered when :mod:`satori_jax.interpret.fis` /
+``dfim`` import (a module can also expose ``pipeline_scorer() -> Scorer``, which wins).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from satori_jax.errors import InputError, input_error
+
+__all__ = [
+    "SCORERS",
+    "ScoreContext",
+    "Scorer",
+    "available_methods",
+    "interpret_run",
+    "parse_methods",
+    "register_scorer",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# scorers
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ScoreContext:
+    """What a scorer needs besides the sequences.
+
+    Attributes
+    ----------
+    model, variables
+        The trained model.
+    cfg
+        The run's :class:`satori_jax.config.Config`.
+    thresholds
+        ``(F,)`` filter activity thresholds (from the foreground; used for fg and bg alike).
+    batch_size
+        The user's batch size; ``pair_batch_size`` bounds the examples per pair-scoring call
+        (a chunk holds ``(B, F, L', L')`` intermediates).
+    """
+
+    model: Any
+    variables: Any
+    cfg: Any
+    thresholds: np.ndarray
+    batch_size: int = 256
+    seed: int = 0
+    verbose: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def pair_batch_size(self) -> int:
+        return int(max(1, min(self.batch_size, 64)))
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """One interaction method.
+
+    Attributes
+    ----------
+    name
+        The ``--methods`` name.
+    score
+        ``(ctx, codes (N, L) uint8, targets (N, C) bool) -> PairScores``; called once for the
+        foreground and once for the background.
+    plots
+        Optional ``(ctx, out_dir, fg_codes, fg_targets) -> [(png path, caption), ...]`` for
+        method-specific figures (e.g. DFIM's map of one sequence through
+        :func:`satori_jax.interpret.plots.heatmap`); they are added to the report.
+    description
+        One line for ``--help`` and the report.
+    """
+
+    name: str
+    score: Callable[[ScoreContext, np.ndarray, np.ndarray], Any]
+    plots: Callable[[ScoreContext, Path, np.ndarray, np.ndarray], list] | None = None
+    description: str = ""
+
+
+SCORERS: dict[str, Scorer] = {}
+
+
+def register_scorer(scorer: Scorer) -> Scorer:
+    """Add (or replace) a method in :data:`SCORERS`."""
+    SCORERS[scorer.name] = scorer
+    return scorer
+
+
+def _raw_score(ctx: ScoreContext, codes: np.ndarray, targets: np.ndarray):
+    from satori_jax.interpret.attention import raw_scorer
+    from satori_jax.interpret.interactions import score_examples
+
+    return score_examples(raw_scorer(ctx.model), ctx.model, ctx.variables, codes, targets, ctx.thresholds,
+                          batch_size=ctx.pair_batch_size, verbose=ctx.verbose, desc="raw attention pairs")
+
+
+def _attr_score(ctx: ScoreContext, codes: np.ndarray, targets: np.ndarray):
+    from satori_jax.interpret.attention import attr_scorer
+    from satori_jax.interpret.interactions import score_examples
+
+    return score_examples(attr_scorer(ctx.model, steps=20), ctx.model, ctx.variables, codes, targets,
+                          ctx.thresholds, batch_size=ctx.pair_batch_size, verbose=ctx.verbose,
+                          desc="attention attribution pairs")
+
+
+register_scorer(Scorer("raw", _raw_score, description="raw attention, max over heads (SATORI)"))
+register_scorer(Scorer("attr", _attr_score,
+                       description="attention attribution, integrated gradients over attention, 20 steps"))
+
+#: Optional methods: name -> (module, function called as fn(model, variables, codes, targets,
+#: thresholds, verbose=...)).
+_OPTIONAL = {
+    "fis": ("satori_jax.interpret.fis", "fis_scores", "feature interaction score (DFIM, motif resolution)"),
+    "dfim": ("satori_jax.interpret.dfim", "dfim_scores", "DFIM, nucleotide resolution"),
+}
+
+
+def _optional_scorer(name: str) -> Scorer | None:
+    mod_name, fn_name, desc = _OPTIONAL[name]
+    try:
+        mod = importlib.import_module(mod_name)
+    except ImportError:
+        return None
+    hook = getattr(mod, "pipeline_scorer", None)
+    if callable(hook):
+        return hook()
+    fn = getattr(mod, fn_name, None)
+    if fn is None:
+        return None
+
+    def score(ctx: ScoreContext, codes: np.ndarray, targets: np.ndarray):
+        return fn(ctx.model, ctx.variables, codes, targets, ctx.thresholds, verbose=ctx.verbose)
+
+    plots = getattr(mod, "pipeline_plots", None)
+    if plots is None and name == "dfim" and hasattr(mod, "dfim_map") and hasattr(mod, "plot_dfim"):
+        plots = _dfim_plots
+    return Scorer(name, score, plots, desc)
+
+
+def _motif_windows(ctx: ScoreContext, codes: np.ndarray) -> list[tuple[int, int, str]]:
+    """``(start, stop, TF name)`` input windows of matched filters active in one sequence ``(1, L)``."""
+    import jax.numpy as jnp
+
+    from satori_jax.data.encoding import one_hot
+    from satori_jax.interpret.activity import pooled_activity
+    from satori_jax.models import conv_offset
+
+    names = {m.filter: m.target for m in ctx.extra.get("matches", []) if m.matched}
+    _, inter = ctx.model.apply(ctx.variables, one_hot(jnp.asarray(codes)), train=False)
+    pool, width = int(ctx.cfg.model.pool_size), int(ctx.cfg.model.filter_width)
+    active = np.asarray(pooled_activity(inter["conv"], jnp.asarray(ctx.thresholds), pool))[0]  # (L', F)
+    off = conv_offset(ctx.cfg.model)
+    length = codes.shape[1]
+    out = []
+    for p, f in zip(*np.nonzero(active), strict=True):
+        if int(f) in names:
+            start = max(0, int(p) * pool + off)
+            out.append((start, min(length, start + pool + width - 1), names[int(f)]))
+    return out
+
+
+def _dfim_plots(ctx: ScoreContext, out_dir: Path, fg_codes: np.ndarray, fg_targets: np.ndarray) -> list:
+    """DFIM map of the first foreground sequence (``dfim_example.png``)."""
+    from satori_jax.interpret import dfim
+
+    codes = np.asarray(fg_codes[:1])
+    m = dfim.dfim_map(ctx.model, ctx.variables, codes, np.asarray(fg_targets[:1]), batch_size=1)[0]
+    path = dfim.plot_dfim(m, Path(out_dir) / "dfim_example.png",
+                          title="DFIM (maxFIS), first foreground example",
+                          instances=_motif_windows(ctx, codes))
+    return [(path, "DFIM map (max |FIS| over mutant bases) of the first foreground example")]
+
+
+def available_methods() -> dict[str, Scorer]:
+    """All usable methods (built in, registered, and the optional ones whose module imports)."""
+    for name in _OPTIONAL:
+        if name not in SCORERS:
+            s = _optional_scorer(name)
+            if s is not None:
+                SCORERS[name] = s
+    return dict(SCORERS)
+
+
+def parse_methods(methods: str | Sequence[str]) -> list[str]:
+    """``"raw,attr"`` or a sequence -> validated, de-duplicated list.
+
+    Raises
+    ------
+    InputError
+        For an unknown method (listing the known ones).
+    """
+    raw = methods.split(",") if isinstance(methods, str) else [str(m) for m in methods]
+    items = [m.strip() for m in raw]
+    items = [m for m in dict.fromkeys(items) if m]
+    if not items:
+        raise InputError("--methods: no method given (known: " + ", ".join(available_methods()) + ")")
+    known = available_methods()
+    for m in items:
+        if m not in known:
+            missing = [n for n in _OPTIONAL if n not in known]
+            hint = f"; not available in this installation: {', '.join(missing)}" if missing else ""
+            raise InputError(f"--methods: unknown method {m!r} (known: {', '.join(known)}{hint})")
+    return items
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+
+class _Log:
+    def __init__(self, verbose: bool):
+        self.verbose = verbose
+        self.t0 = time.perf_counter()
+        self.steps: dict[str, float] = {}
+
+    def __call__(self, msg: str) -> None:
+        if self.verbose:
+            print(f"[{time.perf_counter() - self.t0:7.1f} s] {msg}", file=sys.stderr, flush=True)
+
+    def step(self, name: str, seconds: float) -> None:
+        self.steps[name] = round(self.steps.get(name, 0.0) + seconds, 3)
+
+
+def _subsample(idx: np.ndarray, n: int | None, rng: np.random.Generator) -> np.ndarray:
+    if n is None or len(idx) <= n:
+        return idx
+    return np.sort(rng.choice(idx, size=int(n), replace=False))
+
+
+def _parse_cutoff(attn_cutoff: str | float) -> str | float:
+    if isinstance(attn_cutoff, str):
+        if attn_cutoff.strip().lower() == "mean":
+            return "mean"
+        try:
+            return float(attn_cutoff)
+        except ValueError:
+            raise InputError(f"--attn-cutoff must be 'mean' or a number, got {attn_cutoff!r}") from None
+    return float(attn_cutoff)
+
+
+def _pair_distances(scores, pair_strings: str, num_filters: int) -> np.ndarray:
+    """Foreground distances of the filter pairs listed as ``"filterA-filterB;..."``."""
+    ids = []
+    for item in pair_strings.split(";"):
+        if not item:
+            continue
+        a, b = (int(x.removeprefix("filter")) for x in item.split("-"))
+        ids.append(min(a, b) * num_filters + max(a, b))
+    if not ids or len(scores) == 0:
+        return np.zeros(0)
+    return scores.distance[np.isin(scores.pair_id(num_filters), np.asarray(ids))]
+
+
+def _attention_examples(run, sel_fg: np.ndarray, fg_targets: np.ndarray, thresholds: np.ndarray,
+                        matches, n: int = 3):
+    """Raw attention (max over heads) and marks for the ``n`` most confident foreground examples."""
+    import jax.numpy as jnp
+
+    from satori_jax.data.encoding import one_hot
+    from satori_jax.interpret.activity import pooled_activity
+
+    probs = np.asarray(run.probs, np.float64)[sel_fg]
+    conf = np.where(fg_targets, probs, -np.inf).max(axis=1)
+    top = np.argsort(-conf, kind="stable")[:n]
+    codes = np.asarray(run.codes)[sel_fg[top]]
+    _, inter = run.model.apply(run.variables, one_hot(jnp.asarray(codes)), train=False)
+    attn = np.asarray(inter["attention"]).max(axis=1)
+    conv = inter["conv"]
+    pool = int(run.cfg.model.pool_size)
+    active = np.asarray(pooled_activity(conv, jnp.asarray(thresholds), pool))  # (n, L', F)
+    lp = active.shape[1]
+    c = np.asarray(conv)[:, : lp * pool].reshape(len(top), lp, pool, -1).max(axis=2)  # (n, L', F)
+    names = {m.filter: m.target for m in matches if m.matched}
+    out = []
+    for e in range(len(top)):
+        marks = []
+        for p in range(lp):
+            act = np.flatnonzero(active[e, p])
+            named = [f for f in act if f in names]
+            if named:
+                best = max(named, key=lambda f: c[e, p, f])
+                marks.append((p, names[best]))
+        out.append((int(sel_fg[top[e]]), attn[e], marks))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the pipeline
+# --------------------------------------------------------------------------------------------
+
+
+def interpret_run(
+    run_dir: str | Path,
+    out_dir: str | Path | None = None,
+    methods: str | Sequence[str] = ("raw", "attr"),
+    motif_db: str | Path = "jaspar2024",
+    family_table: str | Path | None = None,
+    background: str | None = None,
+    truth: str | Path | None = None,
+    max_examples: int | None = None,
+    attn_cutoff: str | float = "mean",
+    prob_cutoff: float = 0.7,
+    precision_cutoff: float = 0.5,
+    activity_fraction: float = 0.65,
+    batch_size: int = 256,
+    seed: int = 0,
+    verbose: bool = True,
+    *,
+    neg_cutoff: float = 0.3,
+    alpha: float = 0.05,
+    max_logos: int = 60,
+    plots: bool = True,
+) -> dict:
+    """Interpret a trained run: motifs, tested filter / TF interactions per method, tables, plots, report.
+
+    Parameters
+    ----------
+    run_dir
+        Run directory written by :mod:`satori_jax.train` (needs ``test_predictions.npz``).
+    out_dir
+        Output directory (default ``RUN/interpret``).
+    methods
+        Interaction methods, e.g. ``("raw", "attr")`` or ``"raw,attr,fis"`` (see :data:`SCORERS`).
+    motif_db
+        ``"jaspar2024"`` (JASPAR CORE vertebrates, offline) or a MEME file.
+    family_table
+        Optional TSV ``name<TAB>family`` for the database motifs' TF families.
+    background
+        ``"negatives"`` (binary default: test negatives predicted below ``neg_cutoff``) or
+        ``"shuffle"`` (multi-label default: dinucleotide-shuffled foreground with motifs embedded).
+    truth
+        Optional true interacting TF pairs (``tf_a<TAB>tf_b``); adds precision / recall / F1.
+    max_examples
+        Cap on foreground (and background) examples, drawn at random with ``seed``.
+    attn_cutoff
+        ``"mean"`` (mean of all foreground pair scores of the method) or a fixed value, applied
+        to every method: a filter pair is tested when its maximum foreground score reaches it.
+    prob_cutoff, precision_cutoff
+        Example selection (binary / multi-label), DESIGN step 1.
+    activity_fraction
+        Filter threshold = this fraction of the filter's maximum activation over the foreground.
+    batch_size
+        Examples per device call for activations (pair scoring uses at most 64).
+    seed
+        Seed of the sub-sampling and of the shuffled background.
+    verbose
+        Progress messages and bars on stderr.
+    alpha
+        q-value level for significant filter pairs.
+
+    Returns
+    -------
+    dict
+        The content of ``summary.json``.
+
+    Raises
+    ------
+    InputError
+        Run directory without predictions, missing motif database / family table / truth file,
+        unknown method, no example passing the selection cutoffs.
+    """
+    from satori_jax.interpret import motifs as motif_lib
+    from satori_jax.interpret import report
+
+    log = _Log(verbose)
+    t_start = time.perf_counter()
+    run_dir = Path(run_dir)
+    out = Path(out_dir) if out_dir is not None else run_dir / "interpret"
+    method_list = parse_methods(methods)
+    cutoff = _parse_cutoff(attn_cutoff)
+    if not run_dir.is_dir():
+        raise input_error(run_dir, "no such run directory")
+    if not (run_dir / "test_predictions.npz").is_file():
+        raise input_error(run_dir, "no test_predictions.npz (training has not finished; run "
+                                   f"`python -m satori_jax.train --workdir {run_dir} --resume` first)")
+    if max_examples is not None and max_examples < 1:
+        raise InputError(f"--max-examples must be >= 1, got {max_examples}")
+    truth_pairs = None
+    if truth is not None:
+        from satori_jax.interpret.evaluate import read_truth
+
+        truth_pairs = read_truth(truth)
+    t = time.perf_counter()
+    db = motif_lib.load_motif_db(motif_db, family_table)
+    log.step("motif_db", time.perf_counter() - t)
+    log(f"motif database {motif_db}: {len(db)} motifs")
+
+    # ---- run and example selection -------------------------------------------------------------
+    from satori_jax.interpret.selection import select_examples
+    from satori_jax.runs import load_run
+
+    t = time.perf_counter()
+    run = load_run(run_dir)
+    log.step("load_run", time.perf_counter() - t)
+    sel = select_examples(run.labels, run.probs, prob_cutoff=prob_cutoff, neg_cutoff=neg_cutoff,
+                          precision_cutoff=precision_cutoff, background=background)
+    binary = np.asarray(run.labels).reshape(len(run.labels), -1).shape[1] == 1
+    bg_kind = "shuffle" if sel.bg_idx is None else "negatives"
+    rng = np.random.default_rng(seed)
+    fg_keep = _subsample(np.arange(len(sel.fg_idx)), max_examples, rng)
+    fg_idx = sel.fg_idx[fg_keep]
+    fg_targets = np.asarray(sel.targets, bool)[fg_keep]
+    fg_codes = np.asarray(run.codes)[fg_idx]
+    log(f"{len(run.ids)} test examples; foreground {len(fg_idx)} (of {len(sel.fg_idx)} selected)")
+
+    out.mkdir(parents=True, exist_ok=True)
+    stale = out / "summary.json"
+    if stale.exists():
+        stale.unlink()  # an interrupted re-run must not look complete
+
+    # ---- thresholds and motifs ----------------------------------------------------------------
+    from satori_jax.interpret.activity import filter_thresholds
+
+    cfg_m = run.cfg.model
+    t = time.perf_counter()
+    thresholds = filter_thresholds(run.model, run.variables, fg_codes, activity_fraction, batch_size,
+                                   verbose=verbose)
+    counts, n_sites = motif_lib.filter_pwms(run.model, run.variables, fg_codes, thresholds, cfg_m,
+                                            batch_size=batch_size, verbose=verbose)
+    pwms = motif_lib.to_pwm(counts, 0.1)
+    num_filters = int(pwms.shape[0])
+    motif_lib.write_filters_meme(out / "filters.meme", motif_lib.filter_motifs(pwms, n_sites), n_sites)
+    log.step("filter_pwms", time.perf_counter() - t)
+    log(f"{int((n_sites >= motif_lib.MIN_SITES).sum())} of {num_filters} filters have >= "
+        f"{motif_lib.MIN_SITES} sites; running TomTom")
+    t = time.perf_counter()
+    matches = motif_lib.match_filters(pwms, n_sites, db)
+    motif_lib.write_tomtom_table(out / "filters_tomtom.tsv", matches)
+    n_matched = sum(m.matched for m in matches)
+    log.step("tomtom", time.perf_counter() - t)
+    log(f"{n_matched} filters match a database motif (q < {motif_lib.MATCH_Q})")
+
+    images: dict[str, Any] = {"logos": [], "attention": [], "overlap": None, "extra": []}
+    if plots:
+        from satori_jax.interpret import plots as plot_lib
+
+        t = time.perf_counter()
+        logo_dir = out / "logos"
+        ranked = sorted((m for m in matches if m.matched), key=lambda m: (m.q_value, m.filter))[:max_logos]
+        for m in ranked:
+            p = plot_lib.logo(pwms[m.filter], logo_dir / f"filter{m.filter}.png",
+                              title=f"filter{m.filter}: {m.target} ({m.target_id}) q={m.q_value:.2g}")
+            images["logos"].append((p, f"filter{m.filter} ~ {m.target}, {m.n_sites} sites"))
+        try:
+            for ex, attn, marks in _attention_examples(run, fg_idx, fg_targets, thresholds, matches):
+                p = plot_lib.attention_heatmap(attn, marks, out / f"attention_example{ex}.png",
+                                               title=f"test example {run.ids[ex]}",
+                                               pool_size=int(cfg_m.pool_size))
+                images["attention"].append((p, f"test example {run.ids[ex]}: raw attention, max over heads"))
+        except Exception as exc:  # noqa: BLE001 - a plot must not sink the run
+            log(f"attention heatmaps skipped: {exc}")
+        log.step("motif_plots", time.perf_counter() - t)
+
+    # ---- background ---------------------------------------------------------------------------
+    t = time.perf_counter()
+    if sel.bg_idx is not None:
+        bg_keep = _subsample(np.arange(len(sel.bg_idx)), max_examples, rng)
+        bg_codes = np.asarray(run.codes)[sel.bg_idx[bg_keep]]
+        bg_targets = np.asarray(sel.bg_targets, bool)[bg_keep]
+    else:
+        from satori_jax.data.shuffle import shuffled_background
+
+        bg_codes = shuffled_background(run.model, run.variables, fg_codes, thresholds, rng,
+                                       batch_size=batch_size, verbose=verbose)
+        bg_targets = fg_targets.copy()
+    log.step("background", time.perf_counter() - t)
+    log(f"background ({bg_kind}): {len(bg_codes)} examples")
+
+    # ---- methods ------------------------------------------------------------------------------
+    from satori_jax.interpret.stats import distance_summary, test_pairs
+
+    ctx = ScoreContext(run.model, run.variables, run.cfg, np.asarray(thresholds, np.float32), int(batch_size),
+                       int(seed), verbose, extra={"matches": matches})
+    scorers = available_methods()
+    summary_methods: dict[str, dict] = {}
+    tables: dict[str, list] = {}
+    tf_tables: dict[str, list] = {}
+    top_labels: dict[str, list[str]] = {}
+    for method in method_list:
+        scorer = scorers[method]
+        log(f"method {method}: scoring {len(fg_codes)} foreground + {len(bg_codes)} background examples")
+        t = time.perf_counter()
+        fg_scores = scorer.score(ctx, fg_codes, fg_targets)
+        bg_scores = scorer.score(ctx, bg_codes, bg_targets)
+        stats = test_pairs(fg_scores, bg_scores, cutoff, num_filters)
+        seconds = time.perf_counter() - t
+        cut_value = (float(np.mean(fg_scores.score, dtype=np.float64)) if len(fg_scores) else None) \
+            if cutoff == "mean" else float(cutoff)
+        rows = report.interaction_table(stats, matches, num_filters)
+        tf_rows = report.tf_pair_table(rows, alpha)
+        report.write_tsv(out / f"interactions_{method}.tsv", report.INTERACTION_COLUMNS, rows)
+        report.write_tsv(out / f"tf_interactions_{method}.tsv", report.TF_INTERACTION_COLUMNS, tf_rows)
+        tables[method], tf_tables[method] = rows, tf_rows
+        top_labels[method] = [report.pair_label(r["tf_a"], r["tf_b"]) for r in tf_rows]
+        n_sig = int(sum(float(r["q_value"]) < alpha for r in rows))
+        fam_counts: dict[str, int] = {}
+        for r in tf_rows:
+            key = report.pair_label(r["family_a"] or "unknown", r["family_b"] or "unknown")
+            fam_counts[key] = fam_counts.get(key, 0) + 1
+        sig = np.asarray(stats["q_value"]) < alpha
+        sig_pairs = (np.asarray(stats["filter_a"])[sig], np.asarray(stats["filter_b"])[sig])
+        dist = distance_summary(fg_scores, sig_pairs, num_filters) if sig.any() else None
+        entry: dict[str, Any] = {
+            "n_examples": int(len(fg_codes)),
+            "n_background": int(len(bg_codes)),
+            "n_observed_pairs_fg": int(fg_scores.num_pairs()),
+            "cutoff": cut_value,
+            "n_tested": int(len(rows)),
+            "n_significant_filter_pairs": n_sig,
+            "n_significant_tf_pairs": int(len(tf_rows)),
+            "top_tf_pairs": [{"tf_a": r["tf_a"], "tf_b": r["tf_b"], "q_value": float(r["q_value"])}
+                             for r in tf_rows[:25]],
+            "seconds": round(seconds, 3),
+            "family_pairs": dict(sorted(fam_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "distance_bp_significant": None if dist is None else
+            {k: dist[k] for k in ("median", "q25", "q75")},
+        }
+        if truth_pairs is not None:
+            from satori_jax.interpret.evaluate import score_pairs
+
+            sc = score_pairs([(r["tf_a"], r["tf_b"]) for r in tf_rows], truth_pairs)
+            entry.update({k: sc[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn")})
+        summary_methods[method] = entry
+        log(f"method {method}: {len(rows)} pairs tested, {n_sig} significant filter pairs, "
+            f"{len(tf_rows)} TF pairs, {seconds:.1f} s")
+        if plots:
+            from satori_jax.interpret import plots as plot_lib
+
+            t = time.perf_counter()
+            images[method] = {
+                "family": plot_lib.family_barplot(fam_counts, out / f"families_{method}.png",
+                                                  title=f"{method}: significant TF pairs per family pair"),
+                "distance": plot_lib.distance_boxplot(
+                    {report.pair_label(r["tf_a"], r["tf_b"]): _pair_distances(fg_scores, r["filter_pairs"],
+                                                                             num_filters)
+                     for r in tf_rows[:15]},
+                    out / f"distances_{method}.png", title=f"{method}: distances of the top TF pairs"),
+            }
+            if scorer.plots is not None:
+                try:
+                    images["extra"].extend(scorer.plots(ctx, out, fg_codes, fg_targets))
+                except Exception as exc:  # noqa: BLE001
+                    log(f"{method} plots skipped: {exc}")
+            log.step(f"plots_{method}", time.perf_counter() - t)
+
+    if plots and len(method_list) >= 2:
+        from satori_jax.interpret import plots as plot_lib
+
+        images["overlap"] = plot_lib.method_overlap(top_labels, out / "method_overlap.png",
+                                                    title="top TF pairs per method")
+
+    # ---- summary and report -------------------------------------------------------------------
+    import jax
+
+    import satori_jax
+
+    labels2 = np.asarray(run.labels).reshape(len(run.labels), -1)
+    summary = {
+        "methods": summary_methods,
+        "run": {
+            "run_dir": str(run_dir),
+            "out_dir": str(out),
+            "task": "binary" if binary else "multi-label",
+            "label_names": list(run.label_names),
+            "n_test": int(labels2.shape[0]),
+            "n_foreground_selected": int(len(sel.fg_idx)),
+            "n_foreground": int(len(fg_codes)),
+            "n_background": int(len(bg_codes)),
+            "background": bg_kind,
+            "motif_db": str(motif_db),
+            "n_db_motifs": len(db),
+            "family_table": None if family_table is None else str(family_table),
+            "num_filters": num_filters,
+            "filter_width": int(cfg_m.filter_width),
+            "n_filters_with_sites": int((n_sites >= motif_lib.MIN_SITES).sum()),
+            "n_filters_matched": int(n_matched),
+            "activity_fraction": float(activity_fraction),
+            "attn_cutoff": cutoff,
+            "prob_cutoff": float(prob_cutoff),
+            "neg_cutoff": float(neg_cutoff),
+            "precision_cutoff": float(precision_cutoff),
+            "alpha": float(alpha),
+            "max_examples": max_examples,
+            "batch_size": int(batch_size),
+            "seed": int(seed),
+            "truth": None if truth is None else str(truth),
+            "device": str(jax.devices()[0].platform),
+            "version": getattr(satori_jax, "__version__", ""),
+            "step_seconds": log.steps,
+        },
+    }
+    if truth_pairs is not None:
+        summary["run"]["n_true_pairs"] = len(truth_pairs)
+    tomtom_rows = report.read_tsv(out / "filters_tomtom.tsv")
+    summary["run"]["total_seconds"] = round(time.perf_counter() - t_start, 3)
+    report.write_html(out / "report.html", summary, tomtom_rows=tomtom_rows, tables=tables,
+                      tf_tables=tf_tables, images=images)
+    report.write_json(out / "summary.json", summary)  # last: its presence marks a complete run
+    log(f"done in {summary['run']['total_seconds']:.1f} s; outputs in {out}")
+    return summary

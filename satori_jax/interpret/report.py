@@ -1,0 +1,418 @@
+"""Tables, JSON summary and HTML report of an interpretation run (DESIGN.md step 9).
+
+Files (all written atomically: a temporary name, then a rename; ``summary.json`` is written last by
+the pipeline, so a directory without it is an unfinished run):
+
+- ``interactions_<method>.tsv``: every tested filter pair, columns :data:`INTERACTION_COLUMNS`.
+- ``tf_interactions_<method>.tsv``: significant filter pairs (``q < alpha``) named by their
+  filters' best TomTom hits (``q < 0.05``), self pairs dropped, duplicates merged (smallest q),
+  columns :data:`TF_INTERACTION_COLUMNS`.
+- ``summary.json`` and ``report.html`` (self-contained: PNGs embedded as base64).
+
+Every column is documented in :data:`COLUMN_DOCS` (also printed in the HTML report).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "ALPHA",
+    "COLUMN_DOCS",
+    "INTERACTION_COLUMNS",
+    "TF_INTERACTION_COLUMNS",
+    "atomic_write_text",
+    "interaction_table",
+    "pair_label",
+    "read_tsv",
+    "tf_pair_table",
+    "write_html",
+    "write_json",
+    "write_tsv",
+]
+
+#: Significance level for filter pairs (BH q-value).
+ALPHA = 0.05
+
+INTERACTION_COLUMNS = (
+    "filter_a", "filter_b", "tf_a", "tf_b", "family_a", "family_b", "n_fg", "n_bg", "median_score_fg",
+    "median_score_bg", "median_distance_bp", "u_statistic", "p_value", "q_value",
+)
+
+TF_INTERACTION_COLUMNS = (
+    "tf_a", "tf_b", "family_a", "family_b", "n_filter_pairs", "q_value", "p_value", "median_distance_bp",
+    "median_score_fg", "median_score_bg", "n_fg", "n_bg", "filter_pairs",
+)
+
+COLUMN_DOCS: dict[str, str] = {
+    "filter_a": "First filter of the pair (filterN, N = first-layer filter index); filter_a < filter_b.",
+    "filter_b": "Second filter of the pair.",
+    "tf_a": "TF name of filter_a's best TomTom hit when its q-value < 0.05, else empty (interactions table).",
+    "tf_b": "TF name of filter_b's best TomTom hit when its q-value < 0.05, else empty.",
+    "family_a": "TF family of tf_a (JASPAR family, or from --family-table).",
+    "family_b": "TF family of tf_b.",
+    "n_fg": "Foreground examples in which both filters are active at distinct pooled positions.",
+    "n_bg": "Background examples in which the pair is observed (0: tested against a background of zeros).",
+    "median_score_fg": "Median over foreground examples of the example's best score for the pair "
+                       "(attention, |attention attribution|, FIS, ... depending on the method).",
+    "median_score_bg": "Median background score of the pair (0 when it is never observed in the background).",
+    "median_distance_bp": "Median distance in bp between the best-scoring positions of the two motifs "
+                          "(foreground).",
+    "u_statistic": "Mann-Whitney U of the foreground scores (one-sided: foreground > background).",
+    "p_value": "One-sided Mann-Whitney p-value (normal approximation, tie and continuity corrected).",
+    "q_value": "Benjamini-Hochberg adjusted p-value over all tested filter pairs of the method "
+               "(TF table: smallest q over the filter pairs merged into the TF pair).",
+    "n_filter_pairs": "Significant filter pairs merged into this TF pair.",
+    "filter_pairs": "The merged filter pairs, 'filterA-filterB' separated by ';', best first.",
+    # filters_tomtom.tsv
+    "filter": "Filter name (filterN).",
+    "n_sites": "Positions (over the foreground examples) where the filter activation passed its threshold.",
+    "ic": "Total information content of the filter PWM (bits).",
+    "target": "Best TomTom hit (TF name); empty for filters with fewer than 10 sites.",
+    "target_id": "Database id of the best hit (JASPAR matrix id).",
+    "offset": "TomTom alignment offset of the best hit.",
+    "orientation": "Strand of the best hit relative to the filter (+ or -).",
+    "family": "TF family of the best hit.",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# writing helpers
+# --------------------------------------------------------------------------------------------
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to a temporary file next to ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float | np.floating):
+        v = float(v)
+        if math.isnan(v):
+            return ""
+        if math.isfinite(v) and v == int(v) and abs(v) < 1e15:
+            return str(int(v))
+        return f"{v:.6g}"
+    if isinstance(v, np.integer):
+        return str(int(v))
+    return str(v).replace("\t", " ").replace("\n", " ")
+
+
+def write_tsv(path: str | os.PathLike, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> Path:
+    """Write rows (dicts) as a TSV with exactly ``columns`` (atomically)."""
+    lines = ["\t".join(columns)]
+    for r in rows:
+        lines.append("\t".join(_cell(r.get(c)) for c in columns))
+    return atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def read_tsv(path: str | os.PathLike) -> list[dict[str, str]]:
+    """Rows of a TSV with a header line."""
+    import csv
+
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+def _json_default(o: Any):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return None if math.isnan(float(o)) else float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def _clean(o: Any) -> Any:
+    """NaN/inf floats become None (strict JSON)."""
+    if isinstance(o, dict):
+        return {k: _clean(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_clean(v) for v in o]
+    if isinstance(o, float | np.floating) and not math.isfinite(float(o)):
+        return None
+    return o
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Strict JSON (NaN -> null), indented, written atomically."""
+    return atomic_write_text(path, json.dumps(_clean(obj), indent=2, default=_json_default,
+                                              allow_nan=False) + "\n")
+
+
+# --------------------------------------------------------------------------------------------
+# tables
+# --------------------------------------------------------------------------------------------
+
+
+def _names(matches: Sequence[Any], num_filters: int) -> tuple[list[str], list[str]]:
+    """Per-filter TF name (matched best hit, else "") and family, from FilterMatch-like rows."""
+    tf = [""] * num_filters
+    fam = [""] * num_filters
+    for m in matches:
+        if m.filter < num_filters and m.matched:
+            tf[m.filter] = m.target
+            fam[m.filter] = m.family
+    return tf, fam
+
+
+def interaction_table(stats: Mapping[str, np.ndarray], matches: Sequence[Any], num_filters: int
+                      ) -> list[dict[str, Any]]:
+    """Rows of ``interactions_<method>.tsv`` from a :func:`satori_jax.interpret.stats.test_pairs` table.
+
+    Parameters
+    ----------
+    stats
+        Columns ``filter_a``, ``filter_b``, ``n_fg``, ``n_bg``, ``median_score_fg``,
+        ``median_score_bg``, ``median_distance_bp``, ``u_statistic``, ``p_value``, ``q_value``
+        (``(T,)`` each), sorted by q-value.
+    matches
+        Per-filter best TomTom hits (:class:`~satori_jax.interpret.motifs.FilterMatch`).
+    num_filters
+        ``F``.
+
+    Returns
+    -------
+    One dict per tested pair with the keys :data:`INTERACTION_COLUMNS` (``filter_a`` / ``filter_b``
+    as ``filterN`` strings), in the order of ``stats``.
+    """
+    tf, fam = _names(matches, num_filters)
+    fa = np.asarray(stats["filter_a"], np.int64)
+    fb = np.asarray(stats["filter_b"], np.int64)
+    rows = []
+    for i in range(fa.size):
+        a, b = int(fa[i]), int(fb[i])
+        row: dict[str, Any] = {"filter_a": f"filter{a}", "filter_b": f"filter{b}", "tf_a": tf[a],
+                               "tf_b": tf[b], "family_a": fam[a], "family_b": fam[b]}
+        for c in INTERACTION_COLUMNS[6:]:
+            v = stats[c][i]
+            row[c] = int(v) if c in ("n_fg", "n_bg") else float(v)
+        rows.append(row)
+    return rows
+
+
+def pair_label(tf_a: str, tf_b: str) -> str:
+    """``"A—B"`` label of an unordered TF pair (names sorted)."""
+    a, b = sorted((tf_a, tf_b))
+    return f"{a}--{b}"
+
+
+def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA) -> list[dict[str, Any]]:
+    """Significant filter pairs mapped to TF pairs.
+
+    Keeps rows with ``q_value < alpha`` whose two filters are both named (best hit q < 0.05),
+    drops self pairs (same TF name), orders each pair by name and merges duplicates keeping the
+    statistics of the smallest q-value (then p-value). Output sorted by q-value, then p-value,
+    then names. Keys: :data:`TF_INTERACTION_COLUMNS`.
+    """
+    best: dict[tuple[str, str], dict[str, Any]] = {}
+    members: dict[tuple[str, str], list[tuple[float, float, str]]] = {}
+    for r in rows:
+        q = float(r["q_value"])
+        if not (q < alpha) or not r["tf_a"] or not r["tf_b"] or r["tf_a"] == r["tf_b"]:
+            continue
+        if r["tf_a"] <= r["tf_b"]:
+            key, fams = (r["tf_a"], r["tf_b"]), (r["family_a"], r["family_b"])
+        else:
+            key, fams = (r["tf_b"], r["tf_a"]), (r["family_b"], r["family_a"])
+        p = float(r["p_value"])
+        members.setdefault(key, []).append((q, p, f"{r['filter_a']}-{r['filter_b']}"))
+        cur = best.get(key)
+        if cur is None or (q, p) < (cur["q_value"], cur["p_value"]):
+            best[key] = {
+                "tf_a": key[0], "tf_b": key[1], "family_a": fams[0], "family_b": fams[1], "q_value": q,
+                "p_value": p, "median_distance_bp": r["median_distance_bp"],
+                "median_score_fg": r["median_score_fg"], "median_score_bg": r["median_score_bg"],
+                "n_fg": r["n_fg"], "n_bg": r["n_bg"],
+            }
+    out = []
+    for key, row in best.items():
+        mem = sorted(members[key])
+        row["n_filter_pairs"] = len(mem)
+        row["filter_pairs"] = ";".join(m[2] for m in mem)
+        out.append(row)
+    out.sort(key=lambda r: (r["q_value"], r["p_value"], r["tf_a"], r["tf_b"]))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# HTML
+# --------------------------------------------------------------------------------------------
+
+
+def _img(path: str | os.PathLike, caption: str = "", width: int | None = None) -> str:
+    p = Path(path)
+    if not p.is_file():
+        return ""
+    data = base64.b64encode(p.read_bytes()).decode("ascii")
+    w = f' style="max-width:{width}px"' if width else ""
+    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return f'<figure><img alt="{html.escape(p.name)}" src="data:image/png;base64,{data}"{w}>{cap}</figure>'
+
+
+def _table(columns: Sequence[str], rows: Sequence[Mapping[str, Any]], limit: int = 25) -> str:
+    head = "".join(f"<th title=\"{html.escape(COLUMN_DOCS.get(c, ''))}\">{html.escape(c)}</th>"
+                   for c in columns)
+    body = []
+    for r in list(rows)[:limit]:
+        body.append("<tr>" + "".join(f"<td>{html.escape(_cell(r.get(c)))}</td>" for c in columns) + "</tr>")
+    more = f"<p class=note>{len(rows) - limit} more rows in the TSV file.</p>" if len(rows) > limit else ""
+    if not rows:
+        return "<p class=note>(no rows)</p>"
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
+
+
+def _doc_list(columns: Sequence[str]) -> str:
+    return "<dl>" + "".join(
+        f"<dt>{html.escape(c)}</dt><dd>{html.escape(COLUMN_DOCS.get(c, ''))}</dd>" for c in columns
+    ) + "</dl>"
+
+
+_CSS = """
+body{font-family:sans-serif;max-width:1200px;margin:1em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;font-size:12px;margin:0.5em 0}
+th,td{border:1px solid #ccc;padding:2px 6px;text-align:left}
+th{background:#eee;cursor:help}
+figure{display:inline-block;margin:4px;vertical-align:top}
+figcaption{font-size:11px;color:#555}
+.note{font-size:12px;color:#666}
+dt{font-weight:bold;font-family:monospace}
+dd{margin:0 0 4px 1.5em;font-size:13px}
+code{background:#f4f4f4;padding:0 2px}
+"""
+
+
+def write_html(
+    path: str | os.PathLike,
+    summary: Mapping[str, Any],
+    *,
+    tomtom_rows: Sequence[Mapping[str, Any]],
+    tables: Mapping[str, Sequence[Mapping[str, Any]]],
+    tf_tables: Mapping[str, Sequence[Mapping[str, Any]]],
+    images: Mapping[str, Any],
+) -> Path:
+    """Self-contained HTML report (images embedded as base64; opens offline).
+
+    Parameters
+    ----------
+    summary
+        The ``summary.json`` content.
+    tomtom_rows
+        Rows of ``filters_tomtom.tsv`` (dicts).
+    tables, tf_tables
+        ``method -> rows`` of the interaction and TF interaction tables.
+    images
+        ``"logos"``: list of (path, caption); ``"attention"``: list of (path, caption);
+        ``"overlap"``: path or None; per method ``"<method>"``: dict with ``"family"`` and
+        ``"distance"`` paths; ``"extra"``: list of (path, caption) from other methods (e.g. DFIM maps).
+    """
+    from satori_jax.interpret.motifs import TOMTOM_COLUMNS
+
+    run = summary.get("run", {})
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>satori_jax interpretation</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>SATORI interpretation</h1>",
+        "<p>Run directory: <code>" + html.escape(str(run.get("run_dir", ""))) + "</code></p>",
+        "<h2>Settings and data</h2>",
+        "<table><tbody>" + "".join(
+            f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_cell(v) if not isinstance(v, list | dict) else json.dumps(v))}</td></tr>"  # noqa: E501
+            for k, v in run.items()
+        ) + "</tbody></table>",
+        "<h2>Methods</h2>",
+        "<table><thead><tr><th>method</th><th>examples (fg)</th><th>pairs tested</th>"
+        "<th>significant filter pairs</th><th>significant TF pairs</th><th>seconds</th>"
+        "<th>precision</th><th>recall</th><th>F1</th></tr></thead><tbody>",
+    ]
+    for m, s in summary.get("methods", {}).items():
+        parts.append(
+            "<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in (
+                m, s.get("n_examples"), s.get("n_tested"), s.get("n_significant_filter_pairs"),
+                s.get("n_significant_tf_pairs"), s.get("seconds"), s.get("precision"), s.get("recall"),
+                s.get("f1"))) + "</tr>")
+    parts.append("</tbody></table>")
+    if images.get("overlap"):
+        parts.append("<h3>Top TF pairs found by each method</h3>" + _img(images["overlap"]))
+
+    parts.append("<h2>Filter motifs</h2><p>PWMs of all filters: <code>filters.meme</code>; best TomTom hits: "
+                 "<code>filters_tomtom.tsv</code> (sites, information content, best hit, q-value).</p>")
+    matched = [r for r in tomtom_rows if r.get("target") and _as_float(r.get("q_value")) < 0.05]
+    parts.append(f"<p>{len(matched)} of {len(tomtom_rows)} filters match a database motif (q &lt; 0.05).</p>")
+    parts.append(_table(TOMTOM_COLUMNS, matched, limit=60))
+    for p, cap in images.get("logos", []):
+        parts.append(_img(p, cap, width=360))
+
+    if images.get("attention"):
+        parts.append("<h2>Attention of top examples</h2><p>Raw attention (max over heads) of the "
+                     "highest-scoring foreground examples; lines mark positions where matched filters are "
+                     "active.</p>")
+        for p, cap in images["attention"]:
+            parts.append(_img(p, cap, width=520))
+
+    for m in summary.get("methods", {}):
+        parts.append(f"<h2>Method <code>{html.escape(m)}</code></h2>")
+        parts.append(f"<h3>TF interactions (<code>tf_interactions_{html.escape(m)}.tsv</code>)</h3>")
+        parts.append(_table(TF_INTERACTION_COLUMNS, tf_tables.get(m, [])))
+        parts.append(f"<h3>Filter-pair tests (<code>interactions_{html.escape(m)}.tsv</code>)</h3>")
+        parts.append(_table(INTERACTION_COLUMNS, tables.get(m, [])))
+        imgs = images.get(m, {})
+        for key, cap in (("family", "significant TF pairs per family pair"),
+                         ("distance", "distances of the top TF pairs")):
+            if imgs.get(key):
+                parts.append(_img(imgs[key], cap, width=560))
+    if images.get("extra"):
+        parts.append("<h2>Further plots</h2>")
+        for p, cap in images["extra"]:
+            parts.append(_img(p, cap, width=560))
+
+    parts.append("<h2>Columns</h2><h3>interactions_&lt;method&gt;.tsv</h3>" + _doc_list(INTERACTION_COLUMNS))
+    parts.append("<h3>tf_interactions_&lt;method&gt;.tsv</h3>" + _doc_list(TF_INTERACTION_COLUMNS))
+    parts.append("<h3>filters_tomtom.tsv</h3>" + _doc_list(TOMTOM_COLUMNS))
+    parts.append(
+        "<h3>summary.json</h3><dl>"
+        "<dt>methods.&lt;m&gt;.n_examples</dt><dd>Foreground examples scored.</dd>"
+        "<dt>methods.&lt;m&gt;.n_background</dt><dd>Background examples scored.</dd>"
+        "<dt>methods.&lt;m&gt;.n_tested</dt><dd>Filter pairs tested (max foreground score at or above the "
+        "cutoff, observed in the background or tested against zeros).</dd>"
+        "<dt>methods.&lt;m&gt;.n_significant_filter_pairs</dt><dd>Tested pairs with q &lt; 0.05.</dd>"
+        "<dt>methods.&lt;m&gt;.n_significant_tf_pairs</dt><dd>Rows of tf_interactions_&lt;m&gt;.tsv.</dd>"
+        "<dt>methods.&lt;m&gt;.top_tf_pairs</dt><dd>Best TF pairs (tf_a, tf_b, q_value), best first.</dd>"
+        "<dt>methods.&lt;m&gt;.seconds</dt><dd>Wall time of scoring (foreground + background) and "
+        "statistics.</dd>"
+        "<dt>methods.&lt;m&gt;.precision / recall / f1</dt><dd>With --truth: significant TF pairs scored "
+        "against the true pairs (unordered, self pairs excluded).</dd>"
+        "<dt>run</dt><dd>Settings, example counts, filters matched, step timings.</dd></dl>"
+    )
+    parts.append("</body></html>")
+    return atomic_write_text(path, "\n".join(parts))
+
+
+def _as_float(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.inf

@@ -1,0 +1,143 @@
+"""Which test examples are interpreted (DESIGN step 1, SATORI / SATORI 2.0).
+
+- Binary (``C == 1``): foreground = true positives predicted ``> prob_cutoff`` (0.7);
+  background = true negatives predicted ``< neg_cutoff`` (0.3, i.e. ``1 − p``).
+- Multi-label: foreground = examples whose per-example precision at 0.5 (true-positive labels /
+  predicted labels) is ``>= precision_cutoff``; examples with no predicted label have no precision
+  and are excluded. The background is made by shuffling (``bg_idx is None``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from satori_jax.errors import InputError
+
+__all__ = ["Selection", "select_examples"]
+
+
+@dataclass
+class Selection:
+    """Selected examples.
+
+    Attributes
+    ----------
+    fg_idx
+        ``(n_fg,)`` int64 indices of the foreground examples.
+    bg_idx
+        ``(n_bg,)`` int64 indices of the background examples, or ``None`` when the background is
+        made by shuffling the foreground.
+    targets
+        ``(n_fg, C)`` bool labels whose logits attribution methods explain (binary: the single
+        logit; multi-label: the true-positive labels ``label & prob > 0.5``).
+    bg_targets
+        ``(n_bg, C)`` bool (binary: the single logit), or, for a shuffled background, the
+        foreground ``targets`` (one shuffled copy per foreground example).
+    """
+
+    fg_idx: np.ndarray
+    bg_idx: np.ndarray | None
+    targets: np.ndarray
+    bg_targets: np.ndarray
+
+
+def _close(values: np.ndarray, cutoff: float, width: float, above: bool) -> str:
+    if values.size == 0:
+        return "none"
+    near = (values > cutoff - width) & (values <= cutoff) if above else (values < cutoff + width) & (
+        values >= cutoff)
+    best = values.max() if above else values.min()
+    return f"{int(near.sum())} within {width:g} of it (best {best:.3f})"
+
+
+def select_examples(
+    labels: np.ndarray,
+    probs: np.ndarray,
+    *,
+    prob_cutoff: float = 0.7,
+    neg_cutoff: float = 0.3,
+    precision_cutoff: float = 0.5,
+    background: str | None = None,
+    near: float = 0.1,
+) -> Selection:
+    """Select foreground (and background) examples from test predictions.
+
+    Parameters
+    ----------
+    labels
+        ``(N, C)`` 0/1 labels (``(N,)`` is read as ``C = 1``).
+    probs
+        ``(N, C)`` predicted probabilities.
+    prob_cutoff, neg_cutoff
+        Binary: foreground positives need ``prob > prob_cutoff``, background negatives
+        ``prob < neg_cutoff``.
+    precision_cutoff
+        Multi-label: per-example precision at 0.5 must be ``>= precision_cutoff``.
+    background
+        ``"negatives"`` (binary default) or ``"shuffle"`` (multi-label default; also allowed for
+        binary tasks, then ``bg_idx`` is ``None``).
+    near
+        Width of the "how many were close" count in error messages.
+
+    Raises
+    ------
+    InputError
+        When no example passes a cutoff (naming the cutoff and how many were close).
+    """
+    labels = np.asarray(labels)
+    probs = np.asarray(probs, np.float64)
+    if labels.ndim == 1:
+        labels = labels[:, None]
+    if probs.ndim == 1:
+        probs = probs[:, None]
+    if labels.shape != probs.shape:
+        raise InputError(f"labels {labels.shape} and probabilities {probs.shape} differ in shape")
+    lab = labels > 0.5
+    n, c = lab.shape
+    binary = c == 1
+    if background is None:
+        background = "negatives" if binary else "shuffle"
+    if background not in ("negatives", "shuffle"):
+        raise InputError(f"background must be 'negatives' or 'shuffle', got {background!r}")
+    if background == "negatives" and not binary:
+        raise InputError("background 'negatives' needs a binary task; use 'shuffle' for multi-label data")
+
+    if binary:
+        pos = lab[:, 0]
+        p = probs[:, 0]
+        fg = np.flatnonzero(pos & (p > prob_cutoff))
+        if fg.size == 0:
+            raise InputError(
+                f"no positive example has predicted probability > {prob_cutoff:g} (prob cutoff); "
+                f"{int(pos.sum())} positives, {_close(p[pos], prob_cutoff, near, True)}; "
+                "lower the prob cutoff"
+            )
+        targets = np.ones((fg.size, 1), bool)
+        if background == "shuffle":
+            return Selection(fg, None, targets, targets.copy())
+        bg = np.flatnonzero(~pos & (p < neg_cutoff))
+        if bg.size == 0:
+            raise InputError(
+                f"no negative example has predicted probability < {neg_cutoff:g} (negative cutoff); "
+                f"{int((~pos).sum())} negatives, {_close(p[~pos], neg_cutoff, near, False)}; "
+                "raise the cutoff or use the shuffled background"
+            )
+        return Selection(fg, bg, targets, np.ones((bg.size, 1), bool))
+
+    pred = probs > 0.5
+    n_pred = pred.sum(axis=1)
+    tp = pred & lab
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(n_pred > 0, tp.sum(axis=1) / np.maximum(n_pred, 1), np.nan)
+    has = n_pred > 0
+    fg = np.flatnonzero(has & (precision >= precision_cutoff))
+    if fg.size == 0:
+        raise InputError(
+            f"no example has per-example precision >= {precision_cutoff:g} at 0.5 (precision cutoff); "
+            f"{int(has.sum())} of {n} examples have a predicted label, "
+            f"{_close(precision[has], precision_cutoff, near, True)}; lower the precision cutoff"
+        )
+    targets = tp[fg]
+    return Selection(fg, None, targets, targets.copy())

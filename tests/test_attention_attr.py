@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from satori_jax.config import ModelConfig
+from satori_jax.data.encoding import one_hot
+from satori_jax.interpret.attention import (
+    attention_attribution,
+    attr_maps,
+    attr_scorer,
+    raw_attention_maps,
+    target_logit_sum,
+)
+from satori_jax.models import build_model, init_variables
+
+CFG = ModelConfig(num_filters=8, filter_width=5, num_heads=2, head_dim=8, proj_dim=16)
+
+
+def _setup(c=1, arch="basic"):
+    cfg = ModelConfig(**{**CFG.__dict__, "arch": arch, "deep_blocks": 1, "deep_channels": 8})
+    model = build_model(cfg, c)
+    variables = init_variables(model, jax.random.PRNGKey(3), 40)
+    # Non-zero biases: with the zero biases of a fresh init the basic head is scale invariant in the
+    # attention for alpha > 0 (ReLU(alpha·Wz) = alpha·ReLU(Wz), then per-example standardization),
+    # so F jumps at alpha = 0 and IG completeness cannot hold.
+    key = jax.random.PRNGKey(7)
+    leaves, tree = jax.tree_util.tree_flatten_with_path(variables["params"])
+    new = []
+    for i, (path, leaf) in enumerate(leaves):
+        if "bias" in jax.tree_util.keystr(path):
+            leaf = leaf + 0.3 * jax.random.normal(jax.random.fold_in(key, i), leaf.shape)
+        new.append(leaf)
+    variables = {**variables, "params": jax.tree_util.tree_unflatten(tree, new)}
+    codes = np.random.default_rng(0).integers(0, 5, (4, 40)).astype(np.uint8)
+    x = one_hot(codes)
+    targets = np.random.default_rng(1).random((4, c)) < 0.6
+    targets[:, 0] = True
+    return model, variables, x, jnp.asarray(targets)
+
+
+def _loop_attr(model, variables, x, targets, steps, ks):
+    feats = model.apply(variables, x, method="features")
+    _, inter = model.apply(variables, feats, method="head")
+    a = inter["attention"]
+
+    def f(att):
+        logits, _ = model.apply(variables, feats, attention=att, method="head")
+        return target_logit_sum(logits, targets)
+
+    total = jnp.zeros_like(a)
+    for k in ks:
+        total = total + jax.grad(f)(k / steps * a)
+    return a / steps * total, a, f
+
+
+@pytest.mark.parametrize("riemann", ["right", "left"])
+def test_vmapped_equals_per_step_loop(riemann):
+    model, variables, x, targets = _setup(c=3)
+    steps = 7
+    ks = range(1, steps + 1) if riemann == "right" else range(steps)
+    want, _, _ = _loop_attr(model, variables, x, targets, steps, ks)
+    got = attention_attribution(model, variables, x, targets, steps=steps, riemann=riemann)
+    assert got.shape == want.shape == (4, 2, 10, 10)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ["basic", "deep"])
+def test_ig_completeness(arch):
+    model, variables, x, targets = _setup(c=2, arch=arch)
+    _, a, f = _loop_attr(model, variables, x, targets, 1, [])
+    gap = float(f(a) - f(jnp.zeros_like(a)))
+    errs = []
+    for steps in (10, 100):
+        attr = attention_attribution(model, variables, x, targets, steps=steps)
+        errs.append(abs(float(attr.sum()) - gap))
+    assert errs[1] < errs[0] or errs[1] < 1e-4
+    assert errs[1] < 0.02 * abs(gap) + 1e-3
+
+
+def test_maps_shapes_and_values():
+    model, variables, x, targets = _setup()
+    conv, raw = raw_attention_maps(model, variables, x)
+    _, inter = model.apply(variables, x)
+    np.testing.assert_allclose(np.asarray(raw), np.asarray(inter["attention"].max(axis=1)), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(conv), np.asarray(inter["conv"]), rtol=1e-6)
+    conv2, am = attr_maps(model, variables, x, targets, steps=5)
+    np.testing.assert_allclose(np.asarray(conv2), np.asarray(conv), rtol=1e-5, atol=1e-6)
+    full = attention_attribution(model, variables, x, targets, steps=5)
+    np.testing.assert_allclose(np.asarray(am), np.abs(np.asarray(full)).max(axis=1), rtol=1e-5, atol=1e-7)
+    assert attr_scorer(model) == attr_scorer(model)  # hashable / equal -> one jit compile

@@ -1,0 +1,190 @@
+"""End-to-end smoke test: a hand-built run directory through ``interpret_run`` and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from satori_jax import config as config_lib
+from satori_jax.data.meme import Motif, write_meme
+from satori_jax.errors import InputError
+
+K, L, N = 8, 64, 60
+MOTIF_A = "TGACTCAG"
+MOTIF_B = "CACGTGAC"
+
+
+def _pwm(consensus: str) -> np.ndarray:
+    p = np.full((len(consensus), 4), 0.02)
+    for j, c in enumerate(consensus):
+        p[j, "ACGT".index(c)] = 0.94
+    return p
+
+
+def _write_run(run, seed: int = 0):
+    """A run directory the way satori_jax.train writes it (config, data.json, best checkpoint, predictions).
+
+    The first two filters are set to the log-odds of motifs A and B; positives carry A and B,
+    negatives one of them. Probabilities are made up (0.9 / 0.1): interpretation only uses them
+    to select examples.
+    """
+    from satori_jax.models import build_model
+    from satori_jax.train import create_state, save_checkpoint
+
+    cfg = config_lib.from_dict({
+        "data": {"length": L},
+        "model": {"num_filters": 6, "filter_width": K, "pool_size": 4, "num_heads": 2, "head_dim": 4,
+                  "proj_dim": 8, "batch_norm": False, "dropout": 0.0, "attn_dropout": 0.0},
+    })
+    run.mkdir()
+    config_lib.save(cfg, run / "config.json")
+    (run / "data.json").write_text(json.dumps({"source": {"kind": "test"}, "label_names": ["y"], "length": L,
+                                               "num_sequences": N}))
+    state = create_state(cfg, 1, L, jax.random.PRNGKey(seed))
+    params = jax.tree_util.tree_map(lambda a: a, state.params)
+    kernel = np.array(params["conv"]["kernel"])
+    kernel[:, :, 0] = np.log2(_pwm(MOTIF_A) / 0.25)
+    kernel[:, :, 1] = np.log2(_pwm(MOTIF_B) / 0.25)
+    conv = {"kernel": jnp.asarray(kernel), "bias": jnp.zeros_like(params["conv"]["bias"])}
+    params = {**params, "conv": conv}
+    state = state.replace(params=params)
+    save_checkpoint(run / "checkpoints" / "best", 1, state, {"epoch": 1, "val_auroc": 0.5})
+
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 4, size=(N, L)).astype(np.uint8)
+    labels = np.zeros((N, 1), np.float32)
+    labels[: N // 2] = 1
+    enc = {m: np.array(["ACGT".index(c) for c in m], np.uint8) for m in (MOTIF_A, MOTIF_B)}
+    for i in range(N):
+        a = int(rng.integers(0, 20))
+        b = a + K + int(rng.integers(4, 20))
+        if labels[i, 0] == 1:
+            codes[i, a : a + K] = enc[MOTIF_A]
+            codes[i, b : b + K] = enc[MOTIF_B]
+        else:
+            codes[i, b : b + K] = enc[MOTIF_A if i % 2 else MOTIF_B]
+    probs = np.where(labels > 0, 0.9, 0.1).astype(np.float32)
+    ids = np.array([f"seq{i}" for i in range(N)])
+    np.savez_compressed(run / "test_predictions.npz", ids=ids, labels=labels, probs=probs, codes=codes,
+                        label_names=np.array(["y"]))
+    # sanity: the run loads
+    from satori_jax.runs import load_run
+
+    loaded = load_run(run)
+    assert isinstance(loaded.model, type(build_model(cfg.model, 1)))
+    return run
+
+
+@pytest.fixture(scope="module")
+def run_and_db(tmp_path_factory):
+    pytest.importorskip("satori_jax.runs")
+    base = tmp_path_factory.mktemp("e2e")
+    run = _write_run(base / "run")
+    rng = np.random.default_rng(1)
+    db = [Motif(f"decoy{i}", rng.dirichlet(np.full(4, 0.3), size=int(rng.integers(6, 12))), alt=f"D{i}")
+          for i in range(28)]
+    db += [Motif("TFA", _pwm(MOTIF_A), alt="MA0001.1"), Motif("TFB", _pwm(MOTIF_B), alt="MA0002.1")]
+    write_meme(base / "db.meme", db)
+    (base / "families.tsv").write_text("TFA\tbZIP\nTFB\tbHLH\n")
+    (base / "truth.tsv").write_text("tf_a\ttf_b\nTFA\tTFB\n")
+    return base, run
+
+
+def test_interpret_run_end_to_end(run_and_db):
+    from satori_jax.interpret.motifs import TOMTOM_COLUMNS
+    from satori_jax.interpret.pipeline import interpret_run
+    from satori_jax.interpret.report import INTERACTION_COLUMNS, TF_INTERACTION_COLUMNS, read_tsv
+
+    base, run = run_and_db
+    out = base / "out"
+    summary = interpret_run(run, out, methods=("raw", "attr"), motif_db=base / "db.meme",
+                            family_table=base / "families.tsv", truth=base / "truth.tsv", batch_size=16,
+                            verbose=False)
+    for name in ("filters.meme", "filters_tomtom.tsv", "report.html", "summary.json", "method_overlap.png",
+                 "interactions_raw.tsv", "interactions_attr.tsv", "tf_interactions_raw.tsv",
+                 "tf_interactions_attr.tsv", "families_raw.png", "distances_attr.png"):
+        assert (out / name).is_file(), name
+    assert not list(out.glob(".*tmp*"))  # no temporary files left behind
+    assert json.loads((out / "summary.json").read_text()) == json.loads(json.dumps(summary))
+
+    tomtom = read_tsv(out / "filters_tomtom.tsv")
+    assert tuple(tomtom[0]) == TOMTOM_COLUMNS
+    assert tomtom[0]["target"] == "TFA" and tomtom[0]["family"] == "bZIP"
+    assert float(tomtom[0]["q_value"]) < 0.05
+    assert tomtom[1]["target"] == "TFB" and tomtom[1]["family"] == "bHLH"
+    assert list((out / "logos").glob("filter0.png"))
+
+    for m in ("raw", "attr"):
+        header = (out / f"interactions_{m}.tsv").read_text().splitlines()[0].split("\t")
+        assert header == list(INTERACTION_COLUMNS)
+        header = (out / f"tf_interactions_{m}.tsv").read_text().splitlines()[0].split("\t")
+        assert header == list(TF_INTERACTION_COLUMNS)
+        s = summary["methods"][m]
+        for key in ("n_examples", "n_tested", "n_significant_filter_pairs", "n_significant_tf_pairs",
+                    "top_tf_pairs", "seconds", "precision", "recall", "f1"):
+            assert key in s, (m, key)
+        assert s["n_examples"] == N // 2 and s["n_background"] == N // 2
+        assert s["n_tested"] == len(read_tsv(out / f"interactions_{m}.tsv"))
+        assert s["seconds"] > 0
+        rows = read_tsv(out / f"interactions_{m}.tsv")
+        if s["top_tf_pairs"]:
+            assert s["top_tf_pairs"][0]["q_value"] < 0.05
+        # the filter pair of the planted motifs is observed in every positive
+        ab = [r for r in rows if (r["filter_a"], r["filter_b"]) == ("filter0", "filter1")]
+        if ab:
+            assert int(ab[0]["n_fg"]) == N // 2 and ab[0]["tf_a"] == "TFA" and ab[0]["tf_b"] == "TFB"
+    assert summary["run"]["n_filters_matched"] >= 2
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html and "https://" not in html
+
+
+def test_cli_and_errors(run_and_db, capsys):
+    from satori_jax.cli.common import run_cli
+    from satori_jax.cli.interpret import main
+    from satori_jax.interpret.pipeline import interpret_run
+
+    base, run = run_and_db
+    out = base / "out_cli"
+    code = run_cli(main, [str(run), "--out", str(out), "--methods", "raw", "--motif-db",
+                          str(base / "db.meme"), "--max-examples", "12", "--attn-cutoff", "0",
+                          "--batch-size", "8", "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert str(out) in captured.out
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["methods"]) == ["raw"] and summary["methods"]["raw"]["n_examples"] == 12
+    assert summary["run"]["attn_cutoff"] == 0.0
+
+    code = run_cli(main, [str(run), "--methods", "raw,bogus", "--motif-db", str(base / "db.meme")])
+    err = capsys.readouterr().err
+    assert code == 2 and "bogus" in err and "raw" in err and "attr" in err
+
+    with pytest.raises(InputError, match="motif database not found"):
+        interpret_run(run, base / "o2", motif_db=base / "missing.meme", verbose=False)
+    no_pred = base / "no_pred"
+    no_pred.mkdir()
+    with pytest.raises(InputError, match="test_predictions.npz"):
+        interpret_run(no_pred, motif_db=base / "db.meme", verbose=False)
+    with pytest.raises(InputError, match="prob cutoff"):
+        interpret_run(run, base / "o3", motif_db=base / "db.meme", prob_cutoff=0.95, verbose=False)
+
+
+def test_fis_and_dfim_plug_in(run_and_db):
+    pytest.importorskip("satori_jax.interpret.fis")
+    pytest.importorskip("satori_jax.interpret.dfim")
+    from satori_jax.interpret.pipeline import available_methods, interpret_run
+
+    assert {"raw", "attr", "fis", "dfim"} <= set(available_methods())
+    base, run = run_and_db
+    out = base / "out_all"
+    summary = interpret_run(run, out, methods="fis,dfim", motif_db=base / "db.meme", max_examples=6,
+                            batch_size=8, verbose=False)
+    assert list(summary["methods"]) == ["fis", "dfim"]
+    for m in ("fis", "dfim"):
+        assert summary["methods"][m]["seconds"] > 0
+        assert (out / f"interactions_{m}.tsv").is_file() and (out / f"tf_interactions_{m}.tsv").is_file()
+    assert (out / "dfim_example.png").is_file() and (out / "method_overlap.png").is_file()

@@ -1,0 +1,126 @@
+"""Interaction tables, TF-pair merging, JSON, HTML report and plots."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from satori_jax.interpret import plots, report
+from satori_jax.interpret.motifs import FilterMatch
+
+
+def _matches():
+    # filter0 -> A, filter1 -> B, filter2 -> A (duplicate TF), filter3 unmatched (q too big), filter4 no hit
+    return [
+        FilterMatch(0, 50, 9.0, "A", "MA1", 1e-6, 1e-4, 0, "+", "famA"),
+        FilterMatch(1, 40, 8.0, "B", "MA2", 1e-5, 1e-3, 1, "-", "famB"),
+        FilterMatch(2, 30, 7.0, "A", "MA1", 1e-5, 2e-3, 0, "+", "famA"),
+        FilterMatch(3, 20, 3.0, "C", "MA3", 0.1, 0.5, 0, "+", "famC"),
+        FilterMatch(4, 2, 1.0),
+    ]
+
+
+def _stats():
+    # pairs: (0,1) sig, (1,2) sig (duplicate A-B, larger q), (0,2) sig self pair A-A,
+    # (1,3) sig but filter3 unnamed, (0,4) not significant
+    fa = np.array([0, 1, 0, 1, 0])
+    fb = np.array([1, 2, 2, 3, 4])
+    q = np.array([0.001, 0.01, 0.02, 0.03, 0.5])
+    return {
+        "filter_a": fa, "filter_b": fb, "n_fg": np.array([10, 9, 8, 7, 6]), "n_bg": np.array([3, 0, 2, 1, 5]),
+        "median_score_fg": np.array([0.5, 0.4, 0.3, 0.2, 0.1]),
+        "median_score_bg": np.array([0.1, 0.0, 0.1, 0.1, 0.1]),
+        "median_distance_bp": np.array([12.0, 16.0, 8.0, 4.0, 40.0]), "max_score_fg": np.ones(5),
+        "u_statistic": np.array([30.0, 27.0, 16.0, 7.0, 15.0]), "p_value": q / 10, "q_value": q,
+    }
+
+
+def test_interaction_table_columns_and_names(tmp_path):
+    rows = report.interaction_table(_stats(), _matches(), 5)
+    assert [tuple(r) for r in rows] == [report.INTERACTION_COLUMNS] * 5
+    assert rows[0]["filter_a"] == "filter0" and rows[0]["tf_a"] == "A" and rows[0]["tf_b"] == "B"
+    assert rows[0]["family_b"] == "famB"
+    assert rows[3]["tf_b"] == ""  # filter3's best hit has q = 0.5
+    assert rows[4]["tf_b"] == ""  # filter4 has no hit
+    path = report.write_tsv(tmp_path / "interactions_raw.tsv", report.INTERACTION_COLUMNS, rows)
+    lines = path.read_text().splitlines()
+    assert lines[0].split("\t") == list(report.INTERACTION_COLUMNS)
+    assert len(lines) == 6
+    back = report.read_tsv(path)
+    assert back[0]["n_fg"] == "10" and float(back[0]["q_value"]) == pytest.approx(0.001)
+    assert float(back[1]["median_distance_bp"]) == 16.0
+
+
+def test_tf_pair_table_merges_and_drops():
+    rows = report.interaction_table(_stats(), _matches(), 5)
+    tf = report.tf_pair_table(rows, alpha=0.05)
+    # A-B from (0,1) and (1,2) merged, smallest q kept; A-A self pair dropped; unnamed dropped
+    assert len(tf) == 1
+    r = tf[0]
+    assert tuple(r) == report.TF_INTERACTION_COLUMNS or set(r) == set(report.TF_INTERACTION_COLUMNS)
+    assert (r["tf_a"], r["tf_b"]) == ("A", "B")
+    assert r["q_value"] == pytest.approx(0.001) and r["n_filter_pairs"] == 2
+    assert r["median_distance_bp"] == 12.0
+    assert r["filter_pairs"] == "filter0-filter1;filter1-filter2"
+    # pair names are ordered, families follow their TF
+    rows[0]["tf_a"], rows[0]["tf_b"], rows[0]["family_a"], rows[0]["family_b"] = "Z", "A", "famZ", "famA"
+    tf = report.tf_pair_table(rows, alpha=0.05)
+    assert {(t["tf_a"], t["tf_b"], t["family_a"], t["family_b"]) for t in tf} == {
+        ("A", "Z", "famA", "famZ"), ("A", "B", "famA", "famB")}
+    assert tf[0]["tf_b"] == "Z"  # best q first
+    assert report.tf_pair_table(rows, alpha=1e-9) == []
+
+
+def test_every_column_documented():
+    from satori_jax.interpret.motifs import TOMTOM_COLUMNS
+
+    for c in report.INTERACTION_COLUMNS + report.TF_INTERACTION_COLUMNS + TOMTOM_COLUMNS:
+        assert report.COLUMN_DOCS.get(c), c
+
+
+def test_json_is_strict_and_atomic(tmp_path):
+    p = report.write_json(tmp_path / "summary.json", {"a": math.nan, "b": np.float32(1.5), "c": np.int64(3),
+                                                      "d": [np.inf]})
+    data = json.loads(p.read_text())
+    assert data == {"a": None, "b": 1.5, "c": 3, "d": [None]}
+    assert [x.name for x in tmp_path.iterdir()] == ["summary.json"]  # no temp files left
+
+
+def test_plots_and_self_contained_html(tmp_path):
+    pwm = np.full((6, 4), 0.1)
+    pwm[np.arange(6), [0, 1, 2, 3, 0, 1]] = 0.7
+    logo = plots.logo(pwm, tmp_path / "logo.png", title="filter0")
+    att = plots.attention_heatmap(np.random.default_rng(0).random((10, 10)), [(2, "A"), (7, "B")],
+                                  tmp_path / "att.png", title="ex", pool_size=4)
+    fam = plots.family_barplot({"famA--famB": 3, "famA--famC": 1}, tmp_path / "fam.png")
+    empty = plots.family_barplot({}, tmp_path / "fam_empty.png")
+    dist = plots.distance_boxplot({"A--B": np.array([8, 12, 16]), "A--C": np.array([])}, tmp_path / "d.png")
+    hm = plots.heatmap(np.eye(5), tmp_path / "dfim.png", title="DFIM", ticks=[(1, "A"), (3, "B")])
+    for n in (2, 3, 4):
+        tops = {f"m{i}": [f"P{j}" for j in range(i, i + 5)] for i in range(n)}
+        ov = plots.method_overlap(tops, tmp_path / f"overlap{n}.png")
+        assert ov.stat().st_size > 1000
+    for p in (logo, att, fam, empty, dist, hm):
+        assert p.stat().st_size > 1000 and p.read_bytes()[:4] == b"\x89PNG"
+
+    rows = report.interaction_table(_stats(), _matches(), 5)
+    summary = {"methods": {"raw": {"n_examples": 10, "n_tested": 5, "n_significant_filter_pairs": 4,
+                                   "n_significant_tf_pairs": 1, "top_tf_pairs": [], "seconds": 0.1}},
+               "run": {"run_dir": "RUN", "label_names": ["y"]}}
+    tomtom_rows = [{"filter": "filter0", "n_sites": "50", "ic": "9", "target": "A", "target_id": "MA1",
+                    "p_value": "1e-6", "q_value": "1e-4", "offset": "0", "orientation": "+",
+                    "family": "famA"}]
+    html_path = report.write_html(
+        tmp_path / "report.html", summary, tomtom_rows=tomtom_rows, tables={"raw": rows},
+        tf_tables={"raw": report.tf_pair_table(rows)},
+        images={"logos": [(logo, "filter0")], "attention": [(att, "ex")],
+                "overlap": tmp_path / "overlap2.png",
+                "raw": {"family": fam, "distance": dist}, "extra": [(hm, "DFIM map")]})
+    text = html_path.read_text()
+    assert text.count("data:image/png;base64,") == 6
+    assert "http://" not in text and "https://" not in text  # opens offline
+    for c in report.INTERACTION_COLUMNS:
+        assert f"<dt>{c}</dt>" in text

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import mannwhitneyu
+
+from satori_jax.interpret.interactions import PairScores
+from satori_jax.interpret.stats import (
+    benjamini_hochberg,
+    distance_summary,
+    grouped_median,
+    mann_whitney_greater,
+)
+from satori_jax.interpret.stats import (
+    test_pairs as run_test_pairs,
+)
+
+
+def test_mann_whitney_matches_scipy_with_ties():
+    rng = np.random.default_rng(0)
+    g = 40
+    n1 = rng.integers(1, 30, g)
+    n2 = rng.integers(1, 30, g)
+    fg_grp = np.repeat(np.arange(g), n1)
+    bg_grp = np.repeat(np.arange(g), n2)
+    # coarse values -> many ties; some groups shifted up
+    shift = (np.arange(g) % 3 == 0) * 2
+    fg = (rng.integers(0, 6, fg_grp.size) + shift[fg_grp]).astype(np.float32) / 4
+    bg = rng.integers(0, 6, bg_grp.size).astype(np.float32) / 4
+    perm1, perm2 = rng.permutation(fg.size), rng.permutation(bg.size)
+    u, p, m1, m2 = mann_whitney_greater(fg[perm1], fg_grp[perm1], bg[perm2], bg_grp[perm2], g)
+    for k in range(g):
+        ref = mannwhitneyu(fg[fg_grp == k].astype(np.float64), bg[bg_grp == k].astype(np.float64),
+                           alternative="greater", method="asymptotic",
+                           use_continuity=True)
+        assert u[k] == pytest.approx(ref.statistic, abs=1e-9)
+        assert p[k] == pytest.approx(ref.pvalue, rel=1e-9, abs=1e-15)
+    np.testing.assert_array_equal(m1, n1)
+    np.testing.assert_array_equal(m2, n2)
+
+
+def test_mann_whitney_extra_zeros_equal_repeats_and_empty_groups():
+    rng = np.random.default_rng(1)
+    fg = rng.random(30).astype(np.float32)
+    fg[:5] = 0  # ties with the zeros
+    fg_grp = np.repeat([0, 2, 3], 10)
+    bg = np.array([0.0, 0.3, 0.5], np.float32)
+    bg_grp = np.array([2, 2, 3])
+    zeros = np.array([7, 0, 4, 0])
+    u, p, _, n2 = mann_whitney_greater(fg, fg_grp, bg, bg_grp, 4, bg_zeros=zeros)
+    rep = np.concatenate([bg, np.zeros(11, np.float32)])
+    rep_grp = np.concatenate([bg_grp, np.repeat([0, 2], [7, 4])])
+    u2, p2, _, n2b = mann_whitney_greater(fg, fg_grp, rep, rep_grp, 4)
+    np.testing.assert_allclose(u[[0, 2, 3]], u2[[0, 2, 3]])
+    np.testing.assert_allclose(p[[0, 2, 3]], p2[[0, 2, 3]])
+    np.testing.assert_array_equal(n2, n2b)
+    assert np.isnan(p[1]) and n2[0] == 7
+    for k in (0, 2):
+        ref = mannwhitneyu(fg[fg_grp == k].astype(np.float64), rep[rep_grp == k].astype(np.float64),
+                           alternative="greater", method="asymptotic")
+        assert p[k] == pytest.approx(ref.pvalue, rel=1e-9)
+
+
+def test_all_tied_group_gives_p_one():
+    u, p, _, _ = mann_whitney_greater(np.ones(3), np.zeros(3, int), np.ones(4), np.zeros(4, int), 1)
+    ref = mannwhitneyu(np.ones(3), np.ones(4), alternative="greater", method="asymptotic")
+    assert p[0] == pytest.approx(ref.pvalue)
+
+
+def test_benjamini_hochberg_matches_statsmodels():
+    multipletests = pytest.importorskip("statsmodels.stats.multitest").multipletests
+    rng = np.random.default_rng(2)
+    p = np.concatenate([rng.random(200), rng.random(50) * 1e-3, [0.5, 0.5, 1.0, 0.0]])
+    np.testing.assert_allclose(benjamini_hochberg(p), multipletests(p, method="fdr_bh")[1], rtol=1e-12)
+    assert benjamini_hochberg(np.array([])).size == 0
+
+
+def test_grouped_median():
+    v = np.array([3, 1, 2, 10, 4, 7], np.float32)
+    g = np.array([0, 0, 0, 2, 2, 2])
+    np.testing.assert_array_equal(grouped_median(v, g, 3)[[0, 2]], [2, 7])
+    assert np.isnan(grouped_median(v, g, 3)[1])
+    np.testing.assert_array_equal(grouped_median(v[:5], g[:5], 3)[2], 7)
+    w = np.array([-1.5, -0.0, 2.5, 0.0], np.float32)
+    np.testing.assert_array_equal(grouped_median(w, np.array([0, 0, 1, 1]), 2), [-0.75, 1.25])
+
+
+def _ps(rows, n):
+    ex, a, b, s, d = (np.array(c) for c in zip(*rows, strict=True))
+    return PairScores(ex.astype(np.int32), a.astype(np.int32), b.astype(np.int32), s.astype(np.float32),
+                      d.astype(np.int32), n)
+
+
+def test_test_pairs_columns_and_rules():
+    rng = np.random.default_rng(3)
+    rows_fg, rows_bg = [], []
+    for e in range(30):
+        rows_fg.append((e, 0, 1, 0.8 + 0.1 * rng.random(), 12))  # strong pair
+        rows_fg.append((e, 1, 2, rng.random(), 40))  # like background
+        rows_fg.append((e, 0, 3, 0.9, 8))  # never in background
+        rows_bg.append((e, 0, 1, 0.3 * rng.random(), 20))
+        rows_bg.append((e, 1, 2, rng.random(), 40))
+    rows_fg.append((0, 2, 3, 0.01, 4))  # below the mean cutoff -> untested
+    fg, bg = _ps(rows_fg, 30), _ps(rows_bg, 30)
+    t = run_test_pairs(fg, bg, "mean", 4)
+    pairs = list(zip(t["filter_a"].tolist(), t["filter_b"].tolist(), strict=True))
+    assert set(pairs) == {(0, 1), (1, 2), (0, 3)}
+    assert set(t) == {"filter_a", "filter_b", "n_fg", "n_bg", "median_score_fg", "median_score_bg",
+                      "median_distance_bp", "max_score_fg", "u_statistic", "p_value", "q_value"}
+    r = {pr: i for i, pr in enumerate(pairs)}
+    assert t["q_value"][r[(0, 1)]] < 1e-6 and t["q_value"][r[(1, 2)]] > 0.05
+    assert t["q_value"][r[(0, 3)]] < 1e-6 and t["n_bg"][r[(0, 3)]] == 0
+    assert t["median_distance_bp"][r[(0, 1)]] == 12 and t["n_fg"][r[(0, 1)]] == 30
+    assert np.all(np.diff(t["q_value"]) >= 0)
+    ref = mannwhitneyu(fg.score[(fg.filter_a == 0) & (fg.filter_b == 1)],
+                       bg.score[(bg.filter_a == 0) & (bg.filter_b == 1)], alternative="greater")
+    assert t["p_value"][r[(0, 1)]] == pytest.approx(ref.pvalue, rel=1e-9)
+    skip = run_test_pairs(fg, bg, "mean", 4, missing_bg="skip")
+    assert (0, 3) not in set(zip(skip["filter_a"].tolist(), skip["filter_b"].tolist(), strict=True))
+    fixed = run_test_pairs(fg, bg, 0.0, 4)
+    assert len(fixed["filter_a"]) == 4
+
+
+def test_distance_summary():
+    ps = _ps([(0, 0, 1, 0.5, 8), (1, 0, 1, 0.4, 12), (0, 1, 2, 0.2, 40)], 2)
+    d = distance_summary(ps, (np.array([0]), np.array([1])), 3)
+    assert sorted(d["distances"].tolist()) == [8, 12] and d["median"] == 10
+    assert distance_summary(ps)["counts"].sum() == 3
