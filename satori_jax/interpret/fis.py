@@ -1,0 +1,426 @@
+"""FIS: DFIM's feature interaction score at motif resolution, as SATORI implements it (``--methods fis``).
+
+DESIGN.md step 6. Per sequence:
+
+1. **Instances.** At every pooled position ``p`` where some filter is active
+   (:func:`satori_jax.interpret.activity.pooled_activity` with the foreground thresholds), the
+   instance is the active filter with the highest activation in ``p``'s pooling window (SATORI keeps
+   one filter per position to bound the cost); its conv position ``c`` is where that filter peaks
+   inside the window (first maximum), and it covers the input ``[c + off, c + off + K)`` clipped to
+   ``[0, L)`` (``off = conv_offset``). Distances between instances are ``|c_a − c_b|`` in bp.
+2. **Sources.** Every instance (at most ``max_sources`` per sequence: the first ones along the
+   sequence) is mutated over its K input positions to the GC background probabilities
+   ``A, T = (1 − f_GC)/2``, ``C, G = f_GC/2`` (``f_GC`` of the original sequence, or ``gc``).
+3. **Attributions.** Integrated gradients on the input (:mod:`satori_jax.interpret.ig`), for the
+   original once and for every mutant, against the same baseline (the original's GC background, or
+   zeros).
+4. **Score.** For every other instance (target) at least ``P`` bp away with a different filter,
+   ``FIS = |Σ_{target's K positions, 4 channels} IG(original) − IG(mutant)|``.
+5. **Pairs.** Per sequence and unordered filter pair (both directions), the maximum FIS and its
+   distance (ties: the smaller distance) → :class:`~satori_jax.interpret.interactions.PairScores`.
+
+Batching: all ``(sequence, source)`` variants of a chunk of ``batch_size`` sequences (``B × S``
+variants, ``S = max_sources``, padded and masked) plus the ``B`` originals go through ONE
+jit-compiled IG call (steps vmapped; inside it, ``row_batch`` rows at a time through ``lax.map``,
+which on CPU is faster than one huge batch); every chunk has the same shapes, so one compile
+serves all.
+:func:`fis_scores_loop` is the naive per-source reference (one IG call per variant) for tests and
+``bench/fis_vs_loop.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from satori_jax.data.encoding import one_hot
+from satori_jax.interpret.activity import conv_activations, padded_batches, pooled_activity
+from satori_jax.interpret.ig import gc_background, gc_fraction, ig_core, integrated_gradients
+from satori_jax.interpret.interactions import PairScores
+from satori_jax.models import conv_offset
+
+__all__ = [
+    "fis_scores",
+    "fis_scores_loop",
+    "motif_instances",
+    "reduce_pairs",
+]
+
+
+# ----------------------------------------------------------------------------- shared helpers
+
+
+def reduce_pairs(
+    example: np.ndarray,
+    filt_a: np.ndarray,
+    filt_b: np.ndarray,
+    score: np.ndarray,
+    distance: np.ndarray,
+    n_examples: int,
+):
+    """Per (example, unordered filter pair) keep the maximum score (ties: the smaller distance).
+
+    Parameters
+    ----------
+    example, filt_a, filt_b, score, distance
+        ``(E,)`` candidate entries (filters in either order).
+    n_examples
+        Number of examples scored.
+
+    Returns
+    -------
+    PairScores
+        Sorted by (example, filter_a, filter_b), ``filter_a < filter_b``.
+    """
+    example = np.asarray(example, np.int64)
+    lo = np.minimum(filt_a, filt_b).astype(np.int64)
+    hi = np.maximum(filt_a, filt_b).astype(np.int64)
+    score = np.asarray(score, np.float32)
+    distance = np.asarray(distance, np.int64)
+    ps = PairScores
+    if example.size == 0:
+        return ps.empty(int(n_examples))
+    order = np.lexsort((distance, -score, hi, lo, example))
+    ex, lo, hi, sc, di = example[order], lo[order], hi[order], score[order], distance[order]
+    first = np.ones(ex.size, bool)
+    first[1:] = (ex[1:] != ex[:-1]) | (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    return ps(
+        example=ex[first].astype(np.int32),
+        filter_a=lo[first].astype(np.int32),
+        filter_b=hi[first].astype(np.int32),
+        score=sc[first].astype(np.float32),
+        distance=di[first].astype(np.int32),
+        n_examples=int(n_examples),
+    )
+
+
+def motif_instances(
+    conv: jax.Array, thresholds: jax.Array, pool_size: int, offset: int, width: int, length: int
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
+    """One motif instance per active pooled position (jittable).
+
+    Parameters
+    ----------
+    conv
+        ``(B, L_conv, F)`` first-layer activations.
+    thresholds
+        ``(F,)``.
+    pool_size, offset, width, length
+        ``P``, ``conv_offset``, ``K`` and the input length ``L``.
+
+    Returns
+    -------
+    has
+        ``(B, L')`` bool: some filter is active at the pooled position.
+    filt
+        ``(B, L')`` int32: active filter with the highest activation in the window.
+    cpos
+        ``(B, L')`` int32: conv position where that filter peaks inside the window (first max).
+    start, stop
+        ``(B, L')`` int32: input window ``[start, stop)`` = ``[cpos + offset, cpos + offset + K)``
+        clipped to ``[0, L)``.
+    """
+    b, lc, f = conv.shape
+    lp = lc // pool_size
+    active = pooled_activity(conv, thresholds, pool_size)  # (B, L', F)
+    win = conv[:, : lp * pool_size].reshape(b, lp, pool_size, f)
+    pmax = win.max(axis=2)  # (B, L', F)
+    has = active.any(axis=-1)
+    filt = jnp.argmax(jnp.where(active, pmax, -jnp.inf), axis=-1).astype(jnp.int32)
+    col = jnp.take_along_axis(win, filt[:, :, None, None], axis=3)[..., 0]  # (B, L', P)
+    cpos = (jnp.arange(lp, dtype=jnp.int32) * pool_size)[None, :] + jnp.argmax(col, axis=-1).astype(jnp.int32)
+    start = jnp.clip(cpos + offset, 0, length)
+    stop = jnp.clip(cpos + offset + width, 0, length)
+    return has, filt, cpos, start, stop
+
+
+def window_sums(c: jax.Array, start: jax.Array, stop: jax.Array) -> jax.Array:
+    """``Σ_{l ∈ [start, stop)} c[..., l]`` via a cumulative sum.
+
+    Parameters
+    ----------
+    c
+        ``(..., L)`` per-position values.
+    start, stop
+        ``(..., W)`` int windows (same leading shape as ``c``).
+
+    Returns
+    -------
+    ``(..., W)``.
+    """
+    cs = jnp.concatenate([jnp.zeros((*c.shape[:-1], 1), c.dtype), jnp.cumsum(c, axis=-1)], axis=-1)
+    return jnp.take_along_axis(cs, stop, axis=-1) - jnp.take_along_axis(cs, start, axis=-1)
+
+
+def resolve_row_batch(row_batch: int | None | str) -> int | None:
+    """``"auto"`` -> 4 on CPU, ``None`` (all rows at once) on accelerators."""
+    if row_batch == "auto":
+        return 4 if jax.default_backend() == "cpu" else None
+    return None if row_batch is None else int(row_batch)
+
+
+def rowwise_ig(model, variables, x, targets, base, steps, rule, step_batch=None, row_batch=None):
+    """:func:`~satori_jax.interpret.ig.ig_core` over ``(R, L, 4)`` rows, ``row_batch`` rows at a time
+    (``lax.map``; ``None`` = one vmapped batch). Rows are independent, so the result is the same."""
+    if row_batch is None or row_batch >= x.shape[0]:
+        return ig_core(model, variables, x, targets, base, steps, rule, step_batch)
+
+    def one(args):
+        xi, bi, ti = args
+        t = None if ti is None else ti[None]
+        return ig_core(model, variables, xi[None], t, bi[None], steps, rule, step_batch)[0]
+
+    return jax.lax.map(one, (x, base, targets), batch_size=int(row_batch))
+
+
+def _gc_probs(gc: jax.Array) -> jax.Array:
+    """``(B, 4)`` background probabilities for ``(B,)`` GC fractions."""
+    return gc_background(gc, 1)[..., 0, :]
+
+
+def _check_baseline(baseline: Any) -> None:
+    if isinstance(baseline, str) and baseline not in ("gc", "zeros"):
+        raise ValueError(f"unknown baseline {baseline!r} (expected 'gc', 'zeros' or an (L, 4) array)")
+
+
+def _baseline_for(baseline: Any, gc: jax.Array, shape: tuple[int, int, int]) -> jax.Array:
+    """``(B, L, 4)`` baseline of the originals (mutants of a sequence share it)."""
+    b, length, _ = shape
+    if isinstance(baseline, str):
+        if baseline == "zeros":
+            return jnp.zeros(shape, jnp.float32)
+        return gc_background(gc, length)
+    return jnp.broadcast_to(jnp.asarray(baseline, jnp.float32), shape)
+
+
+# ----------------------------------------------------------------------------- batched kernel
+
+
+@partial(jax.jit, static_argnames=("model", "steps", "rule", "n_sources", "pool", "offset", "width",
+                                   "base_kind", "step_batch", "row_batch"))
+def _fis_chunk(model, variables, codes, targets, valid, thresholds, gc_given, base_arr, *, steps, rule,
+               n_sources, pool, offset, width, base_kind, step_batch, row_batch):
+    """One chunk of sequences, every source variant in one IG call.
+
+    Returns ``fis (B, S, L')``, ``ok (B, S, L')`` (valid source/target entries), ``src_filter (B, S)``,
+    ``tgt_filter (B, L')``, ``dist (B, S, L')`` bp, ``n_instances (B,)``.
+    """
+    x = one_hot(codes)  # (B, L, 4)
+    b, length, _ = x.shape
+    _, inter = model.apply(variables, x, train=False)
+    has, filt, cpos, start, stop = motif_instances(inter["conv"], thresholds, pool, offset, width, length)
+    has = has & valid[:, None]
+    gc = gc_fraction(x) if gc_given is None else jnp.broadcast_to(gc_given, (b,))
+
+    # Sources: the first S instances along the sequence (stable sort puts active positions first).
+    order = jnp.argsort(~has, axis=1, stable=True)[:, :n_sources]  # (B, S)
+    smask = jnp.take_along_axis(has, order, 1)
+    s_start = jnp.take_along_axis(start, order, 1)
+    s_stop = jnp.take_along_axis(stop, order, 1)
+    pos = jnp.arange(length)
+    win = (pos >= s_start[..., None]) & (pos < s_stop[..., None])  # (B, S, L)
+    mutants = jnp.where(win[..., None], _gc_probs(gc)[:, None, None, :], x[:, None])  # (B, S, L, 4)
+
+    base = base_arr if base_kind == "array" else _baseline_for(base_kind, gc, x.shape)
+    s = n_sources
+    allx = jnp.concatenate([x, mutants.reshape(b * s, length, 4)])
+    allbase = jnp.concatenate([base, jnp.repeat(base, s, axis=0)])
+    alltgt = None if targets is None else jnp.concatenate([targets, jnp.repeat(targets, s, axis=0)])
+    attr = rowwise_ig(model, variables, allx, alltgt, allbase, steps, rule, step_batch, row_batch)
+    c = attr.sum(-1)
+    t_orig = window_sums(c[:b], start, stop)  # (B, L')
+    t_mut = window_sums(c[b:].reshape(b, s, length), jnp.repeat(start[:, None], s, 1),
+                        jnp.repeat(stop[:, None], s, 1))  # (B, S, L')
+    fis = jnp.abs(t_orig[:, None, :] - t_mut)
+
+    s_filt = jnp.take_along_axis(filt, order, 1)
+    s_pos = jnp.take_along_axis(cpos, order, 1)
+    dist = jnp.abs(cpos[:, None, :] - s_pos[:, :, None])
+    ok = smask[:, :, None] & has[:, None, :] & (filt[:, None, :] != s_filt[:, :, None]) & (dist >= pool)
+    return fis, ok, s_filt, filt, dist, has.sum(axis=1)
+
+
+def _prep(model, codes, targets, thresholds, baseline, gc):
+    cfg = model.cfg
+    codes = np.asarray(codes, np.uint8)
+    n, length = codes.shape
+    lp = (length if cfg.padding == "SAME" else length - cfg.filter_width + 1) // cfg.pool_size
+    tgt = None if targets is None else np.asarray(targets, np.float32).reshape(n, -1)
+    _check_baseline(baseline)
+    base_kind = baseline if isinstance(baseline, str) else "array"
+    base_arr = None if isinstance(baseline, str) else jnp.broadcast_to(
+        jnp.asarray(baseline, jnp.float32), (length, 4))
+    gc_given = None if gc is None else jnp.float32(gc)
+    return cfg, codes, n, length, lp, tgt, base_kind, base_arr, gc_given, jnp.asarray(thresholds, jnp.float32)
+
+
+def fis_scores(
+    model,
+    variables,
+    codes: np.ndarray,
+    targets: Any,
+    thresholds: np.ndarray,
+    *,
+    steps: int = 20,
+    baseline: Any = "gc",
+    batch_size: int = 4,
+    max_sources: int | None = None,
+    gc: float | None = None,
+    rule: str = "midpoint",
+    step_batch: int | None = None,
+    row_batch: int | None | str = "auto",
+    verbose: bool = False,
+):
+    """Motif-resolution FIS for every example (module docstring), batched.
+
+    Parameters
+    ----------
+    model, variables
+        Trained model.
+    codes
+        ``(N, L)`` uint8 sequences.
+    targets
+        ``(N, C)`` bool target labels (true-positive labels for multi-label), or ``None`` for all
+        outputs (binary: the single logit).
+    thresholds
+        ``(F,)`` filter activity thresholds (foreground thresholds for foreground and background).
+    steps, rule, step_batch
+        IG Riemann steps and rule; ``step_batch`` evaluates the steps that many at a time.
+    row_batch
+        Inside the one call, the ``B (1 + S)`` rows (originals and variants) are differentiated
+        ``row_batch`` at a time through ``lax.map`` (``row_batch × steps`` gradients per step):
+        ``None`` = all at once (best on accelerators), ``"auto"`` = 4 on CPU (cache-sized
+        batches are faster there than one huge batch) and ``None`` elsewhere.
+    baseline
+        ``"gc"`` (GC background of the original sequence), ``"zeros"`` or an ``(L, 4)`` array.
+    batch_size
+        Sequences per chunk; a chunk runs ``batch_size × (1 + max_sources) × steps`` gradients in one
+        call, so this bounds memory.
+    max_sources
+        Source slots per sequence ``S`` (default ``L'``, every pooled position); instances beyond
+        the first ``S`` along the sequence are not used as sources (still as targets).
+    gc
+        Fixed GC fraction for the mutations and the baseline; ``None`` = each sequence's own.
+    verbose
+        Progress on stderr.
+
+    Returns
+    -------
+    PairScores
+        One row per (example, filter pair) observed, ``score`` = max FIS, ``distance`` in bp.
+    """
+    cfg, codes, n, length, lp, tgt, base_kind, base_arr, gc_given, thr = _prep(
+        model, codes, targets, thresholds, baseline, gc)
+    s = lp if max_sources is None else max(1, min(int(max_sources), lp))
+    valid_all = np.ones(n, bool)
+    arrays = (codes, valid_all) if tgt is None else (codes, valid_all, tgt)
+    rows: list[tuple[np.ndarray, ...]] = []
+    truncated = 0
+    t0 = time.perf_counter()
+    for start, nv, chunk in padded_batches(n, batch_size, *arrays):
+        c_codes, c_valid = chunk[0], chunk[1]
+        c_tgt = None if tgt is None else jnp.asarray(chunk[2])
+        fis, ok, s_filt, filt, dist, n_inst = _fis_chunk(
+            model, variables, jnp.asarray(c_codes), c_tgt, jnp.asarray(c_valid), thr, gc_given, base_arr,
+            steps=int(steps), rule=rule, n_sources=s, pool=cfg.pool_size, offset=conv_offset(cfg),
+            width=cfg.filter_width, base_kind=base_kind, step_batch=step_batch,
+            row_batch=resolve_row_batch(row_batch))
+        ok = np.asarray(ok)
+        bi, si, ti = np.nonzero(ok)
+        s_filt, filt = np.asarray(s_filt), np.asarray(filt)
+        rows.append((start + bi, s_filt[bi, si], filt[bi, ti], np.asarray(fis)[bi, si, ti],
+                     np.asarray(dist)[bi, si, ti]))
+        truncated += int(np.maximum(np.asarray(n_inst) - s, 0).sum())
+        if verbose:
+            print(f"  fis: {start + nv}/{n} sequences, {time.perf_counter() - t0:.1f} s", file=sys.stderr,
+                  flush=True)
+    if verbose and truncated:
+        print(f"  fis: {truncated} instances beyond max_sources={s} not used as sources", file=sys.stderr)
+    cols = [np.concatenate(c) for c in zip(*rows, strict=True)] if rows else [np.zeros(0)] * 5
+    return reduce_pairs(*cols, n_examples=n)
+
+
+# ----------------------------------------------------------------------------- naive reference
+
+
+def _instances_np(conv: np.ndarray, thresholds: np.ndarray, pool: int, offset: int, width: int,
+                  length: int) -> list[tuple[int, int, int, int]]:
+    """Python reference of :func:`motif_instances` for one sequence: ``[(filter, cpos, start, stop)]``."""
+    lc, f = conv.shape
+    out = []
+    for p in range(lc // pool):
+        w = conv[p * pool : (p + 1) * pool]  # (P, F)
+        best, best_val = -1, -np.inf
+        for j in range(f):
+            m = w[:, j].max()
+            if m >= thresholds[j] and m > 0 and m > best_val:
+                best, best_val = j, m
+        if best < 0:
+            continue
+        c = p * pool + int(np.argmax(w[:, best]))
+        out.append((best, c, min(max(c + offset, 0), length), min(max(c + offset + width, 0), length)))
+    return out
+
+
+def fis_scores_loop(
+    model,
+    variables,
+    codes: np.ndarray,
+    targets: Any,
+    thresholds: np.ndarray,
+    *,
+    steps: int = 20,
+    baseline: Any = "gc",
+    max_sources: int | None = None,
+    gc: float | None = None,
+    rule: str = "midpoint",
+):
+    """Naive reference: Python loops over sequences, sources and targets, one IG call per variant.
+
+    Same definition and arguments as :func:`fis_scores` (no batching); every IG call goes through
+    the same jit-compiled attribution function with batch 1.
+    """
+    cfg = model.cfg
+    _check_baseline(baseline)
+    codes = np.asarray(codes, np.uint8)
+    n, length = codes.shape
+    thr = np.asarray(thresholds, np.float32)
+    off, k, pool = conv_offset(cfg), cfg.filter_width, cfg.pool_size
+    lp = (length if cfg.padding == "SAME" else length - k + 1) // pool
+    s_cap = lp if max_sources is None else max(1, min(int(max_sources), lp))
+    tgt = None if targets is None else np.asarray(targets, np.float32).reshape(n, -1)
+    ex, fa, fb, sc, di = [], [], [], [], []
+    for i in range(n):
+        x = np.asarray(one_hot(codes[i : i + 1]))  # (1, L, 4)
+        t = None if tgt is None else tgt[i : i + 1]
+        conv = conv_activations(model, variables, codes[i : i + 1])[0]  # jit-compiled, batch 1
+        inst = _instances_np(conv, thr, pool, off, k, length)
+        f_gc = float(x[0, :, 1].sum() + x[0, :, 2].sum()) / length if gc is None else float(gc)
+        probs = np.array([(1 - f_gc) / 2, f_gc / 2, f_gc / 2, (1 - f_gc) / 2], np.float32)
+        if isinstance(baseline, str):
+            zeros = baseline == "zeros"
+            base = np.zeros((1, length, 4), np.float32) if zeros else np.tile(probs, (1, length, 1))
+        else:
+            base = np.broadcast_to(np.asarray(baseline, np.float32), (1, length, 4))
+        ig_args = dict(baseline=base, steps=steps, rule=rule)
+        a0 = np.asarray(integrated_gradients(model, variables, x, t, **ig_args))[0]
+        for sf, sp, s0, s1 in inst[:s_cap]:
+            xm = x.copy()
+            xm[0, s0:s1] = probs
+            am = np.asarray(integrated_gradients(model, variables, xm, t, **ig_args))[0]
+            for tf, tp, t0, t1 in inst:
+                if tf == sf or abs(tp - sp) < pool:
+                    continue
+                ex.append(i)
+                fa.append(sf)
+                fb.append(tf)
+                sc.append(abs(float(a0[t0:t1].sum()) - float(am[t0:t1].sum())))
+                di.append(abs(tp - sp))
+    return reduce_pairs(np.array(ex, np.int64), np.array(fa, np.int64), np.array(fb, np.int64),
+                        np.array(sc, np.float32), np.array(di, np.int64), n_examples=n)
