@@ -349,9 +349,8 @@ def fit(
             log("no checkpoint to resume from; starting fresh")
     state = parallel.replicate(state, mesh)
 
-    if metrics_path_exists := (workdir / "metrics.jsonl").is_file():
+    if (workdir / "metrics.jsonl").is_file():
         _truncate_log(workdir / "metrics.jsonl", start_epoch)
-    del metrics_path_exists
     train_step = make_train_step(tc.entropy_weight, tc.learning_rate)
     predict_fn = make_predict_fn(model)
     writer = _summary_writer(workdir)
@@ -409,9 +408,8 @@ def fit(
         _append_jsonl(metrics_path, record)
         if improved:
             save_checkpoint(ckpt_best, epoch, state, {"epoch": epoch, "val_auroc": best_auc})
-        save_checkpoint(
-            ckpt_latest, epoch, state, {"epoch": epoch, "best_val_auroc": best_auc, "epochs_since_best": since_best}
-        )
+        meta = {"epoch": epoch, "best_val_auroc": best_auc, "epochs_since_best": since_best}
+        save_checkpoint(ckpt_latest, epoch, state, meta)
         if writer is not None:
             for k, v in record.items():
                 if k != "epoch":

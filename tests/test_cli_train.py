@@ -44,7 +44,8 @@ def _train(*args, check=True, **kw):
 
 def test_bad_key_and_bad_character_fail_cleanly(tmp_path):
     data = _dataset(tmp_path / "d")
-    proc = _train("--data", str(data), "--workdir", str(tmp_path / "r"), "--set", "train.bogus=1", check=False)
+    bad = ["--set", "train.bogus=1"]
+    proc = _train("--data", str(data), "--workdir", str(tmp_path / "r"), *bad, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "unknown key train.bogus" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -73,8 +74,8 @@ def test_killed_run_resumes_to_the_same_metrics(tmp_path):
 
     run = tmp_path / "killed"
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    proc = subprocess.Popen([sys.executable, "-m", "satori_jax.train", "--quiet", *common, "--workdir", str(run)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    cmd = [sys.executable, "-m", "satori_jax.train", "--quiet", *common, "--workdir", str(run)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     latest = run / "checkpoints" / "latest"
     while time.time() < deadline and proc.poll() is None:
