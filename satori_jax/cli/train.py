@@ -101,6 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         length=cfg.data.length,
     )
 
+    pwms = None
+    if cfg.model.pwm_file:
+        from satori_jax.data.meme import read_meme
+
+        pwms = [m.pwm for m in read_meme(cfg.model.pwm_file)][: cfg.model.num_filters]
+
     workdir = Path(args.workdir or f"runs/{(config_name or 'run')}-{time.strftime('%Y%m%d-%H%M%S')}")
     from satori_jax.data.splits import make_splits, write_splits
     from satori_jax.runs import write_data_info
@@ -112,11 +118,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_data_info(workdir, dataset, source)
     write_splits(workdir / "splits.tsv", dataset.ids, splits)
 
-    pwms = None
-    if cfg.model.pwm_file:
-        from satori_jax.data.meme import read_meme
-
-        pwms = [m.pwm for m in read_meme(cfg.model.pwm_file)][: cfg.model.num_filters]
     print(
         f"{len(dataset.ids)} sequences of {dataset.codes.shape[1]} bp, {len(dataset.label_names)} label(s); "
         f"train/val/test {len(splits['train'])}/{len(splits['val'])}/{len(splits['test'])}"
