@@ -16,7 +16,10 @@ from satori_jax.data.io import load_dataset
 
 GOOD_FA = ">a\nACGTACGTAC\n>b\nACGTTTGTAC\n>c\nACGGACGTAC\n>d\nTTGTACGTAC\n"
 GOOD_LABELS = "id\tlabel\na\t1\nb\t0\nc\t1\nd\t0\n"
-BAD_MEME = "MEME version 4\n\nALPHABET= ACGT\n\nMOTIF M1\nletter-probability matrix: alength= 4 w= 2\n0.5 0.5\n0.2 0.8 0 0\n"
+BAD_MEME = (
+    "MEME version 4\n\nALPHABET= ACGT\n\nMOTIF M1\n"
+    "letter-probability matrix: alength= 4 w= 2\n0.5 0.5\n0.2 0.8 0 0\n"
+)
 
 
 def _run(main, argv, capsys):
