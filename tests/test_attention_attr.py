@@ -19,8 +19,10 @@ from satori_jax.models import build_model, init_variables
 CFG = ModelConfig(num_filters=8, filter_width=5, num_heads=2, head_dim=8, proj_dim=16)
 
 
-def _setup(c=1, arch="basic"):
-    cfg = ModelConfig(**{**CFG.__dict__, "arch": arch, "deep_blocks": 1, "deep_channels": 8})
+def _setup(c=1, arch="basic", **extra):
+    cfg = ModelConfig(
+        **{**CFG.__dict__, "arch": arch, "deep_blocks": 1, "deep_channels": 8, "lstm_units": 4, **extra}
+    )
     model = build_model(cfg, c)
     variables = init_variables(model, jax.random.PRNGKey(3), 40)
     # Non-zero biases: with the zero biases of a fresh init the basic head is scale invariant in the
@@ -56,14 +58,26 @@ def _loop_attr(model, variables, x, targets, steps, ks):
     return a / steps * total, a, f
 
 
+@pytest.mark.parametrize("method", ["fast", "vmap"])
 @pytest.mark.parametrize("riemann", ["right", "left"])
-def test_vmapped_equals_per_step_loop(riemann):
+def test_vmapped_equals_per_step_loop(riemann, method):
     model, variables, x, targets = _setup(c=3)
     steps = 7
     ks = range(1, steps + 1) if riemann == "right" else range(steps)
     want, _, _ = _loop_attr(model, variables, x, targets, steps, ks)
-    got = attention_attribution(model, variables, x, targets, steps=steps, riemann=riemann)
+    got = attention_attribution(model, variables, x, targets, steps=steps, riemann=riemann, method=method)
     assert got.shape == want.shape == (4, 2, 10, 10)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "arch, extra",
+    [("basic", {"residual": True}), ("bilstm", {}), ("deep", {}), ("basic", {"positional_encoding": True})],
+)
+def test_fast_path_equals_loop_for_every_variant(arch, extra):
+    model, variables, x, targets = _setup(c=2, arch=arch, **extra)
+    want, _, _ = _loop_attr(model, variables, x, targets, 5, range(1, 6))
+    got = attention_attribution(model, variables, x, targets, steps=5, method="fast")
     np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-5, rtol=1e-5)
 
 

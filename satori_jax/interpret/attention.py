@@ -80,10 +80,30 @@ def _alphas(steps: int, riemann: str) -> jax.Array:
 
 
 def attribution_from_features(
-    model, variables, feats: jax.Array, attention: jax.Array, targets: jax.Array, steps: int = 20,
+    model,
+    variables,
+    feats: jax.Array,
+    attention: jax.Array,
+    targets: jax.Array,
+    steps: int = 20,
     riemann: str = "right",
+    method: str = "fast",
 ) -> jax.Array:
     """Integrated gradients over ``attention`` given the attention input ``feats``.
+
+    ``Attr(A_h) = A_h / m ⊙ Σ_k ∂F(α_k A) / ∂A_h`` with ``α_k = k/m`` (``riemann="right"``,
+    k = 1..m, Hao et al. / SATORI 2.0) or ``(k−1)/m`` (``"left"``).
+
+    Two exact ways to get the gradient sum:
+
+    ``"fast"`` (default)
+        With ``Z = A·V`` (``V`` fixed by the input) and the affine projection ``u = Z W + b``,
+        the model after the attention is ``F = readout(u)`` and ``u(α A) = α Z W + b``. So
+        ``Σ_k ∂F/∂A_h = (Σ_k ∂readout/∂u |_{α_k Z W + b}) Wᵀ V_hᵀ``: the ``m`` steps only run the
+        readout (cheap, per position), then one matmul maps the summed gradient back to the
+        attention. Same numbers as ``"vmap"`` up to float rounding, several times faster.
+    ``"vmap"``
+        The ``m`` scaled attentions go through one ``vmap``'d gradient of the whole head.
 
     Parameters
     ----------
@@ -100,31 +120,58 @@ def attribution_from_features(
         ``(B, H, L', L')`` attribution.
     """
     targets = jnp.asarray(targets, bool)
-
-    def f(a):
-        logits, _ = model.apply(variables, feats, attention=a, method="head")
-        return target_logit_sum(logits, targets)
-
-    grad = jax.grad(f)
     alphas = _alphas(steps, riemann)
-    grads = jax.vmap(lambda al: grad(al * attention))(alphas)  # (m, B, H, L', L')
-    return attention / steps * grads.sum(axis=0)
+    if method == "vmap":
+
+        def f(a):
+            logits, _ = model.apply(variables, feats, attention=a, method="head")
+            return target_logit_sum(logits, targets)
+
+        grad = jax.grad(f)
+        grads = jax.vmap(lambda al: grad(al * attention))(alphas)  # (m, B, H, L', L')
+        return attention / steps * grads.sum(axis=0)
+    if method != "fast":
+        raise ValueError(f"method must be 'fast' or 'vmap', got {method!r}")
+
+    value = model.apply(variables, feats, method="attention_values")  # (B, L', H, d)
+    b, lp, h, d = value.shape
+    z = jnp.einsum("bhlm,bmhd->blhd", attention, value).reshape(b, lp, h * d)
+    project = lambda z_: model.apply(variables, z_, method="project")  # noqa: E731
+    u, project_vjp = jax.vjp(project, z)  # u = z W + bias
+    bias = project(jnp.zeros_like(z[:, :1]))  # (B, 1, P)
+    zw = u - bias
+
+    def f(u_):
+        return target_logit_sum(model.apply(variables, u_, feats, method="readout"), targets)
+
+    grad_u = jax.vmap(lambda al: jax.grad(f)(al * zw + bias))(alphas).sum(axis=0)  # (B, L', P)
+    (grad_z,) = project_vjp(grad_u)  # Σ_k ∂F/∂Z
+    grad_a = jnp.einsum("blhd,bmhd->bhlm", grad_z.reshape(b, lp, h, d), value)
+    return attention / steps * grad_a
 
 
 def attention_attribution(
-    model, variables, x: jax.Array, targets: jax.Array, steps: int = 20, riemann: str = "right"
+    model,
+    variables,
+    x: jax.Array,
+    targets: jax.Array,
+    steps: int = 20,
+    riemann: str = "right",
+    method: str = "fast",
 ) -> jax.Array:
     """Attention attribution of one-hot ``x`` ``(B, L, 4)`` for ``targets`` ``(B, C)`` bool.
 
     Returns
     -------
     jax.Array
-        ``(B, H, L', L')``; the ``steps`` scaled attentions go through one ``vmap``'d gradient of
-        the head (the attention input is computed once).
+        ``(B, H, L', L')``; the attention input is computed once, and only what follows the
+        attention is recomputed for the ``steps`` (see :func:`attribution_from_features`).
     """
     feats = model.apply(variables, x, method="features")
     _, inter = model.apply(variables, feats, method="head")
-    return attribution_from_features(model, variables, feats, inter["attention"], targets, steps, riemann)
+    return attribution_from_features(
+        model, variables, feats, inter["attention"], targets, steps, riemann, method
+    )
 
 
 def attr_maps(

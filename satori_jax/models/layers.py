@@ -27,7 +27,22 @@ class MultiHeadSelfAttention(nn.Module):
     head_dim: int
     dropout: float = 0.0
 
-    @nn.compact
+    def setup(self) -> None:
+        shape = (self.num_heads, self.head_dim)
+        self.query = nn.DenseGeneral(shape, name="query")
+        self.key = nn.DenseGeneral(shape, name="key")
+        self.value = nn.DenseGeneral(shape, name="value")
+        self.drop = nn.Dropout(self.dropout)
+
+    def values(self, x: jax.Array) -> jax.Array:
+        """``V``: ``(B, L', H, d)`` for inputs ``(B, L', D)``."""
+        return self.value(x)
+
+    def weights(self, x: jax.Array) -> jax.Array:
+        """Attention weights ``(B, H, L', L')`` for inputs ``(B, L', D)``; rows sum to 1."""
+        scores = jnp.einsum("blhd,bmhd->bhlm", self.query(x), self.key(x)) / math.sqrt(self.head_dim)
+        return jax.nn.softmax(scores, axis=-1)
+
     def __call__(
         self, x: jax.Array, attention: jax.Array | None = None, *, train: bool = False
     ) -> tuple[jax.Array, jax.Array]:
@@ -50,14 +65,10 @@ class MultiHeadSelfAttention(nn.Module):
         attention
             ``(B, H, L', L')`` attention weights used (before dropout); rows sum to 1.
         """
-        dense = lambda name: nn.DenseGeneral((self.num_heads, self.head_dim), name=name)  # noqa: E731
-        value = dense("value")(x)  # (B, L, H, d)
+        value = self.values(x)  # (B, L, H, d)
         if attention is None:
-            query = dense("query")(x)
-            key = dense("key")(x)
-            scores = jnp.einsum("blhd,bmhd->bhlm", query, key) / math.sqrt(self.head_dim)
-            attention = jax.nn.softmax(scores, axis=-1)
-        weights = nn.Dropout(self.dropout)(attention, deterministic=not train)
+            attention = self.weights(x)
+        weights = self.drop(attention, deterministic=not train)
         z = jnp.einsum("bhlm,bmhd->blhd", weights, value)
         return z.reshape(z.shape[:-2] + (self.num_heads * self.head_dim,)), attention
 

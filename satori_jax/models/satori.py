@@ -99,7 +99,23 @@ class Satori(nn.Module):
             ``{"attention": (B, H, L', L')}``.
         """
         z, attn = self.attention(feats, attention, train=train)
-        h = nn.relu(self.proj(z))
+        return self.readout(self.proj(z), feats, train), {"attention": attn}
+
+    def attention_values(self, feats: jax.Array) -> jax.Array:
+        """Attention values ``V`` ``(B, L', H, d)`` for attention input ``feats`` ``(B, L', D)``."""
+        return self.attention.values(feats)
+
+    def project(self, z: jax.Array) -> jax.Array:
+        """The (affine) projection after the heads: ``(B, L', H·d) -> (B, L', proj_dim)``."""
+        return self.proj(z)
+
+    def readout(self, u: jax.Array, feats: jax.Array, train: bool = False) -> jax.Array:
+        """Logits ``(B, C)`` from the projected attention output ``u`` ``(B, L', proj_dim)``.
+
+        Everything in :meth:`head` after the projection; attention attribution uses it directly,
+        since ``u`` is affine in the attention (see :mod:`satori_jax.interpret.attention`).
+        """
+        h = nn.relu(u)
         if self.cfg.residual:
             h = h + self.res_proj(feats)
         h = self.drop(h, deterministic=not train)
@@ -111,9 +127,8 @@ class Satori(nn.Module):
         else:
             s = h.sum(axis=-2)  # (B, proj_dim)
             # Standardize per example (never over the batch: a prediction must not depend on batch-mates).
-            s = (s - s.mean(axis=-1, keepdims=True)) / (s.std(axis=-1, keepdims=True) + 1e-5)
-            h = s
-        return self.out(h), {"attention": attn}
+            h = (s - s.mean(axis=-1, keepdims=True)) / (s.std(axis=-1, keepdims=True) + 1e-5)
+        return self.out(h)
 
     def __call__(
         self, x: jax.Array, train: bool = False, attention: jax.Array | None = None
