@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from satori_jax.cli.common import run_cli
+from satori_jax.errors import InputError
 
 DESCRIPTION = """\
 Interpret a trained SATORI run (a directory written by `python -m satori_jax.train`):
@@ -22,6 +23,19 @@ Interpret a trained SATORI run (a directory written by `python -m satori_jax.tra
 Outputs in --out: filters.meme, filters_tomtom.tsv, interactions_<method>.tsv,
 tf_interactions_<method>.tsv, PNG plots, report.html (opens offline) and, written last,
 summary.json.
+
+Test set: by default RUN/test_predictions.npz (held in memory). With --fasta F --labels T,
+--data DIR or --bed B --genome G the model is interpreted on that data instead, STREAMED in
+chunks of --chunk-size sequences (memory independent of the number of sequences): pass 1
+predicts and selects examples and finds the filter thresholds, pass 2 scores each chunk and folds
+the pair scores into fixed-size per-filter-pair histograms (--hist-bins log-spaced bins; the
+Mann-Whitney test then treats scores in one bin as ties, and median scores are bin centres; counts,
+maxima, cutoffs and distances are exact). Finished chunks are kept in OUT/stream/; rerunning the
+same command resumes after the last finished chunk (changed settings or inputs start over).
+
+Several devices (GPUs, or XLA_FLAGS=--xla_force_host_platform_device_count=N on CPU): every
+scoring call is sharded over all of them (batch split, parameters replicated); results equal one
+device's up to float rounding.
 """
 
 EPILOG = """\
@@ -29,6 +43,8 @@ examples:
   python -m satori_jax.interpret runs/dfim
   python -m satori_jax.interpret runs/d40 --methods raw,attr --truth data/d40/interactions.tsv
   python -m satori_jax.interpret runs/mine --motif-db my_motifs.meme --family-table families.tsv
+  python -m satori_jax.interpret runs/atac --fasta big_test.fa.gz --labels big_test.tsv --chunk-size 20000
+  python -m satori_jax.interpret runs/atac --bed peaks.bed --genome hg38.fa --out runs/atac/interpret_peaks
 """
 
 
@@ -97,6 +113,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive_int, default=256,
                    help="examples per device call (default 256)")
     p.add_argument("--seed", type=int, default=0, help="seed of sub-sampling and shuffling (default 0)")
+    g = p.add_argument_group("streamed test set (instead of RUN/test_predictions.npz)")
+    g.add_argument("--fasta", metavar="F", default=None, help="test sequences (FASTA, may be gzipped); with "
+                   "--labels")
+    g.add_argument("--labels", metavar="T", default=None,
+                   help="labels TSV (id<TAB>label1 ...; the model's label columns)")
+    g.add_argument("--data", metavar="DIR", default=None,
+                   help="dataset directory with sequences.fa and labels.tsv (as satori_jax.simulate writes)")
+    g.add_argument("--bed", metavar="B", default=None,
+                   help="regions 'chrom start end label1 ...'; with --genome")
+    g.add_argument("--genome", metavar="G", default=None, help="genome FASTA the --bed regions are read from")
+    g.add_argument("--chunk-size", type=_positive_int, default=10_000, metavar="N",
+                   help="sequences read and scored at a time; bounds memory (default 10000)")
+    g.add_argument("--hist-bins", type=_positive_int, default=1024, metavar="K",
+                   help="log-spaced score bins per filter pair for the streamed statistics (default 1024)")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     return p
 
@@ -107,12 +137,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     from satori_jax.interpret.pipeline import interpret_run, parse_methods
 
     methods = parse_methods(args.methods)
+    streamed = {"data_dir": args.data, "fasta": args.fasta, "labels": args.labels, "bed": args.bed,
+                "genome": args.genome}
+    if any(v is not None for v in streamed.values()):
+        if args.max_examples is not None:
+            raise InputError("--max-examples is not available with a streamed test set "
+                             "(--fasta/--data/--bed); every selected example is used")
+        from satori_jax.interpret.streaming import interpret_stream
+
+        summary = interpret_stream(
+            args.run, out_dir=args.out, **streamed, chunk_size=args.chunk_size, hist_bins=args.hist_bins,
+            methods=methods, motif_db=args.motif_db, family_table=args.family_table,
+            background=args.background, truth=args.truth, attn_cutoff=args.attn_cutoff,
+            prob_cutoff=args.prob_cutoff, precision_cutoff=args.precision_cutoff, batch_size=args.batch_size,
+            seed=args.seed, verbose=not args.quiet,
+        )
+        _print_summary(summary)
+        return 0
     summary = interpret_run(
         args.run, out_dir=args.out, methods=methods, motif_db=args.motif_db, family_table=args.family_table,
         background=args.background, truth=args.truth, max_examples=args.max_examples,
         attn_cutoff=args.attn_cutoff, prob_cutoff=args.prob_cutoff, precision_cutoff=args.precision_cutoff,
         batch_size=args.batch_size, seed=args.seed, verbose=not args.quiet,
     )
+    _print_summary(summary)
+    return 0
+
+
+def _print_summary(summary: dict) -> None:
     out = summary["run"]["out_dir"]
     for m, s in summary["methods"].items():
         top = ", ".join(f"{p['tf_a']}-{p['tf_b']}" for p in s["top_tf_pairs"][:3]) or "none"
@@ -120,7 +172,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{m}: {s['n_significant_filter_pairs']} significant filter pairs, "
               f"{s['n_significant_tf_pairs']} TF pairs (top: {top}), {s['seconds']:.1f} s{extra}")
     print(f"outputs in {out} (report: {out}/report.html, summary: {out}/summary.json)")
-    return 0
 
 
 def entry() -> None:

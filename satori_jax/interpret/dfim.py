@@ -41,7 +41,7 @@ from satori_jax.data.encoding import one_hot
 from satori_jax.interpret.activity import padded_batches
 from satori_jax.interpret.fis import _baseline_for, _check_baseline, motif_instances, reduce_pairs
 from satori_jax.interpret.ig import _value_and_grad, gc_fraction, ig_core
-from satori_jax.interpret.interactions import PairScores
+from satori_jax.interpret.interactions import PairScores, Placement, to_host
 from satori_jax.models import conv_offset
 
 __all__ = ["dfim_map", "dfim_scores", "mutant_bases", "plot_dfim", "resolve_sources"]
@@ -294,14 +294,17 @@ def dfim_scores(
     rows = []
     t0 = time.perf_counter()
     src_j = jnp.asarray(src)
-    for start, nv, chunk in padded_batches(n, batch_size, *arrays):
-        c_tgt = None if tgt is None else jnp.asarray(chunk[2])
-        r, ok, filt, dist = _dfim_pairs_chunk(model, variables, jnp.asarray(chunk[0]), c_tgt,
-                                              jnp.asarray(chunk[1]), thr, src_j, gc_given, base_arr, **kw)
-        bi, si, ti = np.nonzero(np.asarray(ok))
-        filt = np.asarray(filt)
-        rows.append((start + bi, filt[bi, si], filt[bi, ti], np.asarray(r)[bi, si, ti],
-                     np.asarray(dist)[bi, si, ti]))
+    place = Placement()  # several devices: chunks sharded, variables replicated
+    variables, thr, src_j, gc_given, base_arr = place.replicate((variables, thr, src_j, gc_given, base_arr))
+    for start, nv, chunk in place.batches(n, batch_size, *arrays):
+        chunk = place.shard(tuple(jnp.asarray(a) for a in chunk) if place.mesh is None else chunk)
+        c_tgt = None if tgt is None else chunk[2]
+        r, ok, filt, dist = _dfim_pairs_chunk(model, variables, chunk[0], c_tgt,
+                                              chunk[1], thr, src_j, gc_given, base_arr, **kw)
+        bi, si, ti = np.nonzero(to_host(ok))
+        filt = to_host(filt)
+        rows.append((start + bi, filt[bi, si], filt[bi, ti], to_host(r)[bi, si, ti],
+                     to_host(dist)[bi, si, ti]))
         if verbose:
             print(f"  dfim: {start + nv}/{n} sequences, {time.perf_counter() - t0:.1f} s", file=sys.stderr,
                   flush=True)

@@ -40,9 +40,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from satori_jax.data.encoding import one_hot
-from satori_jax.interpret.activity import conv_activations, padded_batches, pooled_activity
+from satori_jax.interpret.activity import conv_activations, pooled_activity
 from satori_jax.interpret.ig import gc_background, gc_fraction, ig_core, integrated_gradients
-from satori_jax.interpret.interactions import PairScores
+from satori_jax.interpret.interactions import PairScores, Placement, to_host
 from satori_jax.models import conv_offset
 
 __all__ = [
@@ -323,20 +323,23 @@ def fis_scores(
     rows: list[tuple[np.ndarray, ...]] = []
     truncated = 0
     t0 = time.perf_counter()
-    for start, nv, chunk in padded_batches(n, batch_size, *arrays):
+    place = Placement()  # several devices: chunks sharded, variables replicated
+    variables, thr, gc_given, base_arr = place.replicate((variables, thr, gc_given, base_arr))
+    for start, nv, chunk in place.batches(n, batch_size, *arrays):
+        chunk = place.shard(tuple(jnp.asarray(a) for a in chunk) if place.mesh is None else chunk)
         c_codes, c_valid = chunk[0], chunk[1]
-        c_tgt = None if tgt is None else jnp.asarray(chunk[2])
+        c_tgt = None if tgt is None else chunk[2]
         fis, ok, s_filt, filt, dist, n_inst = _fis_chunk(
-            model, variables, jnp.asarray(c_codes), c_tgt, jnp.asarray(c_valid), thr, gc_given, base_arr,
+            model, variables, c_codes, c_tgt, c_valid, thr, gc_given, base_arr,
             steps=int(steps), rule=rule, n_sources=s, pool=cfg.pool_size, offset=conv_offset(cfg),
             width=cfg.filter_width, base_kind=base_kind, step_batch=step_batch,
             row_batch=resolve_row_batch(row_batch))
-        ok = np.asarray(ok)
+        ok = to_host(ok)
         bi, si, ti = np.nonzero(ok)
-        s_filt, filt = np.asarray(s_filt), np.asarray(filt)
-        rows.append((start + bi, s_filt[bi, si], filt[bi, ti], np.asarray(fis)[bi, si, ti],
-                     np.asarray(dist)[bi, si, ti]))
-        truncated += int(np.maximum(np.asarray(n_inst) - s, 0).sum())
+        s_filt, filt = to_host(s_filt), to_host(filt)
+        rows.append((start + bi, s_filt[bi, si], filt[bi, ti], to_host(fis)[bi, si, ti],
+                     to_host(dist)[bi, si, ti]))
+        truncated += int(np.maximum(to_host(n_inst)[:nv] - s, 0).sum())
         if verbose:
             print(f"  fis: {start + nv}/{n} sequences, {time.perf_counter() - t0:.1f} s", file=sys.stderr,
                   flush=True)

@@ -321,7 +321,9 @@ def iter_batches(
         ``(N, C)`` bool/float or ``None``.
     batch_size
         Chunk size ``B`` (``min(batch_size, N)``); the last chunk is padded with N codes and the
-        padded rows are dropped (the mask), so all chunks share one compiled program.
+        padded rows are dropped (the mask), so all chunks share one compiled program. With several
+        devices ``B`` is rounded up to a multiple of the device count, each chunk is sharded over
+        them and ``args`` are replicated (:class:`~satori_jax.interpret.interactions.Placement`).
     verbose
         Progress on stderr.
     args
@@ -337,7 +339,11 @@ def iter_batches(
     n = codes.shape[0]
     if n == 0:
         return
-    bs = max(1, min(int(batch_size), n))
+    from satori_jax.interpret.interactions import Placement
+
+    place = Placement()  # several devices: chunks sharded over them, args replicated
+    bs = place.chunk_size(batch_size, n)
+    args = place.replicate(tuple(args))
     run = _chunk_runner(fn)
     tgt = None if targets is None else np.asarray(targets)
     t0 = time.perf_counter()
@@ -351,7 +357,10 @@ def iter_batches(
             chunk = np.concatenate([chunk, np.full((pad, codes.shape[1]), 4, np.uint8)])
             if tchunk is not None:
                 tchunk = np.concatenate([tchunk, np.zeros((pad, *tgt.shape[1:]), tgt.dtype)])
-        out = run(jnp.asarray(chunk), None if tchunk is None else jnp.asarray(tchunk), tuple(args))
+        if place.mesh is None:
+            out = run(jnp.asarray(chunk), None if tchunk is None else jnp.asarray(tchunk), args)
+        else:
+            out = run(*place.shard((chunk, tchunk)), args)
         if pending is not None:
             yield _to_host(*pending)
         pending = (start, stop, out)
@@ -361,8 +370,10 @@ def iter_batches(
 
 
 def _to_host(start: int, stop: int, out: Any) -> tuple[int, int, Any]:
+    from satori_jax.interpret.interactions import to_host
+
     m = stop - start
-    return start, stop, jax.tree_util.tree_map(lambda a: np.asarray(a)[:m], out)
+    return start, stop, jax.tree_util.tree_map(lambda a: to_host(a)[:m], out)
 
 
 def batched(

@@ -13,13 +13,23 @@ example, never the ``F²·L'²`` product (see :func:`pair_maxima`).
 Every interaction method is a *scorer* ``map_fn(variables, x (B, L, 4), targets (B, C)) ->
 (conv (B, L_conv, F), score_map (B, L', L'))``; :func:`score_examples` runs it over examples in
 fixed-shape jit-compiled chunks and returns the observed entries as a sparse :class:`PairScores`.
+
+Data parallelism: with more than one device (:func:`jax.device_count`), every per-chunk call of the
+interpretation methods (here, in :mod:`~satori_jax.interpret.fis`, :mod:`~satori_jax.interpret.dfim`
+and :func:`satori_jax.interpret.ig.iter_batches`) shards its chunk over a ``data`` mesh of all
+devices (:mod:`satori_jax.parallel`; the chunk size is rounded up to a multiple of the device count)
+and replicates the variables; one device is unchanged. :func:`use_mesh` forces a mesh (e.g. one
+device) for a block of code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -28,13 +38,96 @@ import numpy as np
 from satori_jax.interpret.activity import _one_hot, padded_batches, pooled_activity
 
 __all__ = [
+    "Placement",
     "PairScores",
     "pair_maxima",
     "pair_scores",
     "pairs_from_maps",
     "score_examples",
     "symmetrize",
+    "use_mesh",
 ]
+
+
+# --------------------------------------------------------------------------------------------
+# device placement (data parallelism)
+# --------------------------------------------------------------------------------------------
+
+_MESH: contextvars.ContextVar = contextvars.ContextVar("satori_interpret_mesh", default=None)
+
+
+@contextlib.contextmanager
+def use_mesh(mesh) -> Iterator[None]:
+    """Run the interpretation calls inside the block on ``mesh`` (a 1-device mesh = no sharding)."""
+    token = _MESH.set(mesh)
+    try:
+        yield
+    finally:
+        _MESH.reset(token)
+
+
+class Placement:
+    """Where per-chunk calls run: sharded over a ``data`` mesh, or (``mesh is None``) one device.
+
+    Parameters
+    ----------
+    mesh
+        ``None``: the mesh set by :func:`use_mesh`, else all devices when there are several.
+    """
+
+    def __init__(self, mesh=None):
+        from satori_jax import parallel
+
+        mesh = mesh if mesh is not None else _MESH.get()
+        if mesh is None and jax.device_count() > 1:
+            mesh = parallel.data_mesh()
+        self.mesh = mesh if mesh is not None and mesh.size > 1 else None
+
+    def chunk_size(self, batch_size: int, n: int) -> int:
+        """Rows per call: ``min(batch_size, n)`` rounded up to a multiple of the device count."""
+        from satori_jax import parallel
+
+        b = max(1, min(int(batch_size), max(int(n), 1)))
+        return b if self.mesh is None else parallel.round_batch(b, self.mesh)
+
+    def replicate(self, tree: Any) -> Any:
+        """Variables etc. replicated on every device (unchanged on one device)."""
+        from satori_jax import parallel
+
+        return tree if self.mesh is None else parallel.replicate(tree, self.mesh)
+
+    def shard(self, tree: Any) -> Any:
+        """A host chunk (pytree of ``(B, ...)`` arrays, ``None`` leaves kept) sharded over the mesh."""
+        from satori_jax import parallel
+
+        if self.mesh is None:
+            return tree
+        return jax.tree_util.tree_map(lambda a: parallel.shard_batch(a, self.mesh), tree)
+
+    def batches(self, n: int, batch_size: int, *arrays: np.ndarray, verbose: bool = False,
+                desc: str = "") -> Iterator[tuple[int, int, tuple[np.ndarray, ...]]]:
+        """:func:`~satori_jax.interpret.activity.padded_batches` with the chunk size of :meth:`chunk_size`
+        (always exactly that many rows, padded, also when ``n`` is smaller)."""
+        bs = self.chunk_size(batch_size, n)
+        if self.mesh is None or n >= bs or n == 0:
+            yield from padded_batches(n, bs, *arrays, verbose=verbose, desc=desc)
+            return
+        padded = []
+        for a in arrays:
+            a = np.asarray(a)
+            fill = 4 if a.dtype == np.uint8 else 0
+            padded.append(np.concatenate([a, np.full((bs - n,) + a.shape[1:], fill, a.dtype)]))
+        for start, _, chunk in padded_batches(bs, bs, *padded, verbose=verbose, desc=desc):
+            yield start, n, chunk
+
+
+def to_host(a: Any) -> np.ndarray:
+    """A (possibly sharded, possibly multi-process) array as a full numpy array."""
+    if isinstance(a, jax.Array) and not a.is_fully_addressable:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(a, tiled=True))
+    return np.asarray(a)
 
 
 @dataclass
@@ -320,7 +413,8 @@ def score_examples(
     thresholds
         ``(F,)`` filter activity thresholds.
     batch_size
-        Examples per jit call (the last chunk is padded and masked).
+        Examples per jit call (the last chunk is padded and masked); with several devices rounded up
+        to a multiple of the device count and sharded over them (module docstring).
 
     Returns
     -------
@@ -333,12 +427,16 @@ def score_examples(
     if targets is None:
         targets = np.ones((n, int(model.num_outputs)), bool)
     targets = np.asarray(targets, bool)
-    thr = jnp.asarray(thresholds, jnp.float32)
+    place = Placement()
+    thr = place.replicate(jnp.asarray(thresholds, jnp.float32))
+    variables = place.replicate(variables)
     ones = np.ones(n, bool)
 
     def gen():
-        for start, nv, (c, t, m) in padded_batches(n, batch_size, codes, targets, ones, verbose=verbose,
-                                                   desc=desc):
-            yield (start, nv, *_score_chunk(map_fn, pool, variables, c, t, thr, m))
+        for start, nv, chunk in place.batches(n, batch_size, codes, targets, ones, verbose=verbose,
+                                              desc=desc):
+            c, t, m = place.shard(chunk)
+            s, d = _score_chunk(map_fn, pool, variables, c, t, thr, m)
+            yield (start, nv, to_host(s), to_host(d))
 
     return _to_pairs(gen(), f, pool, n)

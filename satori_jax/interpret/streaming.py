@@ -1,0 +1,1078 @@
+"""Streaming interpretation: test sets larger than memory, scored chunk by chunk, resumable.
+
+``python -m satori_jax.interpret RUN --fasta F --labels T`` (or ``--data DIR``, or ``--bed B
+--genome G``) interprets the model of ``RUN`` on that data instead of ``RUN/test_predictions.npz``.
+The input is read ``chunk_size`` sequences at a time (:func:`iter_fasta_chunks`; BED regions are
+fetched from the genome per chunk) in two passes:
+
+1. **pass 1**, per chunk: predict, select foreground / background examples with the rules of
+   :mod:`satori_jax.interpret.selection` (binary: positives ``p > prob_cutoff`` / negatives
+   ``p < neg_cutoff``; multi-label: per-example precision), running per-filter maximum activation
+   over the foreground (→ thresholds, exactly those of the in-memory path), the 3 most confident
+   foreground examples (attention heatmaps) and a small sample of foreground / background examples;
+2. between the passes each method scores the sample once to fix its histogram range (below);
+3. **pass 2**, per chunk: filter K-mer counts (PWMs, summed over chunks), the background (the
+   chunk's negatives, or a dinucleotide shuffle of the chunk's foreground with motifs embedded,
+   seeded by ``(seed, chunk)``), and per method the :class:`~satori_jax.interpret.interactions.PairScores`
+   of foreground and background, folded at once into per-(filter pair) **histograms** and dropped;
+4. **final**: statistics from the histograms, then the same files as the in-memory path
+   (``filters.meme``, ``filters_tomtom.tsv``, ``interactions_<method>.tsv``,
+   ``tf_interactions_<method>.tsv``, plots, ``report.html``, ``summary.json`` last).
+
+Memory
+------
+Nothing grows with the number of sequences except the labels table and the record ids (read once,
+about 100 bytes per sequence) and one byte per sequence of selection flags per chunk file read:
+one chunk's sequences and pair scores are in memory at a time. The final step holds, per method
+and only for the *tested* filter pairs ``T``, ``(T, bins + 1)`` foreground and background
+histograms and ``(T, D)`` distance histograms (uint32; ``T ≤ F(F−1)/2``; e.g. 200 filters, 1024
+bins: at most 160 MB).
+
+Histograms and the approximation
+--------------------------------
+Scores are non-negative (attention, absolute attributions). Bin 0 holds scores ``<= 0`` (exact
+zeros, e.g. the zero-filled background of pairs never seen in the background); bins
+``1 … bins`` are log-spaced over ``[lo, hi]`` (scores below ``lo`` go to bin 1, above ``hi`` to the
+last bin). ``lo`` / ``hi`` come from the method's scores on the pass-1 sample (up to
+``SAMPLE_SIZE`` foreground and background examples): ``lo = 10^(floor(log10 min) − 2)``,
+``hi = 10^(ceil(log10 max) + 1)`` (``raw``: at most 1, attention weights are probabilities).
+With 1024 bins over 6 decades a bin spans 1.4 % of its value.
+
+- Mann–Whitney U (:func:`mann_whitney_hist`) treats the scores inside a bin as ties (mid-ranks,
+  tie-corrected normal approximation with continuity correction, as
+  :func:`~satori_jax.interpret.stats.mann_whitney_greater`). It is **exact** when every score lies
+  on its bin's representative value; otherwise only foreground/background pairs within one bin
+  (< 1.4 % apart) are mis-ordered, so p-values differ little (tested against the exact test).
+- Median scores are bin representatives (geometric bin centres; 0 for bin 0).
+- Counts ``n_fg`` / ``n_bg``, the per-pair maximum (the cutoff test), the mean cutoff and the
+  distances (1-bp bins for sequences up to 511 bp) are exact.
+
+Resume
+------
+Every finished chunk is written atomically to ``OUT/stream/pass{1,2}_{chunk:05d}.npz``;
+``OUT/stream/settings.json`` holds a hash of everything that determines the results (input
+files' paths, sizes and modification times, run checkpoint, cutoffs, methods, chunk size, bins,
+seed). Rerunning the same command skips finished chunks; a different hash discards the old
+chunk files. ``summary.json`` is removed at the start and written last.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from satori_jax.errors import InputError, input_error
+
+__all__ = [
+    "SAMPLE_SIZE",
+    "StreamSource",
+    "hist_median",
+    "interpret_stream",
+    "iter_fasta_chunks",
+    "mann_whitney_hist",
+    "open_source",
+]
+
+#: Foreground (and background) examples scored between the passes to fix the histogram ranges.
+SAMPLE_SIZE = 128
+#: Most-confident foreground examples kept for the attention heatmaps.
+TOP_EXAMPLES = 3
+_FORMAT = 1
+
+
+# --------------------------------------------------------------------------------------------
+# input: chunked FASTA reader and sources
+# --------------------------------------------------------------------------------------------
+
+
+def _open_binary(path: Path, what: str):
+    """Open a plain or gzipped file for binary line reading, with the errors of ``io._read_text``."""
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(2)
+        fh = gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")  # noqa: SIM115
+    except FileNotFoundError:
+        raise input_error(path, f"{what} file not found") from None
+    except IsADirectoryError:
+        raise input_error(path, f"expected a {what} file, got a directory") from None
+    except OSError as exc:
+        raise input_error(path, f"cannot read {what} file ({exc.strerror})") from None
+    return fh
+
+
+def iter_fasta_chunks(path: str | Path, chunk_size: int) -> Iterator[tuple[list[str], list[str]]]:
+    """Read a FASTA file ``chunk_size`` records at a time.
+
+    Same format and checks as :func:`satori_jax.data.io.read_fasta` (plain or gzipped, multi-line
+    records, CRLF and blank lines tolerated; errors for a missing / empty / binary / non-UTF-8
+    file, sequence before the first header, a header without an id, an empty record, a duplicated
+    id), but only one chunk of sequences is in memory (plus the set of ids seen, for duplicates).
+
+    Parameters
+    ----------
+    path
+        FASTA file.
+    chunk_size
+        Records per chunk (the last chunk may be shorter).
+
+    Yields
+    ------
+    ids, seqs
+        ``B`` record ids and sequences, in file order.
+
+    Raises
+    ------
+    InputError
+        As :func:`~satori_jax.data.io.read_fasta` (an error in a later chunk is raised when that
+        chunk is reached).
+    """
+    path = Path(path)
+    chunk_size = max(1, int(chunk_size))
+    seen: dict[str, int] = {}
+    ids: list[str] = []
+    seqs: list[str] = []
+    cur_id: str | None = None
+    cur_line = 0
+    parts: list[str] = []
+    any_content = False
+    offset = 0
+    fh = _open_binary(path, "FASTA")
+    try:
+        lineno = 0
+        while True:
+            try:
+                raw = fh.readline()
+            except (OSError, EOFError, zlib.error) as exc:
+                raise input_error(path, f"corrupt gzip FASTA file ({exc})") from None
+            if not raw:
+                break
+            lineno += 1
+            if b"\x00" in raw:
+                raise input_error(path, "not a text FASTA file (contains NUL bytes; binary data?)")
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise input_error(path, f"not a text FASTA file (undecodable byte at offset "
+                                        f"{offset + exc.start})", lineno) from None
+            offset += len(raw)
+            for sub in text.splitlines() or [""]:
+                line = sub.strip()
+                if not line:
+                    continue
+                any_content = True
+                if line[0] == ">":
+                    if cur_id is not None:
+                        seq = "".join(parts)
+                        if not seq:
+                            raise input_error(path, f"empty sequence (header on line {cur_line})", cur_id)
+                        ids.append(cur_id)
+                        seqs.append(seq)
+                        if len(ids) >= chunk_size:
+                            yield ids, seqs
+                            ids, seqs = [], []
+                    words = line[1:].split()
+                    if not words:
+                        raise input_error(path, "FASTA header without a sequence id", lineno)
+                    rid = words[0]
+                    if rid in seen:
+                        raise input_error(path, f"duplicate sequence id (line {lineno}; first on line "
+                                                f"{seen[rid]})", rid)
+                    seen[rid] = lineno
+                    cur_id, cur_line, parts = rid, lineno, []
+                else:
+                    if cur_id is None:
+                        raise input_error(path, "sequence data before the first '>' header (not a FASTA "
+                                                "file?)", lineno)
+                    parts.append(line)
+    finally:
+        fh.close()
+    if not any_content:
+        raise input_error(path, "empty FASTA file")
+    if cur_id is None:
+        raise input_error(path, "no FASTA records found")
+    seq = "".join(parts)
+    if not seq:
+        raise input_error(path, f"empty sequence (header on line {cur_line})", cur_id)
+    ids.append(cur_id)
+    seqs.append(seq)
+    yield ids, seqs
+
+
+def _file_stamp(path: Path) -> dict:
+    st = path.stat()
+    return {"path": str(path.resolve()), "size": int(st.st_size), "mtime_ns": int(st.st_mtime_ns)}
+
+
+@dataclass
+class StreamSource:
+    """A test set read in chunks.
+
+    Attributes
+    ----------
+    kind
+        ``"fasta"`` (FASTA + labels TSV) or ``"bed"`` (BED + genome).
+    files
+        Input files by role (``fasta``, ``labels`` / ``bed``, ``genome``).
+    label_names
+        ``C`` label names.
+    n
+        Number of labelled records.
+    """
+
+    kind: str
+    files: dict[str, Path]
+    label_names: list[str]
+    n: int
+    _index: dict[str, int] | None = None
+    _labels: np.ndarray | None = None
+    _bed: tuple | None = None
+
+    def stamp(self) -> dict:
+        """Identity of the inputs (for the settings hash)."""
+        return {k: _file_stamp(p) for k, p in sorted(self.files.items())}
+
+    def chunks(self, chunk_size: int, length: int) -> Iterator[tuple[list[str], np.ndarray, np.ndarray]]:
+        """``(ids (B,), codes (B, length) uint8, labels (B, C) float32)`` per chunk, in file order.
+
+        FASTA records of another length are centre-cropped / N-padded to ``length`` (as training
+        does with ``data.length``); records without labels, and (after the last chunk) labels
+        without records, raise :class:`InputError`.
+        """
+        from satori_jax.data.encoding import encode_sequence, encode_sequences, resize_codes
+        from satori_jax.data.io import fetch_regions
+
+        if self.kind == "bed":
+            chroms, starts, ends, labels, ids = self._bed
+            for s in range(0, self.n, chunk_size):
+                e = min(s + chunk_size, self.n)
+                codes = fetch_regions(self.files["genome"], chroms[s:e], starts[s:e], ends[s:e], length,
+                                      bed_path=self.files["bed"])
+                yield ids[s:e], codes, labels[s:e]
+            return
+        fasta, lab_path = self.files["fasta"], self.files["labels"]
+        seen = np.zeros(self.n, bool)
+        for ids, seqs in iter_fasta_chunks(fasta, chunk_size):
+            rows = np.empty(len(ids), np.int64)
+            for i, rid in enumerate(ids):
+                r = self._index.get(rid)
+                if r is None:
+                    raise input_error(fasta, f"record has no labels in {lab_path}", rid)
+                rows[i] = r
+            seen[rows] = True
+            if all(len(s) == length for s in seqs):
+                codes = encode_sequences(seqs, path=fasta, ids=ids)
+            else:
+                codes = np.stack([resize_codes(encode_sequence(s, path=fasta, record=rid), length)
+                                  for rid, s in zip(ids, seqs, strict=True)])
+            yield ids, codes, self._labels[rows]
+        if not seen.all():
+            inv = {v: k for k, v in self._index.items() if not seen[v]}
+            missing = [inv[r] for r in np.flatnonzero(~seen)[:5]]
+            raise input_error(lab_path, f"{int((~seen).sum())} id(s) have no sequence in {fasta}: "
+                              + ", ".join(missing) + (", ..." if (~seen).sum() > 5 else ""))
+
+
+def open_source(*, data_dir=None, fasta=None, labels=None, bed=None, genome=None) -> StreamSource:
+    """Check the arguments and read the (small) label / region table of a streamed test set.
+
+    One of: ``data_dir`` (``sequences.fa`` + ``labels.tsv``), ``fasta`` + ``labels``, ``bed`` +
+    ``genome`` (as :func:`satori_jax.data.io.load_dataset`).
+
+    Raises
+    ------
+    InputError
+        Wrong combination of arguments, or a problem with the label / BED file.
+    """
+    from satori_jax.data.io import _find_in_dir, read_bed, read_labels
+
+    given = [n for n, v in (("data", data_dir), ("fasta", fasta), ("labels", labels), ("bed", bed),
+                            ("genome", genome)) if v is not None]
+    modes = [data_dir is not None, fasta is not None or labels is not None,
+             bed is not None or genome is not None]
+    if sum(modes) != 1:
+        raise InputError("give exactly one test set: --data DIR, --fasta F with --labels T, or --bed B with "
+                         f"--genome G (got: {', '.join(given) or 'nothing'})")
+    if data_dir is not None:
+        d = Path(data_dir)
+        if not d.is_dir():
+            raise input_error(d, "dataset directory not found" if not d.exists() else
+                              "not a directory (expected a directory with sequences.fa and labels.tsv)")
+        fasta = _find_in_dir(d, ("sequences.fa", "sequences.fa.gz", "sequences.fasta"), "sequences")
+        labels = _find_in_dir(d, ("labels.tsv", "labels.tsv.gz"), "labels")
+    if fasta is not None or labels is not None:
+        if fasta is None or labels is None:
+            raise InputError("--fasta and --labels must be given together")
+        fasta, labels = Path(fasta), Path(labels)
+        if not fasta.is_file():
+            raise input_error(fasta, "FASTA file not found" if not fasta.exists() else
+                              "expected a FASTA file, got a directory")
+        ids, names, lab = read_labels(labels)
+        if not ids:
+            raise input_error(labels, "no labelled records (only a header)")
+        return StreamSource("fasta", {"fasta": fasta, "labels": labels}, list(names), len(ids),
+                            _index={rid: i for i, rid in enumerate(ids)}, _labels=lab)
+    if bed is None or genome is None:
+        raise InputError("--bed and --genome must be given together")
+    bed, genome = Path(bed), Path(genome)
+    if not genome.is_file():
+        raise input_error(genome, "genome FASTA file not found")
+    chroms, starts, ends, names, lab, ids = read_bed(bed)
+    seen: dict[str, int] = {}
+    for i, rid in enumerate(ids):
+        if rid in seen:
+            raise input_error(bed, f"duplicate region (entries #{seen[rid] + 1} and #{i + 1})", rid)
+        seen[rid] = i
+    return StreamSource("bed", {"bed": bed, "genome": genome}, list(names), len(ids),
+                        _bed=(chroms, starts, ends, lab, ids))
+
+
+# --------------------------------------------------------------------------------------------
+# histogram statistics
+# --------------------------------------------------------------------------------------------
+
+
+def mann_whitney_hist(fg: np.ndarray, bg: np.ndarray, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """One-sided Mann–Whitney U (foreground > background) from binned counts, every row at once.
+
+    Scores in one bin count as ties (mid-ranks); otherwise identical to
+    :func:`satori_jax.interpret.stats.mann_whitney_greater` (normal approximation, tie and continuity
+    corrections), i.e. exact when all scores of a bin are equal.
+
+    Parameters
+    ----------
+    fg, bg
+        ``(T, K)`` counts per ordered bin.
+    block
+        Rows per vectorised block (bounds the float64 temporaries).
+
+    Returns
+    -------
+    u, p
+        ``(T,)`` U of the foreground and one-sided p-value (NaN where a side is empty).
+    """
+    t = fg.shape[0]
+    u = np.full(t, np.nan)
+    p = np.full(t, np.nan)
+    from scipy.special import ndtr
+
+    for s in range(0, t, block):
+        f = np.asarray(fg[s : s + block], np.float64)
+        b = np.asarray(bg[s : s + block], np.float64)
+        n1, n2 = f.sum(1), b.sum(1)
+        below = np.cumsum(b, axis=1) - b
+        u1 = (f * (below + b / 2.0)).sum(1)
+        tt = f + b
+        tie = (tt**3 - tt).sum(1)
+        n = n1 + n2
+        ok = (n1 > 0) & (n2 > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sd = np.sqrt(n1 * n2 / 12.0 * ((n + 1.0) - tie / (n * (n - 1.0))))
+            z = (u1 - n1 * n2 / 2.0 - 0.5) / sd
+            pv = np.clip(ndtr(-z), 0.0, 1.0)
+        u[s : s + block] = np.where(ok, u1, np.nan)
+        p[s : s + block] = np.where(ok, pv, np.nan)
+    return u, p
+
+
+def hist_quantile(hist: np.ndarray, values: np.ndarray, q: float, midpoint: bool = True) -> np.ndarray:
+    """Per-row quantile of binned data (NaN for empty rows).
+
+    Parameters
+    ----------
+    hist
+        ``(T, K)`` counts.
+    values
+        ``(K,)`` value of each bin.
+    q
+        Quantile in ``[0, 1]``.
+    midpoint
+        ``True``: mean of the two middle order statistics at ``q = 0.5`` (the usual median);
+        in general ``numpy.percentile``'s linear interpolation between order statistics.
+    """
+    hist = np.atleast_2d(hist)
+    n = hist.sum(1).astype(np.float64)
+    cs = np.cumsum(hist, axis=1)
+    h = (n - 1.0) * q
+    lo, hi = np.floor(h), np.ceil(h)
+    out = np.full(hist.shape[0], np.nan)
+    ok = n > 0
+    if not ok.any():
+        return out
+
+    def order_stat(k):  # value of the k-th (0-based) order statistic per row
+        idx = (cs[ok] <= k[ok, None]).sum(1)
+        return values[np.minimum(idx, len(values) - 1)].astype(np.float64)
+
+    v_lo, v_hi = order_stat(lo), order_stat(hi)
+    frac = (h - lo)[ok]
+    out[ok] = v_lo + frac * (v_hi - v_lo)
+    return out
+
+
+def hist_median(hist: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per-row median of binned data (NaN for empty rows)."""
+    return hist_quantile(hist, values, 0.5)
+
+
+@dataclass(frozen=True)
+class _Bins:
+    """Score bins of one method: bin 0 = scores <= 0, then ``n`` log-spaced bins over ``[lo, hi]``."""
+
+    lo: float
+    hi: float
+    n: int
+
+    def index(self, s: np.ndarray) -> np.ndarray:
+        s = np.asarray(s, np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = (np.log(np.maximum(s, 1e-300)) - np.log(self.lo)) / (np.log(self.hi) - np.log(self.lo))
+        j = 1 + np.clip(np.floor(x * self.n), 0, self.n - 1).astype(np.int64)
+        return np.where(s > 0, j, 0)
+
+    def values(self) -> np.ndarray:
+        r = np.log(self.hi / self.lo) / self.n
+        return np.concatenate([[0.0], self.lo * np.exp((np.arange(self.n) + 0.5) * r)])
+
+
+def _range_from(scores: np.ndarray, method: str) -> tuple[float, float]:
+    s = np.asarray(scores, np.float64)
+    s = s[np.isfinite(s) & (s > 0)]
+    if s.size == 0:
+        lo, hi = 1e-8, 1e2
+    else:
+        lo = 10.0 ** (np.floor(np.log10(s.min())) - 2)
+        hi = 10.0 ** (np.ceil(np.log10(s.max())) + 1)
+    if method == "raw":
+        hi = min(hi, 1.0)
+        lo = min(lo, 1e-3)
+    return float(lo), float(hi)
+
+
+# --------------------------------------------------------------------------------------------
+# chunk files
+# --------------------------------------------------------------------------------------------
+
+
+def _save_npz(path: Path, **arrays) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _after_chunk(pass_no: int, chunk: int) -> None:
+    """Hook called after a chunk file is written (tests inject failures here)."""
+
+
+def _select_chunk(labels: np.ndarray, probs: np.ndarray, binary: bool, background: str, prob_cutoff: float,
+                  neg_cutoff: float, precision_cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Selection rules of :func:`satori_jax.interpret.selection.select_examples` for one chunk, no errors.
+
+    Returns ``fg (B,) bool``, ``targets (B, C) bool`` (rows of fg examples meaningful) and
+    ``bg (B,) bool`` (negatives; all False for a shuffled background).
+    """
+    lab = np.asarray(labels).reshape(len(labels), -1) > 0.5
+    p = np.asarray(probs, np.float64).reshape(lab.shape)
+    if binary:
+        fg = lab[:, 0] & (p[:, 0] > prob_cutoff)
+        bg = (~lab[:, 0] & (p[:, 0] < neg_cutoff)) if background == "negatives" else np.zeros(len(lab), bool)
+        return fg, np.ones_like(lab), bg
+    pred = p > 0.5
+    n_pred = pred.sum(1)
+    tp = pred & lab
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(n_pred > 0, tp.sum(1) / np.maximum(n_pred, 1), np.nan)
+    fg = (n_pred > 0) & (precision >= precision_cutoff)
+    return fg, tp, np.zeros(len(lab), bool)
+
+
+def _fold(scores, num_filters: int, bins: _Bins, dist_width: int, dist_bins: int) -> dict[str, np.ndarray]:
+    """Fold one chunk's :class:`PairScores` into sparse histogram increments."""
+    f = num_filters
+    a = scores.filter_a.astype(np.int64)
+    b = scores.filter_b.astype(np.int64)
+    tri = a * f - a * (a + 1) // 2 + (b - a - 1)  # upper-triangle pair index
+    k = bins.n + 1
+    keys, counts = np.unique(tri * k + bins.index(scores.score), return_counts=True)
+    dk = tri * dist_bins + np.minimum(scores.distance.astype(np.int64) // dist_width, dist_bins - 1)
+    dkeys, dcounts = np.unique(dk, return_counts=True)
+    order = np.argsort(tri, kind="stable")
+    t_sorted = tri[order]
+    if t_sorted.size:
+        starts = np.flatnonzero(np.concatenate([[True], t_sorted[1:] != t_sorted[:-1]]))
+        pmax = np.maximum.reduceat(scores.score[order].astype(np.float32), starts)
+        pairs = t_sorted[starts]
+    else:
+        pmax, pairs = np.zeros(0, np.float32), np.zeros(0, np.int64)
+    return {"keys": keys.astype(np.uint64), "counts": counts.astype(np.uint32),
+            "dkeys": dkeys.astype(np.uint64), "dcounts": dcounts.astype(np.uint32),
+            "pairs": pairs, "pmax": pmax, "sum": np.float64(np.sum(scores.score, dtype=np.float64)),
+            "count": np.int64(len(scores)), "n_examples": np.int64(scores.n_examples)}
+
+
+# --------------------------------------------------------------------------------------------
+# the streaming pipeline
+# --------------------------------------------------------------------------------------------
+
+
+def _settings_hash(settings: dict) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _prepare_stream_dir(stream: Path, settings: dict, log) -> None:
+    h = _settings_hash(settings)
+    sfile = stream / "settings.json"
+    if stream.is_dir() and sfile.is_file():
+        try:
+            old = json.loads(sfile.read_text()).get("hash")
+        except (OSError, ValueError):
+            old = None
+        if old == h:
+            n1 = len(list(stream.glob("pass1_*.npz")))
+            n2 = len(list(stream.glob("pass2_*.npz")))
+            log(f"resuming: {n1} pass-1 and {n2} pass-2 chunk(s) already done in {stream}")
+            return
+        log(f"settings changed since the partial results in {stream} were written; starting over")
+    if stream.exists():
+        shutil.rmtree(stream)
+    stream.mkdir(parents=True)
+    from satori_jax.interpret.report import write_json
+
+    write_json(sfile, {"hash": h, "settings": settings})
+
+
+def interpret_stream(
+    run_dir: str | Path,
+    out_dir: str | Path | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    fasta: str | Path | None = None,
+    labels: str | Path | None = None,
+    bed: str | Path | None = None,
+    genome: str | Path | None = None,
+    chunk_size: int = 10_000,
+    hist_bins: int = 1024,
+    methods: str | Sequence[str] = ("raw", "attr"),
+    motif_db: str | Path = "jaspar2024",
+    family_table: str | Path | None = None,
+    background: str | None = None,
+    truth: str | Path | None = None,
+    attn_cutoff: str | float = "mean",
+    prob_cutoff: float = 0.7,
+    precision_cutoff: float = 0.5,
+    activity_fraction: float = 0.65,
+    batch_size: int = 256,
+    seed: int = 0,
+    verbose: bool = True,
+    neg_cutoff: float = 0.3,
+    alpha: float = 0.05,
+    max_logos: int = 60,
+    plots: bool = True,
+) -> dict:
+    """Interpret ``run_dir``'s model on a test set streamed from files (module docstring).
+
+    Parameters
+    ----------
+    run_dir
+        Trained run directory (config, data.json, checkpoints; ``test_predictions.npz`` is not used).
+    out_dir
+        Output directory (default ``RUN/interpret``); partial results in ``OUT/stream/``.
+    data_dir, fasta, labels, bed, genome
+        The test set: ``data_dir`` or ``fasta`` + ``labels`` or ``bed`` + ``genome``.
+    chunk_size
+        Sequences per chunk (bounds memory).
+    hist_bins
+        Log-spaced score bins per filter pair (module docstring).
+
+    Other parameters are those of :func:`satori_jax.interpret.pipeline.interpret_run`.
+
+    Returns
+    -------
+    dict
+        The content of ``summary.json`` (``run.streaming`` describes the chunking and histograms).
+    """
+    import jax
+
+    from satori_jax.interpret import motifs as motif_lib
+    from satori_jax.interpret import report
+    from satori_jax.interpret.pipeline import (
+        ScoreContext,
+        _Log,
+        _parse_cutoff,
+        available_methods,
+        parse_methods,
+    )
+
+    log = _Log(verbose)
+    t_start = time.perf_counter()
+    run_dir = Path(run_dir)
+    out = Path(out_dir) if out_dir is not None else run_dir / "interpret"
+    method_list = parse_methods(methods)
+    cutoff = _parse_cutoff(attn_cutoff)
+    if chunk_size < 1:
+        raise InputError(f"--chunk-size must be >= 1, got {chunk_size}")
+    if hist_bins < 16:
+        raise InputError(f"--hist-bins must be >= 16, got {hist_bins}")
+    if not run_dir.is_dir():
+        raise input_error(run_dir, "no such run directory")
+    truth_pairs = None
+    if truth is not None:
+        from satori_jax.interpret.evaluate import read_truth
+
+        truth_pairs = read_truth(truth)
+    source = open_source(data_dir=data_dir, fasta=fasta, labels=labels, bed=bed, genome=genome)
+    t = time.perf_counter()
+    db = motif_lib.load_motif_db(motif_db, family_table)
+    log.step("motif_db", time.perf_counter() - t)
+
+    from satori_jax.interpret.interactions import Placement
+    from satori_jax.runs import load_model
+    from satori_jax.train import make_predict_fn, predict_probs
+
+    cfg, model, variables, info = load_model(run_dir)
+    label_names = list(info["label_names"])
+    length = int(info["length"])
+    if len(source.label_names) != len(label_names):
+        path = source.files.get("labels", source.files.get("bed"))
+        raise input_error(path, f"{len(source.label_names)} label column(s) "
+                                f"({', '.join(source.label_names)}); the model of {run_dir} has "
+                                f"{len(label_names)} ({', '.join(label_names)})")
+    binary = len(label_names) == 1
+    if background is None:
+        background = "negatives" if binary else "shuffle"
+    if background not in ("negatives", "shuffle"):
+        raise InputError(f"background must be 'negatives' or 'shuffle', got {background!r}")
+    if background == "negatives" and not binary:
+        raise InputError("background 'negatives' needs a binary task; use 'shuffle' for multi-label data")
+    num_filters = int(cfg.model.num_filters)
+    ckpt = run_dir / "checkpoints" / "best"
+    settings = {
+        "format": _FORMAT, "inputs": source.stamp(), "run": str(run_dir.resolve()),
+        "checkpoint": sorted((str(p.relative_to(ckpt)), p.stat().st_size, p.stat().st_mtime_ns)
+                             for p in ckpt.rglob("*") if p.is_file()) if ckpt.is_dir() else None,
+        "chunk_size": int(chunk_size), "hist_bins": int(hist_bins), "methods": method_list,
+        "background": background, "prob_cutoff": float(prob_cutoff), "neg_cutoff": float(neg_cutoff),
+        "precision_cutoff": float(precision_cutoff), "activity_fraction": float(activity_fraction),
+        "seed": int(seed), "length": length,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    stale = out / "summary.json"
+    if stale.exists():
+        stale.unlink()  # an interrupted re-run must not look complete
+    stream = out / "stream"
+    _prepare_stream_dir(stream, settings, log)
+    place = Placement()
+    mesh = place.mesh
+    predict_fn = make_predict_fn(model)
+
+    # ---- pass 1: predictions, selection, running filter maxima -------------------------------
+    from satori_jax.interpret.activity import filter_thresholds
+
+    t = time.perf_counter()
+    n_chunks = 0
+    for k, (ids, codes, lab) in enumerate(source.chunks(chunk_size, length)):
+        n_chunks = k + 1
+        path = stream / f"pass1_{k:05d}.npz"
+        if path.is_file():
+            continue
+        probs = predict_probs(model, variables, codes, batch_size, predict_fn=predict_fn, mesh=mesh)
+        fg, targets, bg = _select_chunk(lab, probs, binary, background, prob_cutoff, neg_cutoff,
+                                        precision_cutoff)
+        fgi = np.flatnonzero(fg)
+        fmax = (filter_thresholds(model, variables, codes[fgi], 1.0, batch_size) if fgi.size
+                else np.full(num_filters, -np.inf, np.float32))
+        conf = np.where(targets[fgi], probs[fgi], -np.inf).max(axis=1) if fgi.size else np.zeros(0)
+        top = fgi[np.argsort(-conf, kind="stable")[:TOP_EXAMPLES]]
+        bgi = np.flatnonzero(bg)
+        top_conf = np.where(targets[top], probs[top], -np.inf).max(axis=1) if top.size else np.zeros(0)
+        _save_npz(path, n=np.int64(len(ids)), fg=fg, bg=bg, targets=targets[fg],
+                  probs=probs.astype(np.float32), labels=np.asarray(lab, np.float32),
+                  fmax=np.asarray(fmax, np.float32), top_conf=top_conf,
+                  top_ids=np.asarray([ids[i] for i in top], dtype=str), top_codes=codes[top],
+                  top_targets=targets[top], sample_fg=codes[fgi[:SAMPLE_SIZE]],
+                  sample_fg_targets=targets[fgi[:SAMPLE_SIZE]], sample_bg=codes[bgi[:SAMPLE_SIZE]])
+        _after_chunk(1, k)
+        log(f"pass 1: chunk {k + 1} ({len(ids)} sequences, {fgi.size} foreground, {bgi.size} background)")
+    log.step("pass1", time.perf_counter() - t)
+
+    # ---- between the passes: thresholds, exemplars, sample --------------------------------------
+    n_test = n_fg = n_bg = 0
+    fmax = np.full(num_filters, -np.inf, np.float32)
+    tops: list[tuple[float, str, np.ndarray, np.ndarray]] = []
+    samp_fg, samp_fgt, samp_bg = [], [], []
+    for k in range(n_chunks):
+        z = _load_npz(stream / f"pass1_{k:05d}.npz")
+        n_test += int(z["n"])
+        n_fg += int(z["fg"].sum())
+        n_bg += int(z["bg"].sum())
+        fmax = np.maximum(fmax, z["fmax"])
+        tops += [(float(c), str(i), cd, tg) for c, i, cd, tg in
+                 zip(z["top_conf"], z["top_ids"], z["top_codes"], z["top_targets"], strict=True)]
+        tops = sorted(tops, key=lambda x: -x[0])[:TOP_EXAMPLES]
+        if sum(len(s) for s in samp_fg) < SAMPLE_SIZE:
+            samp_fg.append(z["sample_fg"])
+            samp_fgt.append(z["sample_fg_targets"])
+        if sum(len(s) for s in samp_bg) < SAMPLE_SIZE:
+            samp_bg.append(z["sample_bg"])
+    if n_fg == 0 or (background == "negatives" and n_bg == 0):
+        from satori_jax.interpret.selection import select_examples
+
+        parts = [_load_npz(stream / f"pass1_{k:05d}.npz") for k in range(n_chunks)]
+        select_examples(np.concatenate([p["labels"] for p in parts]),
+                        np.concatenate([p["probs"] for p in parts]),
+                        prob_cutoff=prob_cutoff, neg_cutoff=neg_cutoff, precision_cutoff=precision_cutoff,
+                        background=background)  # raises the in-memory path's error
+        raise InputError("no foreground / background example selected")  # pragma: no cover
+    thresholds = fmax * np.float32(activity_fraction)
+    log(f"{n_test} test sequences in {n_chunks} chunk(s); foreground {n_fg}, background ({background}) "
+        f"{n_bg if background == 'negatives' else n_fg}")
+
+    ctx = ScoreContext(model, variables, cfg, np.asarray(thresholds, np.float32), int(batch_size), int(seed),
+                       False, extra={"matches": []})
+    scorers = available_methods()
+    s_fg = np.concatenate(samp_fg)[:SAMPLE_SIZE]
+    s_fgt = np.concatenate(samp_fgt)[:SAMPLE_SIZE].astype(bool)
+    if background == "negatives":
+        s_bg = np.concatenate(samp_bg)[:SAMPLE_SIZE]
+        s_bgt = np.ones((len(s_bg), 1), bool)
+    else:
+        from satori_jax.data.shuffle import shuffled_background
+
+        s_bg = shuffled_background(model, variables, s_fg, thresholds, np.random.default_rng([seed, 10**6]),
+                                   batch_size=batch_size)
+        s_bgt = s_fgt.copy()
+    rfile = stream / "ranges.json"
+    if rfile.is_file():
+        ranges = json.loads(rfile.read_text())
+    else:
+        t = time.perf_counter()
+        ranges = {}
+        for m in method_list:
+            sc = [scorers[m].score(ctx, s_fg, s_fgt).score, scorers[m].score(ctx, s_bg, s_bgt).score]
+            ranges[m] = _range_from(np.concatenate(sc), m)
+        report.write_json(rfile, ranges)
+        log.step("ranges", time.perf_counter() - t)
+    bins = {m: _Bins(float(ranges[m][0]), float(ranges[m][1]), int(hist_bins)) for m in method_list}
+    dist_width = max(1, -(-(length + 1) // 512))
+    dist_bins = -(-(length + 1) // dist_width)
+
+    # ---- pass 2: motifs, background, per-method histograms ---------------------------------------
+    from satori_jax.interpret.interactions import PairScores
+
+    t = time.perf_counter()
+    method_seconds = {m: 0.0 for m in method_list}
+    for k, (_, codes, _) in enumerate(source.chunks(chunk_size, length)):
+        path = stream / f"pass2_{k:05d}.npz"
+        if path.is_file():
+            continue
+        z = _load_npz(stream / f"pass1_{k:05d}.npz")
+        fg_codes = codes[z["fg"]]
+        fg_t = z["targets"].astype(bool)
+        if background == "negatives":
+            bg_codes = codes[z["bg"]]
+            bg_t = np.ones((len(bg_codes), 1), bool)
+        elif len(fg_codes):
+            from satori_jax.data.shuffle import shuffled_background
+
+            bg_codes = shuffled_background(model, variables, fg_codes, thresholds,
+                                           np.random.default_rng([seed, k]), batch_size=batch_size)
+            bg_t = fg_t.copy()
+        else:
+            bg_codes, bg_t = fg_codes, fg_t
+        counts, n_sites = motif_lib.filter_pwms(model, variables, fg_codes, thresholds, cfg.model,
+                                                batch_size=batch_size)
+        res: dict[str, np.ndarray] = {"counts": counts, "n_sites": n_sites}
+        for m in method_list:
+            tm = time.perf_counter()
+            for side, c, tg in (("fg", fg_codes, fg_t), ("bg", bg_codes, bg_t)):
+                ps = scorers[m].score(ctx, c, tg) if len(c) else PairScores.empty(0)
+                for key, v in _fold(ps, num_filters, bins[m], dist_width, dist_bins).items():
+                    res[f"{m}/{side}/{key}"] = v
+            method_seconds[m] += time.perf_counter() - tm
+        _save_npz(path, **res)
+        _after_chunk(2, k)
+        log(f"pass 2: chunk {k + 1}/{n_chunks} done")
+    log.step("pass2", time.perf_counter() - t)
+
+    # ---- final: motifs ----------------------------------------------------------------------------
+    t = time.perf_counter()
+    counts = np.zeros((num_filters, int(cfg.model.filter_width), 4))
+    n_sites = np.zeros(num_filters, np.int64)
+    for k in range(n_chunks):
+        with np.load(stream / f"pass2_{k:05d}.npz") as z:
+            counts += z["counts"]
+            n_sites += z["n_sites"]
+    pwms = motif_lib.to_pwm(counts, 0.1)
+    motif_lib.write_filters_meme(out / "filters.meme", motif_lib.filter_motifs(pwms, n_sites), n_sites)
+    matches = motif_lib.match_filters(pwms, n_sites, db)
+    motif_lib.write_tomtom_table(out / "filters_tomtom.tsv", matches)
+    n_matched = sum(m.matched for m in matches)
+    ctx.extra["matches"] = matches
+    log.step("motifs", time.perf_counter() - t)
+    log(f"{n_matched} filters match a database motif")
+
+    images: dict[str, Any] = {"logos": [], "attention": [], "overlap": None, "extra": []}
+    top_codes = np.stack([x[2] for x in tops])
+    top_targets = np.stack([x[3] for x in tops]).astype(bool)
+    if plots:
+        _motif_plots(out, pwms, matches, tops, thresholds, model, variables, cfg, images, max_logos, log)
+
+    # ---- final: statistics per method ------------------------------------------------------------
+    from satori_jax.interpret.stats import benjamini_hochberg
+
+    summary_methods: dict[str, dict] = {}
+    tables, tf_tables, top_labels = {}, {}, {}
+    dist_values = np.arange(dist_bins) * dist_width + (dist_width - 1) / 2.0
+    for m in method_list:
+        t = time.perf_counter()
+        stats, cut_value, n_obs, n_ex_fg, n_ex_bg = _method_stats(stream, n_chunks, m, num_filters, bins[m],
+                                                                  dist_bins, cutoff, dist_values)
+        stats["q_value"] = benjamini_hochberg(stats["p_value"])
+        order = np.lexsort((stats["p_value"], stats["q_value"]))
+        stats = {kk: v[order] for kk, v in stats.items()}
+        rows = report.interaction_table(stats, matches, num_filters)
+        tf_rows = report.tf_pair_table(rows, alpha)
+        report.write_tsv(out / f"interactions_{m}.tsv", report.INTERACTION_COLUMNS, rows)
+        report.write_tsv(out / f"tf_interactions_{m}.tsv", report.TF_INTERACTION_COLUMNS, tf_rows)
+        tables[m], tf_tables[m] = rows, tf_rows
+        top_labels[m] = [report.pair_label(r["tf_a"], r["tf_b"]) for r in tf_rows]
+        n_sig = int(sum(float(r["q_value"]) < alpha for r in rows))
+        fam_counts: dict[str, int] = {}
+        for r in tf_rows:
+            key = report.pair_label(r["family_a"] or "unknown", r["family_b"] or "unknown")
+            fam_counts[key] = fam_counts.get(key, 0) + 1
+        sig = np.asarray(stats["q_value"]) < alpha
+        dist = None
+        if sig.any():
+            dh = _sig_distance_hist(stream, n_chunks, m, num_filters, dist_bins, stats["filter_a"][sig],
+                                    stats["filter_b"][sig])
+            dist = {k2: float(hist_quantile(dh, dist_values, q)[0]) for k2, q in
+                    (("median", 0.5), ("q25", 0.25), ("q75", 0.75))}
+        seconds = method_seconds[m] + time.perf_counter() - t
+        entry: dict[str, Any] = {
+            "n_examples": int(n_ex_fg), "n_background": int(n_ex_bg), "n_observed_pairs_fg": int(n_obs),
+            "cutoff": cut_value, "n_tested": int(len(rows)), "n_significant_filter_pairs": n_sig,
+            "n_significant_tf_pairs": int(len(tf_rows)),
+            "top_tf_pairs": [{"tf_a": r["tf_a"], "tf_b": r["tf_b"], "q_value": float(r["q_value"])}
+                             for r in tf_rows[:25]],
+            "seconds": round(seconds, 3),
+            "family_pairs": dict(sorted(fam_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "distance_bp_significant": dist,
+        }
+        if truth_pairs is not None:
+            from satori_jax.interpret.evaluate import score_pairs
+
+            sc = score_pairs([(r["tf_a"], r["tf_b"]) for r in tf_rows], truth_pairs)
+            entry.update({k2: sc[k2] for k2 in ("precision", "recall", "f1", "tp", "fp", "fn")})
+        summary_methods[m] = entry
+        log(f"method {m}: {len(rows)} pairs tested, {n_sig} significant filter pairs, "
+            f"{len(tf_rows)} TF pairs")
+        if plots:
+            from satori_jax.interpret import plots as plot_lib
+
+            groups = {}
+            for r in tf_rows[:15]:
+                pa = [tuple(int(x.removeprefix("filter")) for x in it.split("-"))
+                      for it in r["filter_pairs"].split(";") if it]
+                groups[report.pair_label(r["tf_a"], r["tf_b"])] = _expand_distances(
+                    _sig_distance_hist(stream, n_chunks, m, num_filters, dist_bins,
+                                       np.array([p[0] for p in pa]), np.array([p[1] for p in pa]))[0],
+                    dist_values)
+            images[m] = {
+                "family": plot_lib.family_barplot(fam_counts, out / f"families_{m}.png",
+                                                  title=f"{m}: significant TF pairs per family pair"),
+                "distance": plot_lib.distance_boxplot(groups, out / f"distances_{m}.png",
+                                                      title=f"{m}: distances of the top TF pairs"),
+            }
+            scorer = scorers[m]
+            if scorer.plots is not None:
+                try:
+                    images["extra"].extend(scorer.plots(ctx, out, top_codes, top_targets))
+                except Exception as exc:  # noqa: BLE001 - a plot must not sink the run
+                    log(f"{m} plots skipped: {exc}")
+    if plots and len(method_list) >= 2:
+        from satori_jax.interpret import plots as plot_lib
+
+        images["overlap"] = plot_lib.method_overlap(top_labels, out / "method_overlap.png",
+                                                    title="top TF pairs per method")
+
+    import satori_jax
+
+    summary = {
+        "methods": summary_methods,
+        "run": {
+            "run_dir": str(run_dir), "out_dir": str(out), "task": "binary" if binary else "multi-label",
+            "label_names": label_names, "n_test": int(n_test), "n_foreground_selected": int(n_fg),
+            "n_foreground": int(n_fg), "n_background": int(n_bg if background == "negatives" else n_fg),
+            "background": background, "motif_db": str(motif_db), "n_db_motifs": len(db),
+            "family_table": None if family_table is None else str(family_table), "num_filters": num_filters,
+            "filter_width": int(cfg.model.filter_width),
+            "n_filters_with_sites": int((n_sites >= motif_lib.MIN_SITES).sum()),
+            "n_filters_matched": int(n_matched), "activity_fraction": float(activity_fraction),
+            "attn_cutoff": cutoff, "prob_cutoff": float(prob_cutoff), "neg_cutoff": float(neg_cutoff),
+            "precision_cutoff": float(precision_cutoff), "alpha": float(alpha), "max_examples": None,
+            "batch_size": int(batch_size), "seed": int(seed), "truth": None if truth is None else str(truth),
+            "device": str(jax.devices()[0].platform), "n_devices": int(jax.device_count()),
+            "version": getattr(satori_jax, "__version__", ""), "step_seconds": log.steps,
+            "streaming": {
+                "inputs": {k2: str(v) for k2, v in source.files.items()}, "chunk_size": int(chunk_size),
+                "n_chunks": int(n_chunks), "hist_bins": int(hist_bins),
+                "score_ranges": {m: list(ranges[m]) for m in method_list},
+                "distance_bin_bp": int(dist_width), "settings_hash": _settings_hash(settings),
+            },
+        },
+    }
+    if truth_pairs is not None:
+        summary["run"]["n_true_pairs"] = len(truth_pairs)
+    summary["run"]["total_seconds"] = round(time.perf_counter() - t_start, 3)
+    report.write_html(out / "report.html", summary, tomtom_rows=report.read_tsv(out / "filters_tomtom.tsv"),
+                      tables=tables, tf_tables=tf_tables, images=images)
+    report.write_json(out / "summary.json", summary)  # last: its presence marks a complete run
+    log(f"done in {summary['run']['total_seconds']:.1f} s; outputs in {out}")
+    return summary
+
+
+def _expand_distances(hist: np.ndarray, values: np.ndarray, cap: int = 20_000) -> np.ndarray:
+    """Distances from a distance histogram (counts scaled down to at most ``cap`` values, for plots)."""
+    hist = np.asarray(hist, np.float64)
+    tot = hist.sum()
+    if tot > cap:
+        hist = np.round(hist * cap / tot)
+    return np.repeat(values, hist.astype(np.int64))
+
+
+def _method_stats(stream: Path, n_chunks: int, m: str, f: int, bins: _Bins, dist_bins: int, cutoff,
+                  dist_values: np.ndarray):
+    """Per-pair statistics of method ``m`` from the pass-2 chunk files (two reads of the files)."""
+    p_all = f * (f - 1) // 2
+    k = bins.n + 1
+    n_fg = np.zeros(p_all, np.int64)
+    n_bg = np.zeros(p_all, np.int64)
+    pmax = np.full(p_all, -np.inf, np.float32)
+    tot, cnt, ex_fg, ex_bg = 0.0, 0, 0, 0
+    for c in range(n_chunks):
+        with np.load(stream / f"pass2_{c:05d}.npz") as z:
+            n_fg += np.bincount((z[f"{m}/fg/keys"] // k).astype(np.int64), weights=z[f"{m}/fg/counts"],
+                                minlength=p_all).astype(np.int64)
+            n_bg += np.bincount((z[f"{m}/bg/keys"] // k).astype(np.int64), weights=z[f"{m}/bg/counts"],
+                                minlength=p_all).astype(np.int64)
+            pairs = z[f"{m}/fg/pairs"]
+            pmax[pairs] = np.maximum(pmax[pairs], z[f"{m}/fg/pmax"])
+            tot += float(z[f"{m}/fg/sum"])
+            cnt += int(z[f"{m}/fg/count"])
+            ex_fg += int(z[f"{m}/fg/n_examples"])
+            ex_bg += int(z[f"{m}/bg/n_examples"])
+    if isinstance(cutoff, str):
+        cut = tot / cnt if cnt else np.inf
+        cut_value = float(cut) if cnt else None
+    else:
+        cut = cut_value = float(cutoff)
+    has = n_fg > 0
+    passing = has & (pmax >= cut)
+    zero_fill = passing & (n_bg == 0) & (ex_bg > 0)
+    tested = passing & ((n_bg > 0) | zero_fill)
+    tid = np.flatnonzero(tested)
+    t = tid.size
+    remap = np.full(p_all, -1, np.int64)
+    remap[tid] = np.arange(t)
+    hf = np.zeros((t, k), np.uint32)
+    hb = np.zeros((t, k), np.uint32)
+    hd = np.zeros((t, dist_bins), np.uint32)
+    for c in range(n_chunks):
+        with np.load(stream / f"pass2_{c:05d}.npz") as z:
+            for side, h in (("fg", hf), ("bg", hb)):
+                keys, counts = z[f"{m}/{side}/keys"].astype(np.int64), z[f"{m}/{side}/counts"]
+                r = remap[keys // k]
+                sel = r >= 0
+                h[r[sel], (keys % k)[sel]] += counts[sel]  # keys are unique within a chunk
+            keys, counts = z[f"{m}/fg/dkeys"].astype(np.int64), z[f"{m}/fg/dcounts"]
+            r = remap[keys // dist_bins]
+            sel = r >= 0
+            hd[r[sel], (keys % dist_bins)[sel]] += counts[sel]
+    hb[:, 0] += np.where(zero_fill[tid], ex_bg, 0).astype(np.uint32)  # "score 0 in every background example"
+    u, p = mann_whitney_hist(hf, hb)
+    vals = bins.values()
+    ia, ib = np.triu_indices(f, 1)
+    med_bg = hist_median(hb, vals)
+    stats = {
+        "filter_a": ia[tid].astype(np.int32), "filter_b": ib[tid].astype(np.int32),
+        "n_fg": n_fg[tid], "n_bg": n_bg[tid], "median_score_fg": hist_median(hf, vals),
+        "median_score_bg": med_bg, "median_distance_bp": hist_median(hd, dist_values),
+        "max_score_fg": pmax[tid].astype(np.float64), "u_statistic": u, "p_value": p,
+    }
+    return stats, cut_value, int(has.sum()), ex_fg, ex_bg
+
+
+def _sig_distance_hist(stream: Path, n_chunks: int, m: str, f: int, dist_bins: int, fa: np.ndarray,
+                       fb: np.ndarray) -> np.ndarray:
+    """``(1, D)`` foreground distance histogram pooled over the listed filter pairs."""
+    fa, fb = np.asarray(fa, np.int64), np.asarray(fb, np.int64)
+    lo, hi = np.minimum(fa, fb), np.maximum(fa, fb)
+    want = lo * f - lo * (lo + 1) // 2 + (hi - lo - 1)
+    h = np.zeros((1, dist_bins), np.int64)
+    for c in range(n_chunks):
+        with np.load(stream / f"pass2_{c:05d}.npz") as z:
+            keys, counts = z[f"{m}/fg/dkeys"].astype(np.int64), z[f"{m}/fg/dcounts"]
+            sel = np.isin(keys // dist_bins, want)
+            h[0] += np.bincount(keys[sel] % dist_bins, weights=counts[sel],
+                                minlength=dist_bins).astype(np.int64)
+    return h
+
+
+def _motif_plots(out: Path, pwms, matches, tops, thresholds, model, variables, cfg, images, max_logos, log):
+    """Logos of matched filters and attention heatmaps of the most confident foreground examples."""
+    import jax.numpy as jnp
+
+    from satori_jax.data.encoding import one_hot
+    from satori_jax.interpret import plots as plot_lib
+    from satori_jax.interpret.activity import pooled_activity
+
+    ranked = sorted((m for m in matches if m.matched), key=lambda m: (m.q_value, m.filter))[:max_logos]
+    for m in ranked:
+        p = plot_lib.logo(pwms[m.filter], out / "logos" / f"filter{m.filter}.png",
+                          title=f"filter{m.filter}: {m.target} ({m.target_id}) q={m.q_value:.2g}")
+        images["logos"].append((p, f"filter{m.filter} ~ {m.target}, {m.n_sites} sites"))
+    try:
+        codes = np.stack([x[2] for x in tops])
+        _, inter = model.apply(variables, one_hot(jnp.asarray(codes)), train=False)
+        attn = np.asarray(inter["attention"]).max(axis=1)
+        pool = int(cfg.model.pool_size)
+        active = np.asarray(pooled_activity(inter["conv"], jnp.asarray(thresholds), pool))
+        lp = active.shape[1]
+        c = np.asarray(inter["conv"])[:, : lp * pool].reshape(len(codes), lp, pool, -1).max(axis=2)
+        names = {mm.filter: mm.target for mm in matches if mm.matched}
+        for e, (_, rid, _, _) in enumerate(tops):
+            marks = []
+            for p_ in range(lp):
+                named = [f for f in np.flatnonzero(active[e, p_]) if f in names]
+                if named:
+                    marks.append((p_, names[max(named, key=lambda f: c[e, p_, f])]))
+            safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in rid)
+            p = plot_lib.attention_heatmap(attn[e], marks, out / f"attention_{safe}.png",
+                                           title=f"test example {rid}", pool_size=pool)
+            images["attention"].append((p, f"test example {rid}: raw attention, max over heads"))
+    except Exception as exc:  # noqa: BLE001 - a plot must not sink the run
+        log(f"attention heatmaps skipped: {exc}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use python -m satori_jax.interpret RUN --fasta F --labels T")
