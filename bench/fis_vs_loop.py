@@ -60,18 +60,29 @@ def main(argv: list[str] | None = None) -> dict:
     codes = np.random.default_rng(0).integers(0, 4, (args.n, args.length)).astype(np.uint8)
     thr = filter_thresholds(model, variables, codes, args.fraction)
     conv = conv_activations(model, variables, codes)
-    n_inst = [len(fis._instances_np(c, thr, cfg.pool_size, conv_offset(cfg), cfg.filter_width, args.length))
-              for c in conv]
+    n_inst = [
+        len(fis._instances_np(c, thr, cfg.pool_size, conv_offset(cfg), cfg.filter_width, args.length))
+        for c in conv
+    ]
     lp = pooled_length(cfg, args.length)
     n_src = [min(k, args.max_sources or lp) for k in n_inst]
 
     def batched():
-        return fis.fis_scores(model, variables, codes, None, thr, steps=args.steps,
-                              batch_size=args.batch_size, max_sources=args.max_sources)
+        return fis.fis_scores(
+            model,
+            variables,
+            codes,
+            None,
+            thr,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            max_sources=args.max_sources,
+        )
 
     def loop():
-        return fis.fis_scores_loop(model, variables, codes, None, thr, steps=args.steps,
-                                   max_sources=args.max_sources)
+        return fis.fis_scores_loop(
+            model, variables, codes, None, thr, steps=args.steps, max_sources=args.max_sources
+        )
 
     def raw():
         from satori_jax.interpret.attention import raw_scorer
@@ -80,10 +91,19 @@ def main(argv: list[str] | None = None) -> dict:
         return score_examples(raw_scorer(model), model, variables, codes, None, thr, batch_size=64)
 
     # warm-up: compile every path once (the batched kernel on one full chunk, the loop on one sequence)
-    fis.fis_scores(model, variables, codes[: args.batch_size], None, thr, steps=args.steps,
-                   batch_size=args.batch_size, max_sources=args.max_sources)
-    fis.fis_scores_loop(model, variables, codes[:1], None, thr, steps=args.steps,
-                        max_sources=args.max_sources)
+    fis.fis_scores(
+        model,
+        variables,
+        codes[: args.batch_size],
+        None,
+        thr,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        max_sources=args.max_sources,
+    )
+    fis.fis_scores_loop(
+        model, variables, codes[:1], None, thr, steps=args.steps, max_sources=args.max_sources
+    )
     raw()
 
     t_batched, tb_all, res_b = _median_time(batched, args.repeats)
@@ -99,10 +119,15 @@ def main(argv: list[str] | None = None) -> dict:
         "host": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "jax": jax.__version__,
-        "model": {"num_filters": cfg.num_filters, "filter_width": cfg.filter_width,
-                  "pool_size": cfg.pool_size, "num_heads": cfg.num_heads, "head_dim": cfg.head_dim,
-                  "proj_dim": cfg.proj_dim,
-                  "params": count_params(variables["params"])},
+        "model": {
+            "num_filters": cfg.num_filters,
+            "filter_width": cfg.filter_width,
+            "pool_size": cfg.pool_size,
+            "num_heads": cfg.num_heads,
+            "head_dim": cfg.head_dim,
+            "proj_dim": cfg.proj_dim,
+            "params": count_params(variables["params"]),
+        },
         "sequences": args.n,
         "length": args.length,
         "pooled_length": lp,

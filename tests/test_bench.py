@@ -1,0 +1,114 @@
+"""Smoke tests of the bench (``python -m bench``): tiny sizes, results files, ratios, the peer section."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench import measure
+from bench import run as bench_run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_tiny_bench_writes_results_and_skips_peers_without_torch(tmp_path, monkeypatch):
+    # torch/captum "not installed": the peer section must be skipped with a message, not fail.
+    # (Imports are refused rather than set to None in sys.modules, which scipy's array-API helpers read.)
+    real_import = builtins.__import__
+
+    def no_torch(name, *args, **kwargs):
+        if name.split(".")[0] in ("torch", "captum"):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "bench.peers_torch", raising=False)
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    t0 = time.perf_counter()
+    rc = bench_run.main(["--tiny", "--archs", "basic", "--out", str(tmp_path)])
+    elapsed = time.perf_counter() - t0
+    assert rc == 0
+    (path,) = tmp_path.glob("*-tiny.json")
+    res = json.loads(path.read_text())
+    assert set(res["sections"]) == {"methods", "scaling", "training", "peers", "device"}
+    for name in ("methods", "scaling", "training", "device"):
+        assert res["sections"][name]["status"] == "ok", res["sections"][name]
+    peers = res["sections"]["peers"]
+    assert peers["status"] == "skipped" and "torch" in peers["reason"]
+
+    meth = res["sections"]["methods"]
+    cells = {(c["method"], c["n_examples"]): c for c in meth["cells"]}
+    ratios = {(r["method"], r["n_examples"]): r for r in meth["ratios"]}
+    for m in ("raw", "attr", "fis", "dfim"):
+        for n in (8, 16):
+            assert cells[(m, n)]["seconds"] > 0
+            assert ratios[(m, n)]["ratio_to_raw"] > 0
+        assert ratios[("raw", 16)]["ratio_to_raw"] == pytest.approx(1.0)
+    # fis and dfim are capped at N=2: measured there, extrapolated linearly above
+    for m in ("fis", "dfim"):
+        assert not cells[(m, 2)]["extrapolated"] and ratios[(m, 2)]["extrapolated"] is False
+        assert cells[(m, 16)]["extrapolated"] and cells[(m, 16)]["from_n"] == 2
+        assert cells[(m, 16)]["seconds"] == pytest.approx(8 * cells[(m, 2)]["seconds"])
+    for m in ("raw", "attr", "fis", "dfim"):  # bench.run.KERNELS must name the scorers' jitted kernels
+        assert cells[(m, 2 if m in ("fis", "dfim") else 16)]["flops_per_example"], f"no FLOP estimate for {m}"
+    assert not cells[("raw", 16)]["extrapolated"] and cells[("raw", 16)]["repeats"] >= 1
+    assert cells[("raw", 16)]["peak_rss_mb"] > 0
+
+    scaling = res["sections"]["scaling"]
+    assert [r["n"] for r in scaling["vs_n"]["raw"]] == [8, 16]
+    assert [r["length"] for r in scaling["vs_length"]["fis"]] == [80, 160]
+    assert "fis_time_vs_length" in scaling["exponents"]
+    assert res["sections"]["training"]["cells"][0]["seq_per_s"] > 0
+    assert res["sections"]["device"]["params"]["basic"] > 0
+    assert res["device"]["jax"] and res["device"]["cpu_count"] >= 1
+
+    stem = path.stem
+    for ext in (".md", ".png"):
+        assert (tmp_path / f"{stem}{ext}").stat().st_size > 0
+    md = (tmp_path / f"{stem}.md").read_text()
+    assert "fis/raw" in md and "PyTorch peer skipped" in md
+    readme = (tmp_path / "README.md").read_text()
+    assert "python -m bench" in readme and stem in readme
+    assert elapsed < 120, f"tiny bench took {elapsed:.0f} s (budget 60 s on an idle 2-core CPU)"
+
+
+def test_torch_peer_matches_our_model():
+    pytest.importorskip("torch")
+    pytest.importorskip("captum")
+    prof = bench_run.make_profile("tiny", "cpu")
+    prof.train_timed_steps, prof.repeats = 2, 1
+    res = bench_run.run_peers(prof, seed=0, threads=1)
+    assert res["status"] == "ok"
+    assert res["params"]["ours"] == res["params"]["peer_trainable"]
+    eq = res["equivalence"]
+    assert eq["logits_max_abs_diff"] <= 1e-4 * max(1.0, eq["logits_max_abs"])
+    assert eq["ig_max_abs_diff"] <= 1e-4 * max(1e-3, eq["ig_max_abs"])
+    assert res["train"]["ratio_ours_over_peer"] > 0 and res["ig"]["ratio_ours_over_peer"] > 0
+
+
+def test_measure_helpers():
+    x = np.array([10, 20, 40, 80])
+    assert measure.fit_exponent(x, 3.0 * x**1.5) == pytest.approx(1.5)
+    assert measure.fit_exponent([5], [1.0]) is None
+    calls = []
+    out = measure.interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=3)
+    assert calls == ["a", "b"] * 3 and out["a"]["repeats"] == 3
+    t = measure.timed(lambda: bytearray(50_000_000), repeats=2)
+    assert t["repeats"] == 2 and t["peak_rss_mb"] > 0
+
+
+def test_runs_as_a_script():
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert out.returncode == 0 and "--quick" in out.stdout and "--sections" in out.stdout
