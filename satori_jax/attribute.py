@@ -49,6 +49,7 @@ import gzip
 import hashlib
 import sys
 import time
+import types
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -1011,7 +1012,16 @@ def load(store: str | Path, names: Sequence[str] | None = None) -> dict[str, np.
     return store_lib.load(store, names)
 
 
+class _CallableModule(types.ModuleType):
+    """Lets ``satori_jax.attribute(...)`` call :func:`attribute` while the module stays importable."""
+
+    def __call__(self, *args, **kwargs):
+        return attribute(*args, **kwargs)
+
+
 if __name__ == "__main__":
     from satori_jax.cli.attribute import entry
 
     entry()
+else:
+    sys.modules[__name__].__class__ = _CallableModule

@@ -402,3 +402,13 @@ def test_data_dir_and_gzipped_fasta(env, reference, tmp_path):
         out = tmp_path / f"{next(iter(kw))}.h5"
         attr_lib.export(run, out, what="predictions", chunk_size=8, **kw, **FAST)
         np.testing.assert_array_equal(store_lib.load(out)["predictions"], reference["predictions"])
+
+
+def test_package_level_call(env, reference):
+    """``satori_jax.attribute(...)`` is the notebook API: the same arrays as the function."""
+    import satori_jax
+
+    _, run, codes, _ = env
+    got = satori_jax.attribute(run, codes, what=("predictions", "attention"), **FAST)
+    np.testing.assert_array_equal(got["predictions"], reference["predictions"])
+    np.testing.assert_array_equal(got["attention"], reference["attention"])

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from satori_jax.cli.common import run_cli
+from satori_jax.cli.common import positive_int, run_cli
 
 DESCRIPTION = """\
 Export per-sequence evidence of a trained SATORI run into one HDF5 store: predictions, input
@@ -29,16 +29,6 @@ examples:
   python -m satori_jax.attribute runs/atac --bed peaks.bed --genome hg38.fa --out atac.h5 --modisco
     then: modisco motifs -s atac.h5_modisco/ohe.npz -a atac.h5_modisco/shap.npz -n 2000 -w <L> -o modisco.h5
 """
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"quantities: {','.join(QUANTITIES)} (default: {','.join(DEFAULT_WHAT)})",
     )
     p.add_argument(
-        "--steps", type=_positive_int, default=20, help="Riemann steps of IG and attention IG (20)"
+        "--steps", type=positive_int, default=20, help="Riemann steps of IG and attention IG (20)"
     )
     p.add_argument(
         "--baseline",
@@ -93,14 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--batch-size",
-        type=_positive_int,
+        type=positive_int,
         default=64,
         metavar="N",
         help="sequences per jit call, rounded up to a multiple of the device count (default: 64)",
     )
     p.add_argument(
         "--chunk-size",
-        type=_positive_int,
+        type=positive_int,
         default=1024,
         metavar="N",
         help="sequences per written (resumable) chunk, rounded up to a multiple of the batch size "

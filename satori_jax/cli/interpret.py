@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from satori_jax.cli.common import run_cli
+from satori_jax.cli.common import fraction, positive_int, run_cli
 from satori_jax.errors import InputError
 
 DESCRIPTION = """\
@@ -48,26 +48,6 @@ examples:
 """
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
-
-
-def _fraction(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
-    return v
-
-
 def _cutoff(text: str) -> str | float:
     if text.strip().lower() == "mean":
         return "mean"
@@ -100,17 +80,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truth", default=None, metavar="FILE",
                    help="true interacting TF pairs (tf_a<TAB>tf_b, e.g. the interactions.tsv of "
                         "satori_jax.simulate): adds precision, recall and F1 to summary.json")
-    p.add_argument("--max-examples", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--max-examples", type=positive_int, default=None, metavar="N",
                    help="use at most N foreground and N background examples (random, --seed)")
     p.add_argument("--attn-cutoff", type=_cutoff, default="mean", metavar="mean|VALUE",
                    help="test a filter pair only if its best foreground score reaches this value; 'mean' = "
                         "mean of all the method's foreground pair scores (default: mean)")
-    p.add_argument("--prob-cutoff", type=_fraction, default=0.7,
+    p.add_argument("--prob-cutoff", type=fraction, default=0.7,
                    help="binary tasks: foreground positives need predicted probability > this (default 0.7)")
-    p.add_argument("--precision-cutoff", type=_fraction, default=0.5,
+    p.add_argument("--precision-cutoff", type=fraction, default=0.5,
                    help="multi-label tasks: foreground examples need per-example precision at 0.5 >= this "
                         "(default 0.5)")
-    p.add_argument("--batch-size", type=_positive_int, default=256,
+    p.add_argument("--batch-size", type=positive_int, default=256,
                    help="examples per device call (default 256)")
     p.add_argument("--seed", type=int, default=0, help="seed of sub-sampling and shuffling (default 0)")
     g = p.add_argument_group("streamed test set (instead of RUN/test_predictions.npz)")
@@ -123,9 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--bed", metavar="B", default=None,
                    help="regions 'chrom start end label1 ...'; with --genome")
     g.add_argument("--genome", metavar="G", default=None, help="genome FASTA the --bed regions are read from")
-    g.add_argument("--chunk-size", type=_positive_int, default=10_000, metavar="N",
+    g.add_argument("--chunk-size", type=positive_int, default=10_000, metavar="N",
                    help="sequences read and scored at a time; bounds memory (default 10000)")
-    g.add_argument("--hist-bins", type=_positive_int, default=1024, metavar="K",
+    g.add_argument("--hist-bins", type=positive_int, default=1024, metavar="K",
                    help="log-spaced score bins per filter pair for the streamed statistics (default 1024)")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     return p

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from satori_jax.cli.common import run_cli
+from satori_jax.cli.common import positive_int, run_cli
 from satori_jax.errors import InputError
 
 DESCRIPTION = """\
@@ -39,16 +39,6 @@ def _background(text: str) -> tuple[float, ...]:
     return vals
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommands ``pairs`` and ``dfim``)."""
     from satori_jax.data.jaspar import DEFAULT_RELEASE
@@ -62,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--out", required=True, type=Path, help="output directory (must be empty or new)")
         sp.add_argument("--force", action="store_true", help="replace a non-empty --out")
         sp.add_argument("--seed", type=int, default=0, help="random seed; same seed -> identical files (0)")
-        sp.add_argument("--num-sequences", type=_positive_int, default=None, help=n_help.format(n=n_default))
+        sp.add_argument("--num-sequences", type=positive_int, default=None, help=n_help.format(n=n_default))
         sp.add_argument("--background", type=_background, default=None,
                         help="A,C,G,T background frequencies")
         sp.add_argument("--jaspar-release", default=DEFAULT_RELEASE,
@@ -77,11 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--preset", choices=sorted(PRESETS), default=None,
                     help="data-40/60/80: 20/25/30 TFs with 40/60/80 pairs, 300 bp; long: 1500 bp, "
                     "40 TFs, 80 pairs, 3-5 pairs 8-80 bp apart, lone motifs >= 200 bp apart")
-    sp.add_argument("--length", type=_positive_int, default=None, help="sequence length (preset or 300)")
-    sp.add_argument("--num-tfs", type=_positive_int, default=None, help="JASPAR TFs to draw (preset or 20)")
-    sp.add_argument("--num-pairs", type=_positive_int, default=None,
+    sp.add_argument("--length", type=positive_int, default=None, help="sequence length (preset or 300)")
+    sp.add_argument("--num-tfs", type=positive_int, default=None, help="JASPAR TFs to draw (preset or 20)")
+    sp.add_argument("--num-pairs", type=positive_int, default=None,
                     help="interacting pairs among them (preset or 40)")
-    sp.add_argument("--pairs-per-seq", type=_positive_int, default=None,
+    sp.add_argument("--pairs-per-seq", type=positive_int, default=None,
                     help="interacting pairs embedded in each positive (preset or 3)")
     sp.add_argument("--motifs", type=Path, default=None, help="MEME file of your motifs (with --pairs)")
     sp.add_argument("--pairs", type=Path, default=None,
@@ -94,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "is not in JASPAR CORE and its relatives resemble TAL1::TCF3), distractors "
                         + ", ".join(DFIM_DEFAULT_DISTRACTORS) + ".")
     common(sd, 30000, "number of sequences ({n})")
-    sd.add_argument("--length", type=_positive_int, default=200, help="sequence length (200)")
+    sd.add_argument("--length", type=positive_int, default=200, help="sequence length (200)")
     sd.add_argument("--motif-a", default=DFIM_DEFAULT_A, help=f"TF name of motif A ({DFIM_DEFAULT_A})")
     sd.add_argument("--motif-b", default=DFIM_DEFAULT_B, help=f"TF name of motif B ({DFIM_DEFAULT_B})")
     sd.add_argument("--distractors", nargs="*", default=list(DFIM_DEFAULT_DISTRACTORS), metavar="TF",
