@@ -218,36 +218,10 @@ def iter_fasta(path: str | Path) -> Iterator[tuple[str, str]]:
     tolerated; errors for data before the first header, a header without id, an empty record, an
     empty file), except that duplicated ids are detected by the exporter's counting pass.
     """
+    from satori_jax.data.io import iter_fasta as _iter_fasta
+
     path = Path(path)
-    rid: str | None = None
-    header_line = 0
-    parts: list[str] = []
-    any_line = False
-    for lineno, line in _open_lines(path, "FASTA"):
-        line = line.strip()
-        if not line:
-            continue
-        any_line = True
-        if line[0] == ">":
-            if rid is not None:
-                if not parts:
-                    raise input_error(path, f"empty sequence (header on line {header_line})", rid)
-                yield rid, "".join(parts)
-            words = line[1:].split()
-            if not words:
-                raise input_error(path, "FASTA header without a sequence id", lineno)
-            rid, header_line, parts = words[0], lineno, []
-        else:
-            if rid is None:
-                raise input_error(
-                    path, "sequence data before the first '>' header (not a FASTA file?)", lineno
-                )
-            parts.append(line)
-    if rid is None:
-        raise input_error(path, "no FASTA records found" if any_line else "empty FASTA file")
-    if not parts:
-        raise input_error(path, f"empty sequence (header on line {header_line})", rid)
-    yield rid, "".join(parts)
+    return _iter_fasta(path, check_duplicates=False, lines=_open_lines(path, "FASTA"))
 
 
 def iter_bed_regions(path: str | Path) -> Iterator[tuple[str, int, int, int]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import re
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,8 +58,141 @@ def _read_text(path: str | Path, what: str) -> str:
                           line) from None
 
 
+def _iter_text_lines(path: Path, what: str) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of a plain or gzipped (magic bytes) text file, read line by line.
+
+    The errors are those of :func:`_read_text` (missing / directory / unreadable file, corrupt gzip,
+    NUL bytes, undecodable bytes with their offset), raised when the offending line is reached; the
+    check for an empty file is left to the caller.
+    """
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(2)
+        fh = gzip.open(path, "rb") if magic == _GZIP_MAGIC else open(path, "rb")  # noqa: SIM115
+    except FileNotFoundError:
+        raise input_error(path, f"{what} file not found") from None
+    except IsADirectoryError:
+        raise input_error(path, f"expected a {what} file, got a directory") from None
+    except OSError as exc:
+        raise input_error(path, f"cannot read {what} file ({exc.strerror})") from None
+    offset = 0
+    lineno = 0
+    with fh:
+        while True:
+            try:
+                raw = fh.readline()
+            except (OSError, EOFError, zlib.error) as exc:
+                raise input_error(path, f"corrupt gzip {what} file ({exc})") from None
+            if not raw:
+                return
+            lineno += 1
+            if b"\x00" in raw:
+                raise input_error(path, f"not a text {what} file (contains NUL bytes; binary data?)")
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise input_error(path, f"not a text {what} file (undecodable byte at offset "
+                                        f"{offset + exc.start})", lineno) from None
+            offset += len(raw)
+            for sub in text.splitlines() or [""]:
+                yield lineno, sub
+
+
+def _parse_fasta(
+    path: str | Path,
+    lines: Iterable[tuple[int, str]],
+    check_duplicates: bool = True,
+    blank_is_empty: bool = True,
+) -> Iterator[tuple[str, str]]:
+    """``(id, sequence)`` records from ``(line number, line)`` pairs (the one FASTA record parser).
+
+    A record is yielded when the next header (or the end) is reached, before that header is
+    checked. ``blank_is_empty``: a file with only blank lines is an "empty FASTA file" (otherwise
+    "no FASTA records found"; for callers that checked emptiness themselves).
+    """
+    seen: dict[str, int] = {}
+    rid: str | None = None
+    header_line = 0
+    parts: list[str] = []
+    any_content = False
+    for lineno, line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        any_content = True
+        if line[0] == ">":
+            if rid is not None:
+                if not parts:
+                    raise input_error(path, f"empty sequence (header on line {header_line})", rid)
+                yield rid, "".join(parts)
+            words = line[1:].split()
+            if not words:
+                raise input_error(path, "FASTA header without a sequence id", lineno)
+            rid = words[0]
+            if check_duplicates:
+                if rid in seen:
+                    raise input_error(path, f"duplicate sequence id (line {lineno}; first on line "
+                                            f"{seen[rid]})", rid)
+                seen[rid] = lineno
+            header_line, parts = lineno, []
+        else:
+            if rid is None:
+                raise input_error(path, "sequence data before the first '>' header (not a FASTA file?)",
+                                  lineno)
+            parts.append(line)
+    if rid is None:
+        raise input_error(path, "empty FASTA file" if blank_is_empty and not any_content
+                          else "no FASTA records found")
+    if not parts:
+        raise input_error(path, f"empty sequence (header on line {header_line})", rid)
+    yield rid, "".join(parts)
+
+
+def iter_fasta(
+    path: str | Path,
+    check_duplicates: bool = True,
+    lines: Iterable[tuple[int, str]] | None = None,
+) -> Iterator[tuple[str, str]]:
+    """Stream ``(id, sequence)`` records from a FASTA file without loading it.
+
+    Same format and checks as :func:`read_fasta` (plain or gzipped by magic bytes, multi-line
+    records, CRLF and blank lines tolerated; errors for a missing / empty / binary / non-UTF-8 file,
+    sequence before the first header, a header without an id, an empty record, a duplicated id),
+    but only the current record is in memory (plus the ids seen, for the duplicate check). An error
+    is raised when the reader reaches it.
+
+    Parameters
+    ----------
+    path
+        FASTA file (named in error messages).
+    check_duplicates
+        Raise on a duplicated id (keeps a dict of the ids seen; callers that check duplicates
+        another way pass ``False``).
+    lines
+        ``(line number, line)`` source to parse instead of reading ``path`` with this module's
+        streaming reader (for callers with their own I/O error messages).
+
+    Yields
+    ------
+    id, sequence
+        Record id (first word of the header) and sequence, in file order.
+
+    Raises
+    ------
+    InputError
+        As :func:`read_fasta`.
+    """
+    path = Path(path)
+    if lines is None:
+        lines = _iter_text_lines(path, "FASTA")
+    return _parse_fasta(path, lines, check_duplicates=check_duplicates)
+
+
 def read_fasta(path: str | Path) -> tuple[list[str], list[str]]:
     """Read a FASTA file (plain or gzipped; multi-line records; CRLF and blank lines tolerated).
+
+    The whole file is checked (empty, gzip, NUL, UTF-8) before records are parsed; the records are
+    parsed by the same parser as :func:`iter_fasta`.
 
     Parameters
     ----------
@@ -80,42 +214,9 @@ def read_fasta(path: str | Path) -> tuple[list[str], list[str]]:
     text = _read_text(path, "FASTA")
     ids: list[str] = []
     seqs: list[str] = []
-    header_lines: list[int] = []
-    chunks: list[str] = []
-    seen: dict[str, int] = {}
-
-    def finish() -> None:
-        if ids:
-            seq = "".join(chunks)
-            if not seq:
-                raise input_error(path, f"empty sequence (header on line {header_lines[-1]})", ids[-1])
-            seqs.append(seq)
-
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line:
-            continue
-        if line[0] == ">":
-            finish()
-            chunks = []
-            words = line[1:].split()
-            if not words:
-                raise input_error(path, "FASTA header without a sequence id", lineno)
-            rid = words[0]
-            if rid in seen:
-                raise input_error(path, f"duplicate sequence id (line {lineno}; first on line {seen[rid]})",
-                                  rid)
-            seen[rid] = lineno
-            ids.append(rid)
-            header_lines.append(lineno)
-        else:
-            if not ids:
-                raise input_error(path, "sequence data before the first '>' header (not a FASTA file?)",
-                                  lineno)
-            chunks.append(line)
-    finish()
-    if not ids:
-        raise input_error(path, "no FASTA records found")
+    for rid, seq in _parse_fasta(path, enumerate(text.splitlines(), start=1), blank_is_empty=False):
+        ids.append(rid)
+        seqs.append(seq)
     return ids, seqs
 
 

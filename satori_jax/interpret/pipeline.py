@@ -313,6 +313,81 @@ def _attention_examples(run, sel_fg: np.ndarray, fg_targets: np.ndarray, thresho
     return out
 
 
+def _method_tables(out: Path, method: str, stats: dict, matches, num_filters: int, alpha: float):
+    """Write ``interactions_{method}.tsv`` and ``tf_interactions_{method}.tsv`` from tested pairs.
+
+    Returns
+    -------
+    rows, tf_rows, n_sig, fam_counts
+        Filter-pair and TF-pair table rows, the number of filter pairs with ``q < alpha`` and the
+        number of significant TF pairs per family pair.
+    """
+    from satori_jax.interpret import report
+
+    rows = report.interaction_table(stats, matches, num_filters)
+    tf_rows = report.tf_pair_table(rows, alpha)
+    report.write_tsv(out / f"interactions_{method}.tsv", report.INTERACTION_COLUMNS, rows)
+    report.write_tsv(out / f"tf_interactions_{method}.tsv", report.TF_INTERACTION_COLUMNS, tf_rows)
+    n_sig = int(sum(float(r["q_value"]) < alpha for r in rows))
+    fam_counts: dict[str, int] = {}
+    for r in tf_rows:
+        key = report.pair_label(r["family_a"] or "unknown", r["family_b"] or "unknown")
+        fam_counts[key] = fam_counts.get(key, 0) + 1
+    return rows, tf_rows, n_sig, fam_counts
+
+
+def _method_entry(*, n_examples: int, n_background: int, n_observed: int, cut_value, rows, tf_rows,
+                  n_sig: int, fam_counts: dict[str, int], seconds: float, dist,
+                  truth_pairs) -> dict[str, Any]:
+    """The ``summary.json`` entry of one method (``dist``: median/q25/q75 bp of significant pairs or None)."""
+    entry: dict[str, Any] = {
+        "n_examples": int(n_examples),
+        "n_background": int(n_background),
+        "n_observed_pairs_fg": int(n_observed),
+        "cutoff": cut_value,
+        "n_tested": int(len(rows)),
+        "n_significant_filter_pairs": n_sig,
+        "n_significant_tf_pairs": int(len(tf_rows)),
+        "top_tf_pairs": [{"tf_a": r["tf_a"], "tf_b": r["tf_b"], "q_value": float(r["q_value"])}
+                         for r in tf_rows[:25]],
+        "seconds": round(seconds, 3),
+        "family_pairs": dict(sorted(fam_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "distance_bp_significant": None if dist is None else {k: dist[k] for k in ("median", "q25", "q75")},
+    }
+    if truth_pairs is not None:
+        from satori_jax.interpret.evaluate import score_pairs
+
+        sc = score_pairs([(r["tf_a"], r["tf_b"]) for r in tf_rows], truth_pairs)
+        entry.update({k: sc[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn")})
+    return entry
+
+
+def _overlap_plot(out: Path, images: dict, top_labels: dict[str, list[str]], method_list,
+                  plots: bool) -> None:
+    """``method_overlap.png`` (top TF pairs per method) when plotting and at least two methods ran."""
+    if plots and len(method_list) >= 2:
+        from satori_jax.interpret import plots as plot_lib
+
+        images["overlap"] = plot_lib.method_overlap(top_labels, out / "method_overlap.png",
+                                                    title="top TF pairs per method")
+
+
+def _write_outputs(out: Path, summary: dict, truth_pairs, t_start: float, tables, tf_tables, images,
+                   log) -> dict:
+    """Finish ``summary`` (true pairs, total time), write ``report.html`` and, last, ``summary.json``."""
+    from satori_jax.interpret import report
+
+    if truth_pairs is not None:
+        summary["run"]["n_true_pairs"] = len(truth_pairs)
+    tomtom_rows = report.read_tsv(out / "filters_tomtom.tsv")
+    summary["run"]["total_seconds"] = round(time.perf_counter() - t_start, 3)
+    report.write_html(out / "report.html", summary, tomtom_rows=tomtom_rows, tables=tables,
+                      tf_tables=tf_tables, images=images)
+    report.write_json(out / "summary.json", summary)  # last: its presence marks a complete run
+    log(f"done in {summary['run']['total_seconds']:.1f} s; outputs in {out}")
+    return summary
+
+
 # --------------------------------------------------------------------------------------------
 # the pipeline
 # --------------------------------------------------------------------------------------------
@@ -515,40 +590,16 @@ def interpret_run(
         seconds = time.perf_counter() - t
         cut_value = (float(np.mean(fg_scores.score, dtype=np.float64)) if len(fg_scores) else None) \
             if cutoff == "mean" else float(cutoff)
-        rows = report.interaction_table(stats, matches, num_filters)
-        tf_rows = report.tf_pair_table(rows, alpha)
-        report.write_tsv(out / f"interactions_{method}.tsv", report.INTERACTION_COLUMNS, rows)
-        report.write_tsv(out / f"tf_interactions_{method}.tsv", report.TF_INTERACTION_COLUMNS, tf_rows)
+        rows, tf_rows, n_sig, fam_counts = _method_tables(out, method, stats, matches, num_filters, alpha)
         tables[method], tf_tables[method] = rows, tf_rows
         top_labels[method] = [report.pair_label(r["tf_a"], r["tf_b"]) for r in tf_rows]
-        n_sig = int(sum(float(r["q_value"]) < alpha for r in rows))
-        fam_counts: dict[str, int] = {}
-        for r in tf_rows:
-            key = report.pair_label(r["family_a"] or "unknown", r["family_b"] or "unknown")
-            fam_counts[key] = fam_counts.get(key, 0) + 1
         sig = np.asarray(stats["q_value"]) < alpha
         sig_pairs = (np.asarray(stats["filter_a"])[sig], np.asarray(stats["filter_b"])[sig])
         dist = distance_summary(fg_scores, sig_pairs, num_filters) if sig.any() else None
-        entry: dict[str, Any] = {
-            "n_examples": int(len(fg_codes)),
-            "n_background": int(len(bg_codes)),
-            "n_observed_pairs_fg": int(fg_scores.num_pairs()),
-            "cutoff": cut_value,
-            "n_tested": int(len(rows)),
-            "n_significant_filter_pairs": n_sig,
-            "n_significant_tf_pairs": int(len(tf_rows)),
-            "top_tf_pairs": [{"tf_a": r["tf_a"], "tf_b": r["tf_b"], "q_value": float(r["q_value"])}
-                             for r in tf_rows[:25]],
-            "seconds": round(seconds, 3),
-            "family_pairs": dict(sorted(fam_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
-            "distance_bp_significant": None if dist is None else
-            {k: dist[k] for k in ("median", "q25", "q75")},
-        }
-        if truth_pairs is not None:
-            from satori_jax.interpret.evaluate import score_pairs
-
-            sc = score_pairs([(r["tf_a"], r["tf_b"]) for r in tf_rows], truth_pairs)
-            entry.update({k: sc[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn")})
+        entry = _method_entry(n_examples=len(fg_codes), n_background=len(bg_codes),
+                              n_observed=fg_scores.num_pairs(), cut_value=cut_value, rows=rows,
+                              tf_rows=tf_rows, n_sig=n_sig, fam_counts=fam_counts, seconds=seconds,
+                              dist=dist, truth_pairs=truth_pairs)
         summary_methods[method] = entry
         log(f"method {method}: {len(rows)} pairs tested, {n_sig} significant filter pairs, "
             f"{len(tf_rows)} TF pairs, {seconds:.1f} s")
@@ -572,11 +623,7 @@ def interpret_run(
                     log(f"{method} plots skipped: {exc}")
             log.step(f"plots_{method}", time.perf_counter() - t)
 
-    if plots and len(method_list) >= 2:
-        from satori_jax.interpret import plots as plot_lib
-
-        images["overlap"] = plot_lib.method_overlap(top_labels, out / "method_overlap.png",
-                                                    title="top TF pairs per method")
+    _overlap_plot(out, images, top_labels, method_list, plots)
 
     # ---- summary and report -------------------------------------------------------------------
     import jax
@@ -618,12 +665,4 @@ def interpret_run(
             "step_seconds": log.steps,
         },
     }
-    if truth_pairs is not None:
-        summary["run"]["n_true_pairs"] = len(truth_pairs)
-    tomtom_rows = report.read_tsv(out / "filters_tomtom.tsv")
-    summary["run"]["total_seconds"] = round(time.perf_counter() - t_start, 3)
-    report.write_html(out / "report.html", summary, tomtom_rows=tomtom_rows, tables=tables,
-                      tf_tables=tf_tables, images=images)
-    report.write_json(out / "summary.json", summary)  # last: its presence marks a complete run
-    log(f"done in {summary['run']['total_seconds']:.1f} s; outputs in {out}")
-    return summary
+    return _write_outputs(out, summary, truth_pairs, t_start, tables, tf_tables, images, log)

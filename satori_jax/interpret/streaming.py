@@ -58,14 +58,12 @@ chunk files. ``summary.json`` is removed at the start and written last.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
 import shutil
 import sys
 import time
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,25 +95,11 @@ _FORMAT = 1
 # --------------------------------------------------------------------------------------------
 
 
-def _open_binary(path: Path, what: str):
-    """Open a plain or gzipped file for binary line reading, with the errors of ``io._read_text``."""
-    try:
-        with open(path, "rb") as fh:
-            magic = fh.read(2)
-        fh = gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")  # noqa: SIM115
-    except FileNotFoundError:
-        raise input_error(path, f"{what} file not found") from None
-    except IsADirectoryError:
-        raise input_error(path, f"expected a {what} file, got a directory") from None
-    except OSError as exc:
-        raise input_error(path, f"cannot read {what} file ({exc.strerror})") from None
-    return fh
-
-
 def iter_fasta_chunks(path: str | Path, chunk_size: int) -> Iterator[tuple[list[str], list[str]]]:
     """Read a FASTA file ``chunk_size`` records at a time.
 
-    Same format and checks as :func:`satori_jax.data.io.read_fasta` (plain or gzipped, multi-line
+    Records come from :func:`satori_jax.data.io.iter_fasta`: same format and checks as
+    :func:`satori_jax.data.io.read_fasta` (plain or gzipped, multi-line
     records, CRLF and blank lines tolerated; errors for a missing / empty / binary / non-UTF-8
     file, sequence before the first header, a header without an id, an empty record, a duplicated
     id), but only one chunk of sequences is in memory (plus the set of ids seen, for duplicates).
@@ -138,76 +122,19 @@ def iter_fasta_chunks(path: str | Path, chunk_size: int) -> Iterator[tuple[list[
         As :func:`~satori_jax.data.io.read_fasta` (an error in a later chunk is raised when that
         chunk is reached).
     """
-    path = Path(path)
+    from satori_jax.data.io import iter_fasta
+
     chunk_size = max(1, int(chunk_size))
-    seen: dict[str, int] = {}
     ids: list[str] = []
     seqs: list[str] = []
-    cur_id: str | None = None
-    cur_line = 0
-    parts: list[str] = []
-    any_content = False
-    offset = 0
-    fh = _open_binary(path, "FASTA")
-    try:
-        lineno = 0
-        while True:
-            try:
-                raw = fh.readline()
-            except (OSError, EOFError, zlib.error) as exc:
-                raise input_error(path, f"corrupt gzip FASTA file ({exc})") from None
-            if not raw:
-                break
-            lineno += 1
-            if b"\x00" in raw:
-                raise input_error(path, "not a text FASTA file (contains NUL bytes; binary data?)")
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise input_error(path, f"not a text FASTA file (undecodable byte at offset "
-                                        f"{offset + exc.start})", lineno) from None
-            offset += len(raw)
-            for sub in text.splitlines() or [""]:
-                line = sub.strip()
-                if not line:
-                    continue
-                any_content = True
-                if line[0] == ">":
-                    if cur_id is not None:
-                        seq = "".join(parts)
-                        if not seq:
-                            raise input_error(path, f"empty sequence (header on line {cur_line})", cur_id)
-                        ids.append(cur_id)
-                        seqs.append(seq)
-                        if len(ids) >= chunk_size:
-                            yield ids, seqs
-                            ids, seqs = [], []
-                    words = line[1:].split()
-                    if not words:
-                        raise input_error(path, "FASTA header without a sequence id", lineno)
-                    rid = words[0]
-                    if rid in seen:
-                        raise input_error(path, f"duplicate sequence id (line {lineno}; first on line "
-                                                f"{seen[rid]})", rid)
-                    seen[rid] = lineno
-                    cur_id, cur_line, parts = rid, lineno, []
-                else:
-                    if cur_id is None:
-                        raise input_error(path, "sequence data before the first '>' header (not a FASTA "
-                                                "file?)", lineno)
-                    parts.append(line)
-    finally:
-        fh.close()
-    if not any_content:
-        raise input_error(path, "empty FASTA file")
-    if cur_id is None:
-        raise input_error(path, "no FASTA records found")
-    seq = "".join(parts)
-    if not seq:
-        raise input_error(path, f"empty sequence (header on line {cur_line})", cur_id)
-    ids.append(cur_id)
-    seqs.append(seq)
-    yield ids, seqs
+    for rid, seq in iter_fasta(path):
+        ids.append(rid)
+        seqs.append(seq)
+        if len(ids) >= chunk_size:
+            yield ids, seqs
+            ids, seqs = [], []
+    if ids:
+        yield ids, seqs
 
 
 def _file_stamp(path: Path) -> dict:
@@ -617,7 +544,11 @@ def interpret_stream(
     from satori_jax.interpret.pipeline import (
         ScoreContext,
         _Log,
+        _method_entry,
+        _method_tables,
+        _overlap_plot,
         _parse_cutoff,
+        _write_outputs,
         available_methods,
         parse_methods,
     )
@@ -849,17 +780,9 @@ def interpret_stream(
         stats["q_value"] = benjamini_hochberg(stats["p_value"])
         order = np.lexsort((stats["p_value"], stats["q_value"]))
         stats = {kk: v[order] for kk, v in stats.items()}
-        rows = report.interaction_table(stats, matches, num_filters)
-        tf_rows = report.tf_pair_table(rows, alpha)
-        report.write_tsv(out / f"interactions_{m}.tsv", report.INTERACTION_COLUMNS, rows)
-        report.write_tsv(out / f"tf_interactions_{m}.tsv", report.TF_INTERACTION_COLUMNS, tf_rows)
+        rows, tf_rows, n_sig, fam_counts = _method_tables(out, m, stats, matches, num_filters, alpha)
         tables[m], tf_tables[m] = rows, tf_rows
         top_labels[m] = [report.pair_label(r["tf_a"], r["tf_b"]) for r in tf_rows]
-        n_sig = int(sum(float(r["q_value"]) < alpha for r in rows))
-        fam_counts: dict[str, int] = {}
-        for r in tf_rows:
-            key = report.pair_label(r["family_a"] or "unknown", r["family_b"] or "unknown")
-            fam_counts[key] = fam_counts.get(key, 0) + 1
         sig = np.asarray(stats["q_value"]) < alpha
         dist = None
         if sig.any():
@@ -868,21 +791,9 @@ def interpret_stream(
             dist = {k2: float(hist_quantile(dh, dist_values, q)[0]) for k2, q in
                     (("median", 0.5), ("q25", 0.25), ("q75", 0.75))}
         seconds = method_seconds[m] + time.perf_counter() - t
-        entry: dict[str, Any] = {
-            "n_examples": int(n_ex_fg), "n_background": int(n_ex_bg), "n_observed_pairs_fg": int(n_obs),
-            "cutoff": cut_value, "n_tested": int(len(rows)), "n_significant_filter_pairs": n_sig,
-            "n_significant_tf_pairs": int(len(tf_rows)),
-            "top_tf_pairs": [{"tf_a": r["tf_a"], "tf_b": r["tf_b"], "q_value": float(r["q_value"])}
-                             for r in tf_rows[:25]],
-            "seconds": round(seconds, 3),
-            "family_pairs": dict(sorted(fam_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
-            "distance_bp_significant": dist,
-        }
-        if truth_pairs is not None:
-            from satori_jax.interpret.evaluate import score_pairs
-
-            sc = score_pairs([(r["tf_a"], r["tf_b"]) for r in tf_rows], truth_pairs)
-            entry.update({k2: sc[k2] for k2 in ("precision", "recall", "f1", "tp", "fp", "fn")})
+        entry = _method_entry(n_examples=n_ex_fg, n_background=n_ex_bg, n_observed=n_obs, cut_value=cut_value,
+                              rows=rows, tf_rows=tf_rows, n_sig=n_sig, fam_counts=fam_counts,
+                              seconds=seconds, dist=dist, truth_pairs=truth_pairs)
         summary_methods[m] = entry
         log(f"method {m}: {len(rows)} pairs tested, {n_sig} significant filter pairs, "
             f"{len(tf_rows)} TF pairs")
@@ -909,11 +820,7 @@ def interpret_stream(
                     images["extra"].extend(scorer.plots(ctx, out, top_codes, top_targets))
                 except Exception as exc:  # noqa: BLE001 - a plot must not sink the run
                     log(f"{m} plots skipped: {exc}")
-    if plots and len(method_list) >= 2:
-        from satori_jax.interpret import plots as plot_lib
-
-        images["overlap"] = plot_lib.method_overlap(top_labels, out / "method_overlap.png",
-                                                    title="top TF pairs per method")
+    _overlap_plot(out, images, top_labels, method_list, plots)
 
     import satori_jax
 
@@ -941,14 +848,7 @@ def interpret_stream(
             },
         },
     }
-    if truth_pairs is not None:
-        summary["run"]["n_true_pairs"] = len(truth_pairs)
-    summary["run"]["total_seconds"] = round(time.perf_counter() - t_start, 3)
-    report.write_html(out / "report.html", summary, tomtom_rows=report.read_tsv(out / "filters_tomtom.tsv"),
-                      tables=tables, tf_tables=tf_tables, images=images)
-    report.write_json(out / "summary.json", summary)  # last: its presence marks a complete run
-    log(f"done in {summary['run']['total_seconds']:.1f} s; outputs in {out}")
-    return summary
+    return _write_outputs(out, summary, truth_pairs, t_start, tables, tf_tables, images, log)
 
 
 def _expand_distances(hist: np.ndarray, values: np.ndarray, cap: int = 20_000) -> np.ndarray:
