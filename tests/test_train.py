@@ -161,3 +161,34 @@ def test_resume_matches_uninterrupted(tmp_path):
     resumed = fit(cfg, ds, random_split(240, 0), run, resume=True, verbose=False, log=logs.append)
     assert any("resumed from epoch 0" in line for line in logs)
     assert resumed["auroc_mean"] == full["auroc_mean"] and resumed["auprc_mean"] == full["auprc_mean"]
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    """A NaN loss in epoch 2 stops training with a clear message; epoch 1's checkpoint stays the latest."""
+    import satori_jax.train as train_lib
+
+    real = train_lib.make_train_step
+    calls = {"n": 0}
+
+    def poisoned(entropy_weight, learning_rate):
+        step = real(entropy_weight, learning_rate)
+
+        def wrapped(state, batch, rng):
+            calls["n"] += 1
+            state, m = step(state, batch, rng)
+            if calls["n"] > 12:  # 12 batches per epoch below: epoch 2 goes bad
+                m = {**m, "loss": m["loss"] * np.nan}
+            return state, m
+
+        return wrapped
+
+    monkeypatch.setattr(train_lib, "make_train_step", poisoned)
+    ds = _toy(240)
+    run = tmp_path / "nan"
+    run.mkdir()
+    with pytest.raises(FloatingPointError, match="non-finite training loss in epoch 2"):
+        fit(_cfg(epochs=3), ds, random_split(240, 0), run, verbose=False, log=lambda *_: None)
+    state = create_state(_cfg(), 1, 32, jax.random.PRNGKey(0))
+    _, meta = restore_checkpoint(run / "checkpoints" / "latest", state)
+    assert meta["epoch"] == 0
+    assert not (run / "test_metrics.json").exists()
