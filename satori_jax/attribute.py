@@ -58,6 +58,7 @@ from typing import Any
 
 import numpy as np
 
+from satori_jax.data.io import open_error
 from satori_jax.errors import InputError, input_error
 
 __all__ = [
@@ -190,10 +191,8 @@ def _open_lines(path: Path, what: str) -> Iterator[tuple[int, str]]:
     try:
         with open(path, "rb") as fh:
             magic = fh.read(2)
-    except FileNotFoundError:
-        raise input_error(path, f"{what} file not found") from None
     except OSError as exc:
-        raise input_error(path, f"cannot read {what} file ({exc.strerror})") from None
+        raise open_error(path, what, exc) from None
     opener = gzip.open if magic == b"\x1f\x8b" else open
     lineno = 0
     try:

@@ -24,6 +24,15 @@ _LABEL_VALUES = {"0": 0.0, "1": 1.0, "0.0": 0.0, "1.0": 1.0}
 _MAX_LISTED = 5
 
 
+def open_error(path: str | Path, what: str, exc: OSError) -> InputError:
+    """The user error for a file that cannot be opened: missing, a directory, or unreadable."""
+    if isinstance(exc, FileNotFoundError):
+        return input_error(path, f"{what} file not found")
+    if isinstance(exc, IsADirectoryError):
+        return input_error(path, f"expected a {what} file, got a directory")
+    return input_error(path, f"cannot read {what} file ({exc.strerror})")
+
+
 def _read_text(path: str | Path, what: str) -> str:
     """Read a plain or gzip-compressed (detected by magic bytes) text file.
 
@@ -35,12 +44,8 @@ def _read_text(path: str | Path, what: str) -> str:
     path = Path(path)
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
-        raise input_error(path, f"{what} file not found") from None
-    except IsADirectoryError:
-        raise input_error(path, f"expected a {what} file, got a directory") from None
     except OSError as exc:
-        raise input_error(path, f"cannot read {what} file ({exc.strerror})") from None
+        raise open_error(path, what, exc) from None
     if data[:2] == _GZIP_MAGIC:
         try:
             data = gzip.decompress(data)
@@ -69,12 +74,8 @@ def _iter_text_lines(path: Path, what: str) -> Iterator[tuple[int, str]]:
         with open(path, "rb") as fh:
             magic = fh.read(2)
         fh = gzip.open(path, "rb") if magic == _GZIP_MAGIC else open(path, "rb")  # noqa: SIM115
-    except FileNotFoundError:
-        raise input_error(path, f"{what} file not found") from None
-    except IsADirectoryError:
-        raise input_error(path, f"expected a {what} file, got a directory") from None
     except OSError as exc:
-        raise input_error(path, f"cannot read {what} file ({exc.strerror})") from None
+        raise open_error(path, what, exc) from None
     offset = 0
     lineno = 0
     with fh:
