@@ -121,6 +121,30 @@ def test_test_pairs_columns_and_rules():
     assert len(fixed["filter_a"]) == 4
 
 
+def test_test_pairs_blocks_and_threads_do_not_change_results(monkeypatch):
+    """Pairs are tested in blocks on a thread pool; block size must not change any column."""
+    from satori_jax.interpret import stats
+
+    rng = np.random.default_rng(5)
+    f, n = 12, 60
+
+    def scores(frac, shift):
+        ia, ib = np.triu_indices(f, 1)
+        obs = rng.random((n, ia.size)) < frac
+        ex, col = np.nonzero(obs)
+        s = np.round(rng.random(ex.size) * 8) / 8 + shift * (col % 5 == 0)  # ties + some real effects
+        return PairScores(ex.astype(np.int32), ia[col].astype(np.int32), ib[col].astype(np.int32),
+                          s.astype(np.float32), rng.integers(0, 50, ex.size).astype(np.int32), n)
+
+    fg, bg = scores(0.5, 0.5), scores(0.3, 0.0)
+    whole = run_test_pairs(fg, bg, "mean", f)
+    monkeypatch.setattr(stats, "_BLOCK_OBSERVATIONS", 37)
+    blocked = run_test_pairs(fg, bg, "mean", f)
+    assert len(whole["p_value"]) > 20
+    for k in whole:
+        np.testing.assert_array_equal(whole[k], blocked[k], err_msg=k)
+
+
 def test_distance_summary():
     ps = _ps([(0, 0, 1, 0.5, 8), (1, 0, 1, 0.4, 12), (0, 1, 2, 0.2, 40)], 2)
     d = distance_summary(ps, (np.array([0]), np.array([1])), 3)

@@ -20,6 +20,10 @@ Choices (SATORI 2.0 procedure, DESIGN step 8):
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
 import numpy as np
 from scipy.special import ndtr
 
@@ -35,6 +39,7 @@ __all__ = [
 
 
 _U32 = np.uint64(0xFFFFFFFF)
+_BLOCK_OBSERVATIONS = 2_000_000  # per block of pairs in test_pairs (foreground + background)
 
 
 def _sortable(values: np.ndarray) -> np.ndarray:
@@ -188,6 +193,43 @@ def grouped_median(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.
     return _medians_from_sorted(_packed(groups, values), counts)
 
 
+def _grouped_stats(values: np.ndarray, groups: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-group median and maximum (NaN / -inf for empty groups) from one packed sort."""
+    counts = np.bincount(np.asarray(groups, np.int64), minlength=n_groups)
+    mx = np.full(n_groups, -np.inf)
+    if values.size == 0:
+        return np.full(n_groups, np.nan), mx
+    keys = _packed(groups, values)
+    has = counts > 0
+    last = np.cumsum(counts)[has] - 1
+    mx[has] = _unsortable((keys[last] & _U32).astype(np.uint32))
+    return _medians_from_sorted(keys, counts), mx
+
+
+def _block_bounds(weight: np.ndarray, target: int) -> np.ndarray:
+    """Edges ``[0, …, G]`` of contiguous group blocks holding about ``target`` observations each."""
+    g = weight.shape[0]
+    total = int(weight.sum())
+    k = max(1, min(g, -(-total // max(1, target))))
+    if k == 1:
+        return np.array([0, g])
+    cum = np.cumsum(weight)
+    inner = np.searchsorted(cum, np.arange(1, k) * (total / k), side="left") + 1
+    return np.unique(np.concatenate([[0], np.clip(inner, 0, g), [g]]))
+
+
+def _pair_block(gf, fs, fd, gb, bs, g0, g1, bg_zeros):
+    """All per-pair statistics of the pairs ``g0 … g1 − 1`` (one block; runs in a worker thread)."""
+    n = g1 - g0
+    sf = (gf >= g0) & (gf < g1)
+    sb = (gb >= g0) & (gb < g1)
+    f_grp, b_grp = gf[sf] - g0, gb[sb] - g0
+    f_val, b_val = fs[sf], bs[sb]
+    u, p, _, _ = mann_whitney_greater(f_val, f_grp, b_val, b_grp, n, bg_zeros=bg_zeros[g0:g1])
+    med_fg, max_fg = _grouped_stats(f_val, f_grp, n)
+    return u, p, med_fg, max_fg, grouped_median(b_val, b_grp, n), grouped_median(fd[sf], f_grp, n)
+
+
 def test_pairs(
     fg: PairScores,
     bg: PairScores,
@@ -229,11 +271,21 @@ def test_pairs(
     gb = bg.pair_id(f)
     n_fg = np.bincount(gf, minlength=g)
     n_bg = np.bincount(gb, minlength=g)
-    fk = _packed(gf, fg.score)  # sorted (pair, score)
-    max_fg = np.full(g, -np.inf)
     has = n_fg > 0
-    last = np.cumsum(n_fg)[has] - 1
-    max_fg[has] = _unsortable((fk[last] & _U32).astype(np.uint32))
+    zero_ok = (missing_bg == "zero") & (bg.n_examples > 0)
+    bg_zeros = np.where(has & (n_bg == 0) & zero_ok, float(bg.n_examples), 0.0)
+    # independent blocks of pairs, a few million observations each, on a thread pool (numpy
+    # releases the GIL in sorts and large element-wise operations; smaller temporaries also help)
+    edges = _block_bounds(n_fg + n_bg, _BLOCK_OBSERVATIONS)
+    blocks = list(zip(edges[:-1], edges[1:], strict=True))
+    work = partial(_pair_block, gf, fg.score, fg.distance, gb, bg.score, bg_zeros=bg_zeros)
+    workers = min(len(blocks), os.cpu_count() or 1)
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(pool.map(lambda e: work(int(e[0]), int(e[1])), blocks))
+    else:
+        parts = [work(int(a), int(b)) for a, b in blocks]
+    u, p, med_fg, max_fg, med_bg, med_d = (np.concatenate([pt[k] for pt in parts]) for k in range(6))
     if isinstance(cutoff, str):
         if cutoff != "mean":
             raise ValueError(f"cutoff must be 'mean' or a number, got {cutoff!r}")
@@ -241,39 +293,25 @@ def test_pairs(
     else:
         cut = float(cutoff)
     passing = has & (max_fg >= cut)
-    zero_fill = passing & (n_bg == 0) & (missing_bg == "zero") & (bg.n_examples > 0)
+    zero_fill = passing & (n_bg == 0) & zero_ok
     tested = passing & ((n_bg > 0) | zero_fill)
     tid = np.flatnonzero(tested)
-    t = tid.size
-    remap = np.full(g, -1, np.int64)
-    remap[tid] = np.arange(t)
-    rf = remap[gf]
-    rb = remap[gb]
-    sel_f = rf >= 0
-    sel_b = rb >= 0
-    fg_grp, bg_grp = rf[sel_f], rb[sel_b]
-    bg_zeros = np.where(zero_fill[tid], float(bg.n_examples), 0.0)
-    u, p, _, _ = mann_whitney_greater(fg.score[sel_f], fg_grp, bg.score[sel_b], bg_grp, t, bg_zeros=bg_zeros)
-    q = benjamini_hochberg(p)
-    # fg medians from the already sorted keys (keep the tested pairs' runs)
-    fk_t = fk[tested[(fk >> np.uint64(32)).astype(np.int64)]]
-    med_fg = _medians_from_sorted(fk_t, n_fg[tid])
-    med_bg = grouped_median(bg.score[sel_b], bg_grp, t)
-    med_bg[zero_fill[tid]] = 0.0
+    q = benjamini_hochberg(p[tid])
+    med_bg = np.where(zero_fill, 0.0, med_bg)
     cols = {
         "filter_a": (tid // f).astype(np.int32),
         "filter_b": (tid % f).astype(np.int32),
         "n_fg": n_fg[tid].astype(np.int64),
         "n_bg": n_bg[tid].astype(np.int64),
-        "median_score_fg": med_fg,
-        "median_score_bg": med_bg,
-        "median_distance_bp": grouped_median(fg.distance[sel_f], fg_grp, t),
+        "median_score_fg": med_fg[tid],
+        "median_score_bg": med_bg[tid],
+        "median_distance_bp": med_d[tid],
         "max_score_fg": max_fg[tid],
-        "u_statistic": u,
-        "p_value": p,
+        "u_statistic": u[tid],
+        "p_value": p[tid],
         "q_value": q,
     }
-    order = np.lexsort((p, q))
+    order = np.lexsort((cols["p_value"], q))
     return {k: v[order] for k, v in cols.items()}
 
 
