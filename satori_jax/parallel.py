@@ -35,6 +35,14 @@ def initialize() -> None:
     _INITIALIZED = True
 
 
+def barrier(name: str) -> None:
+    """Wait until every process reaches this point (no-op with one process)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
 def data_mesh() -> Mesh:
     """A 1-D mesh named ``data`` over all devices of all processes."""
     return Mesh(np.asarray(jax.devices()), ("data",))
@@ -68,6 +76,15 @@ def shard_batch(batch: Any, mesh: Mesh) -> Any:
         return jax.make_array_from_process_local_data(sharding, a[pid * rows : (pid + 1) * rows], a.shape)
 
     return jax.tree_util.tree_map(put, batch)
+
+
+def to_host(a: Any) -> np.ndarray:
+    """A (possibly sharded, possibly multi-process) array as a full numpy array on this host."""
+    if isinstance(a, jax.Array) and not a.is_fully_addressable and not a.is_fully_replicated:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(a, tiled=True))
+    return np.asarray(a)
 
 
 def describe(mesh: Mesh) -> str:

@@ -180,7 +180,7 @@ def predict_probs(
             chunk = np.concatenate([chunk, np.zeros((pad,) + chunk.shape[1:], chunk.dtype)])
         if mesh is not None:
             chunk = parallel.shard_batch(chunk, mesh)
-        out.append(np.asarray(jax.device_get(predict_fn(variables, chunk)))[: bs - pad])
+        out.append(parallel.to_host(predict_fn(variables, chunk))[: bs - pad])
     return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
 
 
@@ -472,19 +472,28 @@ def _summary_writer(workdir: Path):
     return SummaryWriter(str(workdir / "tensorboard"))
 
 
-def prepare_run_dir(workdir: str | Path, *, resume: bool, overwrite: bool) -> Path:
-    """Create the run directory, refusing to reuse one with results unless resuming or overwriting."""
+def check_run_dir(workdir: str | Path, *, resume: bool, overwrite: bool) -> Path:
+    """Refuse (read-only check) a run directory with results unless resuming or overwriting."""
     workdir = Path(workdir)
-    if workdir.exists() and any(workdir.iterdir()):
-        if overwrite:
-            import shutil
+    if workdir.exists() and any(workdir.iterdir()) and not (overwrite or resume):
+        raise InputError(
+            f"{workdir}: run directory exists and is not empty (use --resume to continue it or "
+            "--overwrite to start over)"
+        )
+    return workdir
 
-            shutil.rmtree(workdir)
-        elif not resume:
-            raise InputError(
-                f"{workdir}: run directory exists and is not empty (use --resume to continue it or "
-                "--overwrite to start over)"
-            )
+
+def prepare_run_dir(workdir: str | Path, *, resume: bool, overwrite: bool) -> Path:
+    """Create the run directory, refusing to reuse one with results unless resuming or overwriting.
+
+    In a multi-process job call :func:`check_run_dir` on every process first, then this on
+    process 0 only (it deletes the directory when ``overwrite``).
+    """
+    workdir = check_run_dir(workdir, resume=resume, overwrite=overwrite)
+    if overwrite and workdir.exists() and any(workdir.iterdir()):
+        import shutil
+
+        shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     return workdir
 

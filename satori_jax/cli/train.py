@@ -107,16 +107,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         pwms = [m.pwm for m in read_meme(cfg.model.pwm_file)][: cfg.model.num_filters]
 
+    import jax
+
+    multi = jax.process_count() > 1
+    if multi and not args.workdir:
+        raise InputError("a multi-process run needs --workdir (one path on storage shared by all processes)")
     workdir = Path(args.workdir or f"runs/{(config_name or 'run')}-{time.strftime('%Y%m%d-%H%M%S')}")
     from satori_jax.data.splits import make_splits, write_splits
     from satori_jax.runs import write_data_info
-    from satori_jax.train import fit, prepare_run_dir
+    from satori_jax.train import check_run_dir, fit, prepare_run_dir
 
-    workdir = prepare_run_dir(workdir, resume=args.resume, overwrite=args.overwrite)
+    # every process checks the directory before any process writes; process 0 alone writes
+    check_run_dir(workdir, resume=args.resume, overwrite=args.overwrite)
+    parallel.barrier("run directory checked")
     splits = make_splits(dataset, cfg.data)
-    config_lib.save(cfg, workdir / "config.json")
-    write_data_info(workdir, dataset, source)
-    write_splits(workdir / "splits.tsv", dataset.ids, splits)
+    if jax.process_index() == 0:
+        prepare_run_dir(workdir, resume=args.resume, overwrite=args.overwrite)
+        config_lib.save(cfg, workdir / "config.json")
+        write_data_info(workdir, dataset, source)
+        write_splits(workdir / "splits.tsv", dataset.ids, splits)
+    parallel.barrier("run directory written")
 
     print(
         f"{len(dataset.ids)} sequences of {dataset.codes.shape[1]} bp, {len(dataset.label_names)} label(s); "

@@ -123,11 +123,9 @@ class Placement:
 
 def to_host(a: Any) -> np.ndarray:
     """A (possibly sharded, possibly multi-process) array as a full numpy array."""
-    if isinstance(a, jax.Array) and not a.is_fully_addressable:
-        from jax.experimental import multihost_utils
+    from satori_jax.parallel import to_host as _to_host
 
-        return np.asarray(multihost_utils.process_allgather(a, tiled=True))
-    return np.asarray(a)
+    return _to_host(a)
 
 
 @dataclass

@@ -1,0 +1,69 @@
+"""Two processes joined with ``jax.distributed`` (one CPU device each, gloo collectives) train
+one model: the run directory is written once, and the metrics equal those of one process with
+two devices (same mesh shape, same batches, same reductions)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SETS = [
+    "--set", "train.epochs=1", "--set", "model.num_filters=8", "--set", "model.num_heads=2",
+    "--set", "model.head_dim=4", "--set", "model.proj_dim=8", "--set", "train.batch_size=32",
+    "--set", "train.max_seconds=0", "--set", "data.length=100",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def _train(data: Path, workdir: Path, env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "satori_jax.train", "--data", str(data), "--workdir", str(workdir),
+         "--config", "default", *SETS, "--quiet"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("mp") / "data"
+    subprocess.run([sys.executable, "-m", "satori_jax.simulate", "dfim", "--out", str(out),
+                    "--num-sequences", "400", "--length", "100", "--seed", "2"], check=True,
+                   capture_output=True, timeout=120)
+    return out
+
+
+def test_two_processes_equal_one_process_two_devices(tiny_data, tmp_path):
+    base = {k: v for k, v in os.environ.items() if not k.startswith("JAX_") and k != "XLA_FLAGS"}
+    base["JAX_PLATFORMS"] = "cpu"
+    port = _free_port()
+    procs = [
+        _train(tiny_data, tmp_path / "multi", {**base, "JAX_COORDINATOR_ADDRESS": f"localhost:{port}",
+                                               "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": str(i)})
+        for i in range(2)
+    ]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    for p, out in zip(procs, outs, strict=True):
+        assert p.returncode == 0, out[-3000:]
+        assert "2 device(s) (cpu) in 2 process(es)" in out
+    single = _train(tiny_data, tmp_path / "single",
+                    {**base, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    out = single.communicate(timeout=300)[0]
+    assert single.returncode == 0, out[-3000:]
+    assert "2 device(s) (cpu) in 1 process(es)" in out
+    multi = json.loads((tmp_path / "multi" / "test_metrics.json").read_text())
+    one = json.loads((tmp_path / "single" / "test_metrics.json").read_text())
+    assert multi["auroc_mean"] == pytest.approx(one["auroc_mean"], abs=1e-6)
+    assert multi["auprc_mean"] == pytest.approx(one["auprc_mean"], abs=1e-6)
+    lines = (tmp_path / "multi" / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 1  # written by process 0 only
