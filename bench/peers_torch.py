@@ -249,9 +249,12 @@ def train_step_fn(
     return step
 
 
-def ig_fn(model: TorchSatoriBasic, x: np.ndarray, steps: int = 20) -> Callable[[], torch.Tensor]:
+def ig_fn(
+    model: TorchSatoriBasic, x: np.ndarray, steps: int = 20, per_sequence: bool = False
+) -> Callable[[], torch.Tensor]:
     """captum ``IntegratedGradients`` (``n_steps=steps``, midpoint rule, GC baseline, target = the
-    logit) on ``x (B, L, 4)``, the whole batch in one call, as a no-argument callable."""
+    logit) on ``x (B, L, 4)`` as a no-argument callable: the whole batch in one call, or
+    (``per_sequence``) one call per sequence, the way the SATORI reference calls captum."""
     model.eval()
     ig = IntegratedGradients(model)
     xt = _tensor(x)
@@ -262,7 +265,16 @@ def ig_fn(model: TorchSatoriBasic, x: np.ndarray, steps: int = 20) -> Callable[[
         _sync()
         return out
 
-    return call
+    def call_each() -> torch.Tensor:
+        parts = [
+            ig.attribute(xt[i : i + 1], baselines=base[i : i + 1], target=0, n_steps=steps,
+                         method="riemann_middle").detach()
+            for i in range(xt.shape[0])
+        ]
+        _sync()
+        return torch.cat(parts)
+
+    return call_each if per_sequence else call
 
 
 def set_threads(n: int) -> int:

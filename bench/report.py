@@ -292,6 +292,13 @@ def _peers_md(sec: dict) -> list[str]:
             _r(ig["ratio_ours_over_peer"]),
         ],
     ]
+    if "peer_per_sequence" in ig:
+        rows.append([
+            f"input IG, {ig['steps']} steps, {ig['batch_size']} sequences, one per call (reference)",
+            f"{ig['ours']['examples_per_s']:,.1f} ex/s (batched)",
+            f"{ig['peer_per_sequence']['examples_per_s']:,.1f} ex/s (captum)",
+            _r(ig["ratio_ours_over_peer_per_sequence"]),
+        ])
     out += [_table(["", "ours (JAX)", "PyTorch", "ours / peer"], rows), ""]
     return out + [f"- {n}" for n in sec["notes"]] + [""]
 

@@ -889,11 +889,17 @@ def run_peers(prof: Profile, seed: int, threads: int) -> dict:
     with measure.CaptureCall(importlib.import_module("satori_jax.interpret.ig"), "_ig_jit") as cap_call:
         ours_ig()
     peer_ig = pt.ig_fn(peer, xi, steps=prof.ig_steps)
+    peer_ig_each = pt.ig_fn(peer, xi, steps=prof.ig_steps, per_sequence=True)
     peer_ig()
-    ti = measure.interleaved({"ours": ours_ig, "peer": peer_ig}, max(3, prof.repeats), prof.budget_s)
-    ig = {"batch_size": prof.ig_batch, "steps": prof.ig_steps, "ours": ti["ours"], "peer": ti["peer"]}
-    for k in ("ours", "peer"):
+    peer_ig_each()
+    ti = measure.interleaved({"ours": ours_ig, "peer": peer_ig, "peer_per_sequence": peer_ig_each},
+                             max(3, prof.repeats), prof.budget_s)
+    ig = {"batch_size": prof.ig_batch, "steps": prof.ig_steps, **ti}
+    for k in ("ours", "peer", "peer_per_sequence"):
         ig[k]["examples_per_s"] = prof.ig_batch / ig[k]["seconds"]
+    ig["ratio_ours_over_peer_per_sequence"] = (
+        ig["ours"]["examples_per_s"] / ig["peer_per_sequence"]["examples_per_s"]
+    )
     ig_flops = cap_call.flops()
     if ig_flops:
         ig["ours"]["flops_per_example"] = ig_flops / prof.ig_batch
@@ -901,7 +907,8 @@ def run_peers(prof: Profile, seed: int, threads: int) -> dict:
     ig["ratio_ours_over_peer"] = ig["ours"]["examples_per_s"] / ig["peer"]["examples_per_s"]
     _log(
         f"peers: IG ours {ig['ours']['examples_per_s']:.1f} ex/s, "
-        f"captum {ig['peer']['examples_per_s']:.1f} ex/s"
+        f"captum {ig['peer']['examples_per_s']:.1f} ex/s batched, "
+        f"{ig['peer_per_sequence']['examples_per_s']:.1f} ex/s one sequence per call"
     )
     notes = []
     peer_device = pt.versions()["device"]
@@ -937,7 +944,8 @@ def run_peers(prof: Profile, seed: int, threads: int) -> dict:
             "timed step; ours gets uint8 codes, one-hot encodes them inside the step and also computes "
             "the attention-entropy metric.",
             "IG: midpoint Riemann rule (captum 'riemann_middle'), GC-matched baseline, target = the "
-            "logit, whole batch in one call for both.",
+            "logit, whole batch in one call for both; a third timing calls captum once per sequence "
+            "(the SATORI reference's loop over examples) on the same batch.",
         ],
     }
 
@@ -1090,11 +1098,19 @@ def paper_comparison(results: dict) -> list[dict]:
         )
         rows.append(
             {
-                "figure": "input IG vs captum (same run)",
+                "figure": "input IG vs captum, whole batch per call (same run)",
                 "ours": f"{pe['ig']['ratio_ours_over_peer']:.2f}×",
                 "reference": "target ≥3×",
             }
         )
+        if "ratio_ours_over_peer_per_sequence" in pe["ig"]:
+            rows.append(
+                {
+                    "figure": "input IG vs captum, one sequence per call as the reference does (same run)",
+                    "ours": f"{pe['ig']['ratio_ours_over_peer_per_sequence']:.2f}×",
+                    "reference": "target ≥3×",
+                }
+            )
     return rows
 
 
