@@ -35,6 +35,7 @@ def _stats():
         "median_score_bg": np.array([0.1, 0.0, 0.1, 0.1, 0.1]),
         "median_distance_bp": np.array([12.0, 16.0, 8.0, 4.0, 40.0]), "max_score_fg": np.ones(5),
         "u_statistic": np.array([30.0, 27.0, 16.0, 7.0, 15.0]), "p_value": q / 10, "q_value": q,
+        "effect_size": np.array([1.0, 0.6, 1.0, 1.0, 0.5]),
     }
 
 
@@ -124,3 +125,15 @@ def test_plots_and_self_contained_html(tmp_path):
     assert "http://" not in text and "https://" not in text  # opens offline
     for c in report.INTERACTION_COLUMNS:
         assert f"<dt>{c}</dt>" in text
+
+
+def test_min_effect_floor():
+    rows = report.interaction_table(_stats(), _matches(), 5)
+    # (0,1) effect 1.0 and (1,2) effect 0.6 are both A-B; a floor of 0.7 keeps only (0,1)
+    tf = report.tf_pair_table(rows, alpha=0.05, min_effect=0.7)
+    assert [(r["tf_a"], r["tf_b"], r["n_filter_pairs"]) for r in tf] == [("A", "B", 1)]
+    assert tf[0]["effect_size"] == 1.0
+    rows[0]["effect_size"] = 0.55
+    assert report.tf_pair_table(rows, alpha=0.05, min_effect=0.7) == []
+    assert len(report.tf_pair_table(rows, alpha=0.05)) == 1  # off by default
+    assert report.is_significant(rows[1], 0.05, 0.6) and not report.is_significant(rows[1], 0.05, 0.61)

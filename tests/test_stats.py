@@ -106,7 +106,8 @@ def test_test_pairs_columns_and_rules():
     pairs = list(zip(t["filter_a"].tolist(), t["filter_b"].tolist(), strict=True))
     assert set(pairs) == {(0, 1), (1, 2), (0, 3)}
     assert set(t) == {"filter_a", "filter_b", "n_fg", "n_bg", "median_score_fg", "median_score_bg",
-                      "median_distance_bp", "max_score_fg", "u_statistic", "p_value", "q_value"}
+                      "median_distance_bp", "max_score_fg", "u_statistic", "p_value", "q_value",
+                      "effect_size"}
     r = {pr: i for i, pr in enumerate(pairs)}
     assert t["q_value"][r[(0, 1)]] < 1e-6 and t["q_value"][r[(1, 2)]] > 0.05
     assert t["q_value"][r[(0, 3)]] < 1e-6 and t["n_bg"][r[(0, 3)]] == 0
@@ -119,6 +120,11 @@ def test_test_pairs_columns_and_rules():
     assert (0, 3) not in set(zip(skip["filter_a"].tolist(), skip["filter_b"].tolist(), strict=True))
     fixed = run_test_pairs(fg, bg, 0.0, 4)
     assert len(fixed["filter_a"]) == 4
+    # effect size = P(fg > bg) + P(fg = bg) / 2, by brute force over all (fg, bg) pairs
+    a = fg.score[(fg.filter_a == 1) & (fg.filter_b == 2)][:, None]
+    b = bg.score[(bg.filter_a == 1) & (bg.filter_b == 2)][None, :]
+    assert t["effect_size"][r[(1, 2)]] == pytest.approx(np.mean((a > b) + 0.5 * (a == b)))
+    assert t["effect_size"][r[(0, 1)]] == 1.0 and t["effect_size"][r[(0, 3)]] == 1.0  # all above / vs zeros
 
 
 def test_test_pairs_blocks_and_threads_do_not_change_results(monkeypatch):

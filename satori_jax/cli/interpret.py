@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision-cutoff", type=fraction, default=0.5,
                    help="multi-label tasks: foreground examples need per-example precision at 0.5 >= this "
                         "(default 0.5)")
+    p.add_argument("--min-effect", type=fraction, default=0.0, metavar="E",
+                   help="also require effect size U/(n_fg*n_bg) >= E for a significant pair (e.g. 0.75; "
+                        "default 0 = q-value only, as SATORI)")
     p.add_argument("--batch-size", type=positive_int, default=256,
                    help="examples per device call (default 256)")
     p.add_argument("--seed", type=int, default=0, help="seed of sub-sampling and shuffling (default 0)")
@@ -130,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             methods=methods, motif_db=args.motif_db, family_table=args.family_table,
             background=args.background, truth=args.truth, attn_cutoff=args.attn_cutoff,
             prob_cutoff=args.prob_cutoff, precision_cutoff=args.precision_cutoff, batch_size=args.batch_size,
-            seed=args.seed, verbose=not args.quiet,
+            seed=args.seed, verbose=not args.quiet, min_effect=args.min_effect,
         )
         _print_summary(summary)
         return 0
@@ -138,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.run, out_dir=args.out, methods=methods, motif_db=args.motif_db, family_table=args.family_table,
         background=args.background, truth=args.truth, max_examples=args.max_examples,
         attn_cutoff=args.attn_cutoff, prob_cutoff=args.prob_cutoff, precision_cutoff=args.precision_cutoff,
-        batch_size=args.batch_size, seed=args.seed, verbose=not args.quiet,
+        batch_size=args.batch_size, seed=args.seed, verbose=not args.quiet, min_effect=args.min_effect,
     )
     _print_summary(summary)
     return 0

@@ -313,7 +313,16 @@ def _attention_examples(run, sel_fg: np.ndarray, fg_targets: np.ndarray, thresho
     return out
 
 
-def _method_tables(out: Path, method: str, stats: dict, matches, num_filters: int, alpha: float):
+def _significant(stats: dict, alpha: float, min_effect: float) -> np.ndarray:
+    """``(T,)`` bool: ``q < alpha`` and, when ``min_effect > 0``, ``effect_size >= min_effect``."""
+    sig = np.asarray(stats["q_value"]) < alpha
+    if min_effect > 0:
+        sig &= np.asarray(stats["effect_size"]) >= min_effect
+    return sig
+
+
+def _method_tables(out: Path, method: str, stats: dict, matches, num_filters: int, alpha: float,
+                   min_effect: float = 0.0):
     """Write ``interactions_{method}.tsv`` and ``tf_interactions_{method}.tsv`` from tested pairs.
 
     Returns
@@ -325,10 +334,10 @@ def _method_tables(out: Path, method: str, stats: dict, matches, num_filters: in
     from satori_jax.interpret import report
 
     rows = report.interaction_table(stats, matches, num_filters)
-    tf_rows = report.tf_pair_table(rows, alpha)
+    tf_rows = report.tf_pair_table(rows, alpha, min_effect)
     report.write_tsv(out / f"interactions_{method}.tsv", report.INTERACTION_COLUMNS, rows)
     report.write_tsv(out / f"tf_interactions_{method}.tsv", report.TF_INTERACTION_COLUMNS, tf_rows)
-    n_sig = int(sum(float(r["q_value"]) < alpha for r in rows))
+    n_sig = int(sum(report.is_significant(r, alpha, min_effect) for r in rows))
     fam_counts: dict[str, int] = {}
     for r in tf_rows:
         key = report.pair_label(r["family_a"] or "unknown", r["family_b"] or "unknown")
@@ -412,6 +421,7 @@ def interpret_run(
     *,
     neg_cutoff: float = 0.3,
     alpha: float = 0.05,
+    min_effect: float = 0.0,
     max_logos: int = 60,
     plots: bool = True,
 ) -> dict:
@@ -451,6 +461,12 @@ def interpret_run(
         Progress messages and bars on stderr.
     alpha
         q-value level for significant filter pairs.
+    min_effect
+        Optional floor on the effect size (``U / (n_fg·n_bg)``, the probability that a foreground
+        score beats a background one): significant pairs need ``q < alpha`` and an effect size at
+        least this (0 = off, SATORI's rule). With a few hundred examples per side, small systematic
+        shifts between foreground and background (e.g. larger attributions in every positive) are
+        significant; a floor keeps only pairs that separate the two sides well.
 
     Returns
     -------
@@ -590,10 +606,11 @@ def interpret_run(
         seconds = time.perf_counter() - t
         cut_value = (float(np.mean(fg_scores.score, dtype=np.float64)) if len(fg_scores) else None) \
             if cutoff == "mean" else float(cutoff)
-        rows, tf_rows, n_sig, fam_counts = _method_tables(out, method, stats, matches, num_filters, alpha)
+        rows, tf_rows, n_sig, fam_counts = _method_tables(out, method, stats, matches, num_filters, alpha,
+                                                          min_effect)
         tables[method], tf_tables[method] = rows, tf_rows
         top_labels[method] = [report.pair_label(r["tf_a"], r["tf_b"]) for r in tf_rows]
-        sig = np.asarray(stats["q_value"]) < alpha
+        sig = _significant(stats, alpha, min_effect)
         sig_pairs = (np.asarray(stats["filter_a"])[sig], np.asarray(stats["filter_b"])[sig])
         dist = distance_summary(fg_scores, sig_pairs, num_filters) if sig.any() else None
         entry = _method_entry(n_examples=len(fg_codes), n_background=len(bg_codes),
@@ -656,6 +673,7 @@ def interpret_run(
             "neg_cutoff": float(neg_cutoff),
             "precision_cutoff": float(precision_cutoff),
             "alpha": float(alpha),
+            "min_effect": float(min_effect),
             "max_examples": max_examples,
             "batch_size": int(batch_size),
             "seed": int(seed),

@@ -45,12 +45,12 @@ ALPHA = 0.05
 
 INTERACTION_COLUMNS = (
     "filter_a", "filter_b", "tf_a", "tf_b", "family_a", "family_b", "n_fg", "n_bg", "median_score_fg",
-    "median_score_bg", "median_distance_bp", "u_statistic", "p_value", "q_value",
+    "median_score_bg", "median_distance_bp", "u_statistic", "p_value", "q_value", "effect_size",
 )
 
 TF_INTERACTION_COLUMNS = (
     "tf_a", "tf_b", "family_a", "family_b", "n_filter_pairs", "q_value", "p_value", "median_distance_bp",
-    "median_score_fg", "median_score_bg", "n_fg", "n_bg", "filter_pairs",
+    "median_score_fg", "median_score_bg", "n_fg", "n_bg", "effect_size", "filter_pairs",
 )
 
 COLUMN_DOCS: dict[str, str] = {
@@ -71,6 +71,9 @@ COLUMN_DOCS: dict[str, str] = {
     "p_value": "One-sided Mann-Whitney p-value (normal approximation, tie and continuity corrected).",
     "q_value": "Benjamini-Hochberg adjusted p-value over all tested filter pairs of the method "
                "(TF table: smallest q over the filter pairs merged into the TF pair).",
+    "effect_size": "Probability that a foreground score exceeds a background score (U / (n_fg * n_bg), "
+                   "ties count 1/2; 0.5 = no difference). With --min-effect, pairs below it are not "
+                   "significant.",
     "n_filter_pairs": "Significant filter pairs merged into this TF pair.",
     "filter_pairs": "The merged filter pairs, 'filterA-filterB' separated by ';', best first.",
     # filters_tomtom.tsv
@@ -221,10 +224,18 @@ def pair_label(tf_a: str, tf_b: str) -> str:
     return f"{a}--{b}"
 
 
-def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA) -> list[dict[str, Any]]:
+def is_significant(row: Mapping[str, Any], alpha: float = ALPHA, min_effect: float = 0.0) -> bool:
+    """``q_value < alpha`` and (when ``min_effect > 0``) ``effect_size >= min_effect``."""
+    if not float(row["q_value"]) < alpha:
+        return False
+    return min_effect <= 0 or float(row.get("effect_size", float("nan"))) >= min_effect
+
+
+def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
+                  min_effect: float = 0.0) -> list[dict[str, Any]]:
     """Significant filter pairs mapped to TF pairs.
 
-    Keeps rows with ``q_value < alpha`` whose two filters are both named (best hit q < 0.05),
+    Keeps significant rows (:func:`is_significant`) whose two filters are both named (best hit q < 0.05),
     drops self pairs (same TF name), orders each pair by name and merges duplicates keeping the
     statistics of the smallest q-value (then p-value). Output sorted by q-value, then p-value,
     then names. Keys: :data:`TF_INTERACTION_COLUMNS`.
@@ -233,7 +244,8 @@ def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA) -> li
     members: dict[tuple[str, str], list[tuple[float, float, str]]] = {}
     for r in rows:
         q = float(r["q_value"])
-        if not (q < alpha) or not r["tf_a"] or not r["tf_b"] or r["tf_a"] == r["tf_b"]:
+        named = r["tf_a"] and r["tf_b"] and r["tf_a"] != r["tf_b"]
+        if not named or not is_significant(r, alpha, min_effect):
             continue
         if r["tf_a"] <= r["tf_b"]:
             key, fams = (r["tf_a"], r["tf_b"]), (r["family_a"], r["family_b"])
@@ -247,7 +259,7 @@ def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA) -> li
                 "tf_a": key[0], "tf_b": key[1], "family_a": fams[0], "family_b": fams[1], "q_value": q,
                 "p_value": p, "median_distance_bp": r["median_distance_bp"],
                 "median_score_fg": r["median_score_fg"], "median_score_bg": r["median_score_bg"],
-                "n_fg": r["n_fg"], "n_bg": r["n_bg"],
+                "n_fg": r["n_fg"], "n_bg": r["n_bg"], "effect_size": r.get("effect_size", float("nan")),
             }
     out = []
     for key, row in best.items():

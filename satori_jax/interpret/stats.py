@@ -225,9 +225,11 @@ def _pair_block(gf, fs, fd, gb, bs, g0, g1, bg_zeros):
     sb = (gb >= g0) & (gb < g1)
     f_grp, b_grp = gf[sf] - g0, gb[sb] - g0
     f_val, b_val = fs[sf], bs[sb]
-    u, p, _, _ = mann_whitney_greater(f_val, f_grp, b_val, b_grp, n, bg_zeros=bg_zeros[g0:g1])
+    u, p, n1, n2 = mann_whitney_greater(f_val, f_grp, b_val, b_grp, n, bg_zeros=bg_zeros[g0:g1])
     med_fg, max_fg = _grouped_stats(f_val, f_grp, n)
-    return u, p, med_fg, max_fg, grouped_median(b_val, b_grp, n), grouped_median(fd[sf], f_grp, n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        effect = u / (n1 * n2)
+    return u, p, med_fg, max_fg, grouped_median(b_val, b_grp, n), grouped_median(fd[sf], f_grp, n), effect
 
 
 def test_pairs(
@@ -258,7 +260,9 @@ def test_pairs(
         Columns, one row per tested pair sorted by q-value then p-value: ``filter_a``, ``filter_b``
         (int), ``n_fg``, ``n_bg`` (observations; ``n_bg`` is 0 for pairs tested against zeros),
         ``median_score_fg``, ``median_score_bg`` (0 for those pairs), ``median_distance_bp`` (fg),
-        ``max_score_fg``, ``u_statistic``, ``p_value``, ``q_value``.
+        ``max_score_fg``, ``u_statistic``, ``p_value``, ``q_value``, ``effect_size`` (``U / (n_fg·n_bg)``,
+        the probability that a foreground score exceeds a background one, ties counting ½; the
+        zeros of ``missing_bg="zero"`` count in ``n_bg``).
     """
     if missing_bg not in ("zero", "skip"):
         raise ValueError(f"missing_bg must be 'zero' or 'skip', got {missing_bg!r}")
@@ -285,7 +289,7 @@ def test_pairs(
             parts = list(pool.map(lambda e: work(int(e[0]), int(e[1])), blocks))
     else:
         parts = [work(int(a), int(b)) for a, b in blocks]
-    u, p, med_fg, max_fg, med_bg, med_d = (np.concatenate([pt[k] for pt in parts]) for k in range(6))
+    u, p, med_fg, max_fg, med_bg, med_d, effect = (np.concatenate([pt[k] for pt in parts]) for k in range(7))
     if isinstance(cutoff, str):
         if cutoff != "mean":
             raise ValueError(f"cutoff must be 'mean' or a number, got {cutoff!r}")
@@ -310,6 +314,7 @@ def test_pairs(
         "u_statistic": u[tid],
         "p_value": p[tid],
         "q_value": q,
+        "effect_size": effect[tid],
     }
     order = np.lexsort((cols["p_value"], q))
     return {k: v[order] for k, v in cols.items()}

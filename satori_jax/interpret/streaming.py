@@ -512,6 +512,7 @@ def interpret_stream(
     verbose: bool = True,
     neg_cutoff: float = 0.3,
     alpha: float = 0.05,
+    min_effect: float = 0.0,
     max_logos: int = 60,
     plots: bool = True,
 ) -> dict:
@@ -548,6 +549,7 @@ def interpret_stream(
         _method_tables,
         _overlap_plot,
         _parse_cutoff,
+        _significant,
         _write_outputs,
         available_methods,
         parse_methods,
@@ -780,10 +782,11 @@ def interpret_stream(
         stats["q_value"] = benjamini_hochberg(stats["p_value"])
         order = np.lexsort((stats["p_value"], stats["q_value"]))
         stats = {kk: v[order] for kk, v in stats.items()}
-        rows, tf_rows, n_sig, fam_counts = _method_tables(out, m, stats, matches, num_filters, alpha)
+        rows, tf_rows, n_sig, fam_counts = _method_tables(out, m, stats, matches, num_filters, alpha,
+                                                          min_effect)
         tables[m], tf_tables[m] = rows, tf_rows
         top_labels[m] = [report.pair_label(r["tf_a"], r["tf_b"]) for r in tf_rows]
-        sig = np.asarray(stats["q_value"]) < alpha
+        sig = _significant(stats, alpha, min_effect)
         dist = None
         if sig.any():
             dh = _sig_distance_hist(stream, n_chunks, m, num_filters, dist_bins, stats["filter_a"][sig],
@@ -836,7 +839,8 @@ def interpret_stream(
             "n_filters_with_sites": int((n_sites >= motif_lib.MIN_SITES).sum()),
             "n_filters_matched": int(n_matched), "activity_fraction": float(activity_fraction),
             "attn_cutoff": cutoff, "prob_cutoff": float(prob_cutoff), "neg_cutoff": float(neg_cutoff),
-            "precision_cutoff": float(precision_cutoff), "alpha": float(alpha), "max_examples": None,
+            "precision_cutoff": float(precision_cutoff), "alpha": float(alpha),
+            "min_effect": float(min_effect), "max_examples": None,
             "batch_size": int(batch_size), "seed": int(seed), "truth": None if truth is None else str(truth),
             "device": str(jax.devices()[0].platform), "n_devices": int(jax.device_count()),
             "version": getattr(satori_jax, "__version__", ""), "step_seconds": log.steps,
@@ -918,6 +922,7 @@ def _method_stats(stream: Path, n_chunks: int, m: str, f: int, bins: _Bins, dist
         "n_fg": n_fg[tid], "n_bg": n_bg[tid], "median_score_fg": hist_median(hf, vals),
         "median_score_bg": med_bg, "median_distance_bp": hist_median(hd, dist_values),
         "max_score_fg": pmax[tid].astype(np.float64), "u_statistic": u, "p_value": p,
+        "effect_size": u / np.maximum(hf.sum(1).astype(np.float64) * hb.sum(1), 1.0),
     }
     return stats, cut_value, int(has.sum()), ex_fg, ex_bg
 
