@@ -181,6 +181,34 @@ def test_kill_and_resume_identical(env, tmp_path, monkeypatch):
     assert full.read_bytes() == part.read_bytes()  # a finished store is not reopened for writing
 
 
+def test_sigkill_and_resume_identical(env, tmp_path):
+    """A real SIGKILL (no Python clean-up, HDF5 file left open) after two chunks; rerunning resumes."""
+    _, run, _, fa = env
+    kw = dict(what=("predictions", "ig", "attention"), baseline="gc", chunk_size=4, **FAST)
+    full, part = tmp_path / "full.h5", tmp_path / "part.h5"
+    attr_lib.export(run, full, fasta=fa, **kw)
+    child = textwrap.dedent(
+        f"""
+        import os, signal
+        from satori_jax import attribute as A
+        done = []
+        def hook(i):
+            done.append(i)
+            if len(done) == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+        A._after_chunk = hook
+        A.export({str(run)!r}, {str(part)!r}, fasta={str(fa)!r}, **{kw!r})
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    assert not store_lib.is_complete(part)
+    res = attr_lib.export(run, part, fasta=fa, **kw)
+    assert res.chunks_skipped == 2 and res.chunks_computed == 4
+    assert full.read_bytes() == part.read_bytes()
+    assert store_lib.manifest_path(full).read_text() == store_lib.manifest_path(part).read_text()
+
+
 def test_resume_with_other_settings_is_an_error(env, tmp_path, monkeypatch):
     _, run, _, fa = env
     out = tmp_path / "s.h5"
