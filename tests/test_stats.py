@@ -10,6 +10,7 @@ from satori_jax.interpret.stats import (
     distance_summary,
     grouped_median,
     mann_whitney_greater,
+    p_greater_than_zeros,
 )
 from satori_jax.interpret.stats import (
     test_pairs as run_test_pairs,
@@ -156,3 +157,34 @@ def test_distance_summary():
     d = distance_summary(ps, (np.array([0]), np.array([1])), 3)
     assert sorted(d["distances"].tolist()) == [8, 12] and d["median"] == 10
     assert distance_summary(ps)["counts"].sum() == 3
+
+
+@pytest.mark.parametrize("fg", [[0.5, 0.2, 0.0], [0.3, 0.1], [0.7, 0.7, 0.2, 0.0], [0.0, 0.0]])
+def test_exact_p_against_zeros_equals_enumeration(fg):
+    """Against a background of zeros, the p-value is the exact permutation tail (all relabellings)."""
+    from itertools import combinations
+
+    n2 = 5
+    pooled = np.array(list(fg) + [0.0] * n2)
+    n1, n = len(fg), len(fg) + n2
+
+    def u_of(idx):
+        a = pooled[list(idx)]
+        b = np.delete(pooled, list(idx))
+        return np.sum((a[:, None] > b[None, :]) + 0.5 * (a[:, None] == b[None, :]))
+
+    u_obs = u_of(range(n1))
+    us = [u_of(c) for c in combinations(range(n), n1)]
+    exact = np.mean(np.array(us) >= u_obs - 1e-9)
+    k = int(np.sum(np.array(fg) > 0))
+    assert p_greater_than_zeros(np.array([n1]), np.array([k]), np.array([n2]))[0] == pytest.approx(exact)
+
+
+def test_test_pairs_uses_exact_p_for_zero_background():
+    # two positive scores, never observed in a background of 100 examples: p = 1 / C(102, 2)
+    fg = _ps([(0, 0, 1, 0.9, 4), (1, 0, 1, 0.8, 4)], 2)
+    bg = _ps([(0, 2, 3, 0.5, 4)], 100)
+    t = run_test_pairs(fg, bg, 0.0, 4)
+    row = list(zip(t["filter_a"].tolist(), t["filter_b"].tolist(), strict=True)).index((0, 1))
+    assert t["p_value"][row] == pytest.approx(1 / (102 * 101 / 2))
+    assert t["n_bg"][row] == 0 and t["effect_size"][row] == 1.0

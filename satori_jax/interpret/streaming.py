@@ -914,6 +914,11 @@ def _method_stats(stream: Path, n_chunks: int, m: str, f: int, bins: _Bins, dist
             hd[r[sel], (keys % dist_bins)[sel]] += counts[sel]
     hb[:, 0] += np.where(zero_fill[tid], ex_bg, 0).astype(np.uint32)  # "score 0 in every background example"
     u, p = mann_whitney_hist(hf, hb)
+    zf = np.flatnonzero(zero_fill[tid])
+    if zf.size:  # exact against zeros; foreground scores in the lowest bin count as ties with 0
+        from satori_jax.interpret.stats import p_greater_than_zeros
+
+        p[zf] = p_greater_than_zeros(hf[zf].sum(1), hf[zf, 1:].sum(1), np.full(zf.size, ex_bg))
     vals = bins.values()
     ia, ib = np.triu_indices(f, 1)
     med_bg = hist_median(hb, vals)
