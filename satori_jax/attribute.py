@@ -9,8 +9,9 @@ HDF5 and the layout). Two front ends share one set of kernels:
 * :func:`export` (the CLI) streams a FASTA file, a dataset directory or BED regions + a genome from
   disk in chunks of ``chunk_size`` sequences, so memory does not grow with ``N``.
 
-Kernels (reused, not reimplemented): :func:`satori_jax.interpret.ig.ig_core` (IG, the ``steps``
-interpolation points vmapped, midpoint rule), :func:`~satori_jax.interpret.ig.gradient_x_input`,
+Kernels (reused, not reimplemented): :func:`satori_jax.interpret.ig.ig_rows` (IG, the ``steps``
+interpolation points in cache-sized blocks on CPU, midpoint rule),
+:func:`~satori_jax.interpret.ig.gradient_x_input`,
 :func:`~satori_jax.interpret.ig.hypothetical_contributions`,
 :func:`satori_jax.interpret.attention.attention_attribution` (right Riemann rule, zero baseline),
 and the model's own attention maps. Each quantity is one jit-compiled function of a fixed-shape
@@ -508,7 +509,8 @@ def _kernel(model, quantity: str, s: Settings):
             return {"predictions": jax.nn.sigmoid(logits), "logits": logits}
         if quantity == "ig":
             base = one_hot(base_codes) if s.baseline == "shuffle" else ig_lib.resolve_baseline(x, s.baseline)
-            attr = ig_lib.ig_core(model, variables, x, t, base, s.steps, "midpoint")
+            rb, sb = ig_lib.auto_batching(s.steps)
+            attr = ig_lib.ig_rows(model, variables, x, t, base, s.steps, "midpoint", sb, rb)
             f = ig_lib.target_fn(model, variables)
             return {"ig": attr.astype(out_dtype), "ig_delta": f(x, t) - f(base, t)}
         if quantity == "grad_x_input":

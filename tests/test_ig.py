@@ -95,6 +95,22 @@ def test_ig_rows_independent_and_array_baseline(binary, codes):
     np.testing.assert_allclose(arr, full, atol=1e-6)
 
 
+@pytest.mark.parametrize("row_batch,step_batch", [(1, 3), (4, None), (None, 2), (5, 7)])
+def test_row_and_step_blocks_do_not_change_ig(multi, codes, row_batch, step_batch):
+    """The cache-sized blocks used on CPU (lax.map over rows and steps, remainders included) give
+    the all-at-once result; multi-label targets are carried row by row."""
+    model, variables = multi
+    x = one_hot_np(codes)
+    t = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 1], [0, 0, 1], [1, 0, 0], [0, 1, 1]], bool)
+    whole = np.asarray(ig.integrated_gradients(model, variables, x, t, steps=7, row_batch=None,
+                                               step_batch=None))
+    blocks = np.asarray(ig.integrated_gradients(model, variables, x, t, steps=7, row_batch=row_batch,
+                                                step_batch=step_batch))
+    np.testing.assert_allclose(blocks, whole, rtol=1e-5, atol=1e-6)
+    assert ig.auto_batching(20, "auto", "auto") == ((None, None) if jax.default_backend() != "cpu"
+                                                   else (1, ig.CPU_ROWS))
+
+
 def test_multilabel_target_is_sum_of_labels(multi, codes):
     model, variables = multi
     x = one_hot_np(codes)

@@ -40,7 +40,7 @@ import numpy as np
 from satori_jax.data.encoding import one_hot
 from satori_jax.interpret.activity import padded_batches
 from satori_jax.interpret.fis import _baseline_for, _check_baseline, motif_instances, reduce_pairs
-from satori_jax.interpret.ig import _value_and_grad, gc_fraction, ig_core
+from satori_jax.interpret.ig import _value_and_grad, auto_batching, gc_fraction, ig_rows
 from satori_jax.interpret.interactions import PairScores, Placement, to_host
 from satori_jax.models import conv_offset
 
@@ -84,7 +84,8 @@ def _attr_fn(model, variables, method: str, steps: int, rule: str):
             return (_value_and_grad(model, variables, x, targets)[1] * x).sum(-1)
     elif method == "ig":
         def f(x, targets, base):
-            return ig_core(model, variables, x, targets, base, steps, rule).sum(-1)
+            rb, sb = auto_batching(steps)
+            return ig_rows(model, variables, x, targets, base, steps, rule, sb, rb).sum(-1)
     else:
         raise ValueError(f"unknown attribution method {method!r} (expected one of {METHODS})")
     return f

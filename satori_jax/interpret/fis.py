@@ -21,9 +21,9 @@ DESIGN.md step 6. Per sequence:
 
 Batching: all ``(sequence, source)`` variants of a chunk of ``batch_size`` sequences (``B × S``
 variants, ``S = max_sources``, padded and masked) plus the ``B`` originals go through ONE
-jit-compiled IG call (steps vmapped; inside it, ``row_batch`` rows at a time through ``lax.map``,
-which on CPU is faster than one huge batch); every chunk has the same shapes, so one compile
-serves all.
+jit-compiled IG call (inside it, small blocks of rows and steps at a time through ``lax.map`` on
+CPU, which is faster there than one huge batch; everything at once on accelerators); every chunk
+has the same shapes, so one compile serves all.
 :func:`fis_scores_loop` is the naive per-source reference (one IG call per variant) for tests and
 ``bench/fis_vs_loop.py``.
 """
@@ -41,7 +41,7 @@ import numpy as np
 
 from satori_jax.data.encoding import one_hot
 from satori_jax.interpret.activity import conv_activations, pooled_activity
-from satori_jax.interpret.ig import gc_background, gc_fraction, ig_core, integrated_gradients
+from satori_jax.interpret.ig import auto_batching, gc_background, gc_fraction, ig_rows, integrated_gradients
 from satori_jax.interpret.interactions import PairScores, Placement, to_host
 from satori_jax.models import conv_offset
 
@@ -158,27 +158,6 @@ def window_sums(c: jax.Array, start: jax.Array, stop: jax.Array) -> jax.Array:
     return jnp.take_along_axis(cs, stop, axis=-1) - jnp.take_along_axis(cs, start, axis=-1)
 
 
-def resolve_row_batch(row_batch: int | None | str) -> int | None:
-    """``"auto"`` -> 4 on CPU, ``None`` (all rows at once) on accelerators."""
-    if row_batch == "auto":
-        return 4 if jax.default_backend() == "cpu" else None
-    return None if row_batch is None else int(row_batch)
-
-
-def rowwise_ig(model, variables, x, targets, base, steps, rule, step_batch=None, row_batch=None):
-    """:func:`~satori_jax.interpret.ig.ig_core` over ``(R, L, 4)`` rows, ``row_batch`` rows at a time
-    (``lax.map``; ``None`` = one vmapped batch). Rows are independent, so the result is the same."""
-    if row_batch is None or row_batch >= x.shape[0]:
-        return ig_core(model, variables, x, targets, base, steps, rule, step_batch)
-
-    def one(args):
-        xi, bi, ti = args
-        t = None if ti is None else ti[None]
-        return ig_core(model, variables, xi[None], t, bi[None], steps, rule, step_batch)[0]
-
-    return jax.lax.map(one, (x, base, targets), batch_size=int(row_batch))
-
-
 def _gc_probs(gc: jax.Array) -> jax.Array:
     """``(B, 4)`` background probabilities for ``(B,)`` GC fractions."""
     return gc_background(gc, 1)[..., 0, :]
@@ -232,7 +211,7 @@ def _fis_chunk(model, variables, codes, targets, valid, thresholds, gc_given, ba
     allx = jnp.concatenate([x, mutants.reshape(b * s, length, 4)])
     allbase = jnp.concatenate([base, jnp.repeat(base, s, axis=0)])
     alltgt = None if targets is None else jnp.concatenate([targets, jnp.repeat(targets, s, axis=0)])
-    attr = rowwise_ig(model, variables, allx, alltgt, allbase, steps, rule, step_batch, row_batch)
+    attr = ig_rows(model, variables, allx, alltgt, allbase, steps, rule, step_batch, row_batch)
     c = attr.sum(-1)
     t_orig = window_sums(c[:b], start, stop)  # (B, L')
     t_mut = window_sums(c[b:].reshape(b, s, length), jnp.repeat(start[:, None], s, 1),
@@ -273,7 +252,7 @@ def fis_scores(
     max_sources: int | None = None,
     gc: float | None = None,
     rule: str = "midpoint",
-    step_batch: int | None = None,
+    step_batch: int | None | str = "auto",
     row_batch: int | None | str = "auto",
     verbose: bool = False,
 ):
@@ -290,13 +269,14 @@ def fis_scores(
         outputs (binary: the single logit).
     thresholds
         ``(F,)`` filter activity thresholds (foreground thresholds for foreground and background).
-    steps, rule, step_batch
-        IG Riemann steps and rule; ``step_batch`` evaluates the steps that many at a time.
-    row_batch
+    steps, rule
+        IG Riemann steps and rule.
+    row_batch, step_batch
         Inside the one call, the ``B (1 + S)`` rows (originals and variants) are differentiated
-        ``row_batch`` at a time through ``lax.map`` (``row_batch × steps`` gradients per step):
-        ``None`` = all at once (best on accelerators), ``"auto"`` = 4 on CPU (cache-sized
-        batches are faster there than one huge batch) and ``None`` elsewhere.
+        ``row_batch`` rows and ``step_batch`` steps at a time through ``lax.map``: ``None`` = all at
+        once (best on accelerators); ``"auto"`` (:func:`~satori_jax.interpret.ig.auto_batching`) =
+        about ten gradient rows at a time on CPU (cache-sized blocks are faster there than one huge
+        batch) and ``None`` elsewhere. Results do not depend on them.
     baseline
         ``"gc"`` (GC background of the original sequence), ``"zeros"`` or an ``(L, 4)`` array.
     batch_size
@@ -318,6 +298,7 @@ def fis_scores(
     cfg, codes, n, length, lp, tgt, base_kind, base_arr, gc_given, thr = _prep(
         model, codes, targets, thresholds, baseline, gc)
     s = lp if max_sources is None else max(1, min(int(max_sources), lp))
+    rb, sb = auto_batching(int(steps), row_batch, step_batch)
     valid_all = np.ones(n, bool)
     arrays = (codes, valid_all) if tgt is None else (codes, valid_all, tgt)
     rows: list[tuple[np.ndarray, ...]] = []
@@ -332,8 +313,7 @@ def fis_scores(
         fis, ok, s_filt, filt, dist, n_inst = _fis_chunk(
             model, variables, c_codes, c_tgt, c_valid, thr, gc_given, base_arr,
             steps=int(steps), rule=rule, n_sources=s, pool=cfg.pool_size, offset=conv_offset(cfg),
-            width=cfg.filter_width, base_kind=base_kind, step_batch=step_batch,
-            row_batch=resolve_row_batch(row_batch))
+            width=cfg.filter_width, base_kind=base_kind, step_batch=sb, row_batch=rb)
         ok = to_host(ok)
         bi, si, ti = np.nonzero(ok)
         s_filt, filt = to_host(s_filt), to_host(filt)

@@ -325,7 +325,10 @@ def _to_pairs(chunks: Iterable[tuple[int, int, np.ndarray, np.ndarray]], num_fil
         ))
     if not parts:
         return PairScores.empty(n_examples)
-    cols = [np.concatenate([p[k] for p in parts]) for k in range(5)]
+    cols = []
+    for k in range(5):  # column by column, releasing the chunks' copy as we go (peak ~1.2x, not 2x)
+        cols.append(np.concatenate([p[k] for p in parts]))
+        parts = [tuple(None if j == k else c for j, c in enumerate(p)) for p in parts]
     return PairScores(*cols, n_examples=int(n_examples))
 
 
