@@ -483,7 +483,8 @@ def run_methods(
             warmed: set[int] = set()
             rate = None  # seconds per (fg + bg) example pair from the last measurement
             kernel_spe = None  # raw / attr: device kernel seconds per example (the rest is host work)
-            mem_rate = None  # MB of peak-RSS growth per N, from the measurements so far
+            mem_rate = None  # MB of peak-RSS growth per N at the largest N measured so far
+            mem_n = 0
             measured_any = False
             queue = list(run_sizes)
             while queue:
@@ -569,7 +570,8 @@ def run_methods(
                 rate = t["seconds"] / s
                 measured_any = True
                 if t.get("rss_delta_mb"):
-                    mem_rate = max(mem_rate or 0.0, t["rss_delta_mb"] / s)
+                    if s >= mem_n:  # fixed costs dominate the growth at tiny N: use the largest N
+                        mem_rate, mem_n = t["rss_delta_mb"] / s, s
                 cell = {
                     "arch": arch,
                     "method": m,
@@ -689,6 +691,7 @@ def run_scaling(prof: Profile, seed: int, models: dict[str, ArchModel]) -> dict:
         ctx = ScoreContext(am.model, am.variables, am.cfg, np.asarray(thr, np.float32), prof.ctx_batch, seed)
         chunk = ctx.pair_batch_size
         mem_rate = None
+        mem_n = 0
         for n in n_raw:
             avail = measure.available_mb()
             if mem_rate is not None and avail is not None and mem_rate * n > MEMORY_FRACTION * avail:
@@ -705,7 +708,8 @@ def run_scaling(prof: Profile, seed: int, models: dict[str, ArchModel]) -> dict:
             t.pop("result")
             out[key]["raw"].append({"length": length, "n": n, **t, "per_sequence_ms": 1e3 * t["seconds"] / n})
             if t.get("rss_delta_mb"):
-                mem_rate = max(mem_rate or 0.0, t["rss_delta_mb"] / n)
+                if n >= mem_n:
+                    mem_rate, mem_n = t["rss_delta_mb"] / n, n
             _log(f"scaling: raw L={length} N={n}: {t['seconds']:.3f} s, peak RSS {t['peak_rss_mb']:.0f} MB")
         for n in n_fis:
             b = min(fis_batch or fis_default, n)
