@@ -180,11 +180,24 @@ def test_exact_p_against_zeros_equals_enumeration(fg):
     assert p_greater_than_zeros(np.array([n1]), np.array([k]), np.array([n2]))[0] == pytest.approx(exact)
 
 
-def test_test_pairs_uses_exact_p_for_zero_background():
-    # two positive scores, never observed in a background of 100 examples: p = 1 / C(102, 2)
+def test_test_pairs_zero_background_counts_unobserved_foreground_as_zeros():
+    """A pair never seen in the background: zeros wherever it is not observed, on both sides."""
+    from math import comb
+
+    # seen in 2 of 2 foreground examples, never in 100 background ones: p = 1 / C(102, 2)
     fg = _ps([(0, 0, 1, 0.9, 4), (1, 0, 1, 0.8, 4)], 2)
     bg = _ps([(0, 2, 3, 0.5, 4)], 100)
     t = run_test_pairs(fg, bg, 0.0, 4)
     row = list(zip(t["filter_a"].tolist(), t["filter_b"].tolist(), strict=True)).index((0, 1))
-    assert t["p_value"][row] == pytest.approx(1 / (102 * 101 / 2))
+    assert t["p_value"][row] == pytest.approx(1 / comb(102, 2))
     assert t["n_bg"][row] == 0 and t["effect_size"][row] == 1.0
+    # seen in 2 of 50 foreground examples: 2 positives among 150, both in the foreground
+    fg50 = _ps([(0, 0, 1, 0.9, 4), (1, 0, 1, 0.8, 4)], 50)
+    t = run_test_pairs(fg50, bg, 0.0, 4)
+    row = list(zip(t["filter_a"].tolist(), t["filter_b"].tolist(), strict=True)).index((0, 1))
+    assert t["p_value"][row] == pytest.approx(comb(50, 2) / comb(150, 2))  # ≈ 0.11: no evidence
+    assert t["effect_size"][row] == pytest.approx((2 * 100 + 48 * 100 / 2) / (50 * 100))
+    # and the whole pooled sample of 150 values gives the same p by the generic formula
+    pooled = np.r_[0.9, 0.8, np.zeros(148)]
+    assert t["u_statistic"][row] == pytest.approx(
+        np.sum((pooled[:50, None] > pooled[None, 50:]) + 0.5 * (pooled[:50, None] == pooled[None, 50:])))

@@ -10,11 +10,13 @@ Choices (SATORI 2.0 procedure, DESIGN step 8):
 - The pair is tested when its maximum foreground score is ``>= cutoff`` (``"mean"``: the mean of
   all observed foreground scores, as in SATORI 2.0; or a fixed value, 0.10 in SATORI).
 - ``missing_bg``: what to do with a pair observed in the foreground but never in the background.
-  ``"zero"`` (default) compares it with a background of ``bg.n_examples`` zeros, i.e. "score 0 in
-  every background example" (scores are non-negative: attention or absolute attributions); this
-  keeps pairs whose co-occurrence never happens in the background (e.g. the true pair of the
-  DFIM-style benchmark, where negatives carry only one of the two motifs) testable; their p-value
-  is exact (:func:`p_greater_than_zeros`), not the normal approximation. ``"skip"``
+  ``"zero"`` (default) scores it 0 wherever it is not observed, on both sides (scores are
+  non-negative: attention or absolute attributions): its ``n_fg`` observed foreground scores plus
+  ``fg.n_examples − n_fg`` zeros against ``bg.n_examples`` zeros, with the exact p-value
+  (:func:`p_greater_than_zeros`; the normal approximation is far off with so many ties). This keeps
+  pairs whose co-occurrence never happens in the background testable (e.g. the true pair of the
+  DFIM-style benchmark, where negatives carry only one of the two motifs: it is seen in most
+  positives), while a pair seen in a handful of foreground examples is not evidence of anything. ``"skip"``
   leaves such pairs untested. Pairs with at least one background observation are always tested
   against their observed background values only.
 """
@@ -285,8 +287,8 @@ def test_pairs(
         (int), ``n_fg``, ``n_bg`` (observations; ``n_bg`` is 0 for pairs tested against zeros),
         ``median_score_fg``, ``median_score_bg`` (0 for those pairs), ``median_distance_bp`` (fg),
         ``max_score_fg``, ``u_statistic``, ``p_value``, ``q_value``, ``effect_size`` (``U / (n_fg·n_bg)``,
-        the probability that a foreground score exceeds a background one, ties counting ½; the
-        zeros of ``missing_bg="zero"`` count in ``n_bg``).
+        the probability that a foreground score exceeds a background one, ties counting ½; for
+        pairs tested against zeros, U and the effect size are over all examples of both sides).
     """
     if missing_bg not in ("zero", "skip"):
         raise ValueError(f"missing_bg must be 'zero' or 'skip', got {missing_bg!r}")
@@ -323,11 +325,16 @@ def test_pairs(
     passing = has & (max_fg >= cut)
     zero_fill = passing & (n_bg == 0) & zero_ok
     tested = passing & ((n_bg > 0) | zero_fill)
-    if zero_fill.any():  # exact p-values against a background of zeros (see p_greater_than_zeros)
+    if zero_fill.any():
+        # "score 0 wherever the pair is not observed", on both sides: the foreground examples that
+        # do not show the pair count as zeros too; exact p-value (see p_greater_than_zeros)
         zf = np.flatnonzero(zero_fill)
-        n_pos = np.bincount(gf[fg.score > 0], minlength=g)
-        p = p.copy()
-        p[zf] = p_greater_than_zeros(n_fg[zf], n_pos[zf], bg_zeros[zf])
+        n_pos = np.bincount(gf[fg.score > 0], minlength=g)[zf]
+        n1, n2 = float(fg.n_examples), float(bg.n_examples)
+        p, u, effect = p.copy(), u.copy(), effect.copy()
+        p[zf] = p_greater_than_zeros(np.full(zf.size, fg.n_examples), n_pos, np.full(zf.size, bg.n_examples))
+        u[zf] = n_pos * n2 + (n1 - n_pos) * n2 / 2.0
+        effect[zf] = u[zf] / (n1 * n2)
     tid = np.flatnonzero(tested)
     q = benjamini_hochberg(p[tid])
     med_bg = np.where(zero_fill, 0.0, med_bg)

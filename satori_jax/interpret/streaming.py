@@ -915,10 +915,14 @@ def _method_stats(stream: Path, n_chunks: int, m: str, f: int, bins: _Bins, dist
     hb[:, 0] += np.where(zero_fill[tid], ex_bg, 0).astype(np.uint32)  # "score 0 in every background example"
     u, p = mann_whitney_hist(hf, hb)
     zf = np.flatnonzero(zero_fill[tid])
-    if zf.size:  # exact against zeros; foreground scores in the lowest bin count as ties with 0
+    effect = u / np.maximum(hf.sum(1).astype(np.float64) * hb.sum(1), 1.0)
+    if zf.size:  # as stats.test_pairs: zeros wherever unobserved, on both sides; exact p-value
         from satori_jax.interpret.stats import p_greater_than_zeros
 
-        p[zf] = p_greater_than_zeros(hf[zf].sum(1), hf[zf, 1:].sum(1), np.full(zf.size, ex_bg))
+        n_pos = hf[zf, 1:].sum(1).astype(np.float64)  # scores in the lowest bin count as ties with 0
+        p[zf] = p_greater_than_zeros(np.full(zf.size, ex_fg), n_pos, np.full(zf.size, ex_bg))
+        u[zf] = n_pos * ex_bg + (ex_fg - n_pos) * ex_bg / 2.0
+        effect[zf] = u[zf] / max(ex_fg * ex_bg, 1)
     vals = bins.values()
     ia, ib = np.triu_indices(f, 1)
     med_bg = hist_median(hb, vals)
@@ -927,7 +931,7 @@ def _method_stats(stream: Path, n_chunks: int, m: str, f: int, bins: _Bins, dist
         "n_fg": n_fg[tid], "n_bg": n_bg[tid], "median_score_fg": hist_median(hf, vals),
         "median_score_bg": med_bg, "median_distance_bp": hist_median(hd, dist_values),
         "max_score_fg": pmax[tid].astype(np.float64), "u_statistic": u, "p_value": p,
-        "effect_size": u / np.maximum(hf.sum(1).astype(np.float64) * hb.sum(1), 1.0),
+        "effect_size": effect,
     }
     return stats, cut_value, int(has.sum()), ex_fg, ex_bg
 
