@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from satori_jax.interpret.activity import _one_hot, padded_batches, pooled_activity
+from satori_jax.parallel import to_host
 
 __all__ = [
     "Placement",
@@ -119,13 +120,6 @@ class Placement:
             padded.append(np.concatenate([a, np.full((bs - n,) + a.shape[1:], fill, a.dtype)]))
         for start, _, chunk in padded_batches(bs, bs, *padded, verbose=verbose, desc=desc):
             yield start, n, chunk
-
-
-def to_host(a: Any) -> np.ndarray:
-    """A (possibly sharded, possibly multi-process) array as a full numpy array."""
-    from satori_jax.parallel import to_host as _to_host
-
-    return _to_host(a)
 
 
 @dataclass

@@ -327,9 +327,10 @@ def _method_tables(out: Path, method: str, stats: dict, matches, num_filters: in
 
     Returns
     -------
-    rows, tf_rows, n_sig, fam_counts
-        Filter-pair and TF-pair table rows, the number of filter pairs with ``q < alpha`` and the
-        number of significant TF pairs per family pair.
+    rows, tf_rows, sig, fam_counts
+        Filter-pair and TF-pair table rows, the ``(T,)`` mask of significant filter pairs
+        (:func:`_significant`, in the order of ``stats``) and the number of significant TF pairs
+        per family pair.
     """
     from satori_jax.interpret import report
 
@@ -337,12 +338,12 @@ def _method_tables(out: Path, method: str, stats: dict, matches, num_filters: in
     tf_rows = report.tf_pair_table(rows, alpha, min_effect)
     report.write_tsv(out / f"interactions_{method}.tsv", report.INTERACTION_COLUMNS, rows)
     report.write_tsv(out / f"tf_interactions_{method}.tsv", report.TF_INTERACTION_COLUMNS, tf_rows)
-    n_sig = int(sum(report.is_significant(r, alpha, min_effect) for r in rows))
+    sig = _significant(stats, alpha, min_effect)
     fam_counts: dict[str, int] = {}
     for r in tf_rows:
         key = report.pair_label(r["family_a"] or "unknown", r["family_b"] or "unknown")
         fam_counts[key] = fam_counts.get(key, 0) + 1
-    return rows, tf_rows, n_sig, fam_counts
+    return rows, tf_rows, sig, fam_counts
 
 
 def _method_entry(*, n_examples: int, n_background: int, n_observed: int, cut_value, rows, tf_rows,
@@ -606,11 +607,11 @@ def interpret_run(
         seconds = time.perf_counter() - t
         cut_value = (float(np.mean(fg_scores.score, dtype=np.float64)) if len(fg_scores) else None) \
             if cutoff == "mean" else float(cutoff)
-        rows, tf_rows, n_sig, fam_counts = _method_tables(out, method, stats, matches, num_filters, alpha,
-                                                          min_effect)
+        rows, tf_rows, sig, fam_counts = _method_tables(out, method, stats, matches, num_filters, alpha,
+                                                        min_effect)
+        n_sig = int(sig.sum())
         tables[method], tf_tables[method] = rows, tf_rows
         top_labels[method] = [report.pair_label(r["tf_a"], r["tf_b"]) for r in tf_rows]
-        sig = _significant(stats, alpha, min_effect)
         sig_pairs = (np.asarray(stats["filter_a"])[sig], np.asarray(stats["filter_b"])[sig])
         dist = distance_summary(fg_scores, sig_pairs, num_filters) if sig.any() else None
         entry = _method_entry(n_examples=len(fg_codes), n_background=len(bg_codes),

@@ -34,10 +34,10 @@ from satori_jax.interpret.interactions import PairScores
 
 __all__ = [
     "benjamini_hochberg",
-    "p_greater_than_zeros",
     "distance_summary",
     "grouped_median",
     "mann_whitney_greater",
+    "p_greater_than_zeros",
     "test_pairs",
 ]
 
@@ -185,6 +185,26 @@ def p_greater_than_zeros(n_fg: np.ndarray, n_positive: np.ndarray, n_zeros: np.n
     return np.asarray(hypergeom.sf(k - 1, n_fg + n_zeros, k, n_fg), np.float64)
 
 
+def zero_background_test(n_fg_examples: int, n_positive: np.ndarray,
+                         n_bg_examples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """U, exact p-value and effect size of pairs never observed in the background.
+
+    The pair scores 0 wherever it is not observed, on both sides: ``n_positive`` foreground values
+    above 0 and zeros for the other ``n_fg_examples − n_positive`` foreground examples, against
+    ``n_bg_examples`` zeros (see :func:`p_greater_than_zeros`; zeros tie, counting ½ in U).
+
+    Returns
+    -------
+    u, p, effect
+        ``(T,)`` each, for ``(T,)`` ``n_positive``.
+    """
+    k = np.asarray(n_positive, np.float64)
+    n1, n2 = float(n_fg_examples), float(n_bg_examples)
+    p = p_greater_than_zeros(np.full(k.shape, int(n_fg_examples)), k, np.full(k.shape, int(n_bg_examples)))
+    u = k * n2 + (n1 - k) * n2 / 2.0
+    return u, p, u / max(n1 * n2, 1.0)
+
+
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     """Benjamini–Hochberg q-values (``statsmodels ... multipletests(method="fdr_bh")``).
 
@@ -212,11 +232,7 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
 
 def grouped_median(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
     """Median of ``values`` (as float32) per group (NaN for empty groups); ``(E,)`` -> ``(G,)``."""
-    values = np.asarray(values)
-    if values.size == 0:
-        return np.full(n_groups, np.nan)
-    counts = np.bincount(np.asarray(groups, np.int64), minlength=n_groups)
-    return _medians_from_sorted(_packed(groups, values), counts)
+    return _grouped_stats(np.asarray(values), groups, n_groups)[0]
 
 
 def _grouped_stats(values: np.ndarray, groups: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
@@ -326,15 +342,11 @@ def test_pairs(
     zero_fill = passing & (n_bg == 0) & zero_ok
     tested = passing & ((n_bg > 0) | zero_fill)
     if zero_fill.any():
-        # "score 0 wherever the pair is not observed", on both sides: the foreground examples that
-        # do not show the pair count as zeros too; exact p-value (see p_greater_than_zeros)
+        # "score 0 wherever the pair is not observed", on both sides (zero_background_test)
         zf = np.flatnonzero(zero_fill)
         n_pos = np.bincount(gf[fg.score > 0], minlength=g)[zf]
-        n1, n2 = float(fg.n_examples), float(bg.n_examples)
-        p, u, effect = p.copy(), u.copy(), effect.copy()
-        p[zf] = p_greater_than_zeros(np.full(zf.size, fg.n_examples), n_pos, np.full(zf.size, bg.n_examples))
-        u[zf] = n_pos * n2 + (n1 - n_pos) * n2 / 2.0
-        effect[zf] = u[zf] / (n1 * n2)
+        u, p, effect = u.copy(), p.copy(), effect.copy()
+        u[zf], p[zf], effect[zf] = zero_background_test(fg.n_examples, n_pos, bg.n_examples)
     tid = np.flatnonzero(tested)
     q = benjamini_hochberg(p[tid])
     med_bg = np.where(zero_fill, 0.0, med_bg)

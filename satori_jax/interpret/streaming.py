@@ -549,7 +549,6 @@ def interpret_stream(
         _method_tables,
         _overlap_plot,
         _parse_cutoff,
-        _significant,
         _write_outputs,
         available_methods,
         parse_methods,
@@ -782,11 +781,11 @@ def interpret_stream(
         stats["q_value"] = benjamini_hochberg(stats["p_value"])
         order = np.lexsort((stats["p_value"], stats["q_value"]))
         stats = {kk: v[order] for kk, v in stats.items()}
-        rows, tf_rows, n_sig, fam_counts = _method_tables(out, m, stats, matches, num_filters, alpha,
-                                                          min_effect)
+        rows, tf_rows, sig, fam_counts = _method_tables(out, m, stats, matches, num_filters, alpha,
+                                                        min_effect)
+        n_sig = int(sig.sum())
         tables[m], tf_tables[m] = rows, tf_rows
         top_labels[m] = [report.pair_label(r["tf_a"], r["tf_b"]) for r in tf_rows]
-        sig = _significant(stats, alpha, min_effect)
         dist = None
         if sig.any():
             dh = _sig_distance_hist(stream, n_chunks, m, num_filters, dist_bins, stats["filter_a"][sig],
@@ -917,12 +916,10 @@ def _method_stats(stream: Path, n_chunks: int, m: str, f: int, bins: _Bins, dist
     zf = np.flatnonzero(zero_fill[tid])
     effect = u / np.maximum(hf.sum(1).astype(np.float64) * hb.sum(1), 1.0)
     if zf.size:  # as stats.test_pairs: zeros wherever unobserved, on both sides; exact p-value
-        from satori_jax.interpret.stats import p_greater_than_zeros
+        from satori_jax.interpret.stats import zero_background_test
 
-        n_pos = hf[zf, 1:].sum(1).astype(np.float64)  # scores in the lowest bin count as ties with 0
-        p[zf] = p_greater_than_zeros(np.full(zf.size, ex_fg), n_pos, np.full(zf.size, ex_bg))
-        u[zf] = n_pos * ex_bg + (ex_fg - n_pos) * ex_bg / 2.0
-        effect[zf] = u[zf] / max(ex_fg * ex_bg, 1)
+        n_pos = hf[zf, 1:].sum(1)  # scores in the lowest bin count as ties with 0
+        u[zf], p[zf], effect[zf] = zero_background_test(ex_fg, n_pos, ex_bg)
     vals = bins.values()
     ia, ib = np.triu_indices(f, 1)
     med_bg = hist_median(hb, vals)
