@@ -11,6 +11,7 @@ from satori_jax.interpret.attention import (
     attention_attribution,
     attr_maps,
     attr_scorer,
+    normalize_maps,
     raw_attention_maps,
     target_logit_sum,
 )
@@ -105,3 +106,28 @@ def test_maps_shapes_and_values():
     full = attention_attribution(model, variables, x, targets, steps=5)
     np.testing.assert_allclose(np.asarray(am), np.abs(np.asarray(full)).max(axis=1), rtol=1e-5, atol=1e-7)
     assert attr_scorer(model) == attr_scorer(model)  # hashable / equal -> one jit compile
+
+
+def test_normalized_attr_maps():
+    model, variables, x, targets = _setup()
+    _, am = attr_maps(model, variables, x, targets, steps=5)
+    _, nm = attr_maps(model, variables, x, targets, steps=5, normalize=True)
+    am, nm = np.asarray(am), np.asarray(nm)
+    np.testing.assert_allclose(nm, am / am.max(axis=(1, 2), keepdims=True), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(nm.max(axis=(1, 2)), 1.0, rtol=1e-6)
+    assert attr_scorer(model, normalize=True) != attr_scorer(model)
+
+
+def test_normalize_maps_removes_scale():
+    """A background whose maps are the foreground's scaled down scores the same after normalisation."""
+    from scipy.stats import mannwhitneyu
+
+    rng = np.random.default_rng(0)
+    maps = jnp.asarray(rng.random((40, 6, 6)), jnp.float32)
+    fg, bg = 3.0 * maps[:20], maps[20:]
+    raw_p = mannwhitneyu(np.asarray(fg[:, 1, 2]), np.asarray(bg[:, 1, 2]), alternative="greater").pvalue
+    norm_p = mannwhitneyu(np.asarray(normalize_maps(fg)[:, 1, 2]), np.asarray(normalize_maps(bg)[:, 1, 2]),
+                          alternative="greater").pvalue
+    assert raw_p < 1e-4 and norm_p > 0.05
+    z = normalize_maps(jnp.zeros((2, 3, 3)))
+    assert np.all(np.asarray(z) == 0) and np.all(np.isfinite(np.asarray(z)))

@@ -93,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-effect", type=fraction, default=0.0, metavar="E",
                    help="also require effect size U/(n_fg*n_bg) >= E for a significant pair (e.g. 0.75; "
                         "default 0 = q-value only, as SATORI)")
+    p.add_argument("--activity-fraction", type=fraction, default=0.8, metavar="F",
+                   help="a filter is active (for pairing and FIS/DFIM sources) where its activation "
+                        "reaches F times its foreground maximum (default 0.8; lower = more, weaker sites)")
+    p.add_argument("--motif-fraction", type=fraction, default=None, metavar="F",
+                   help="the same for the sites that build the filter PWMs (default: --activity-fraction; "
+                        "SATORI uses 0.5)")
+    p.add_argument("--no-attr-normalize", dest="attr_normalize", action="store_false",
+                   help="attr: do not divide each example's attribution map by its maximum (default: divide, "
+                        "so that larger logits in positives do not raise every pair's score)")
     p.add_argument("--batch-size", type=positive_int, default=256,
                    help="examples per device call (default 256)")
     p.add_argument("--seed", type=int, default=0, help="seed of sub-sampling and shuffling (default 0)")
@@ -134,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             background=args.background, truth=args.truth, attn_cutoff=args.attn_cutoff,
             prob_cutoff=args.prob_cutoff, precision_cutoff=args.precision_cutoff, batch_size=args.batch_size,
             seed=args.seed, verbose=not args.quiet, min_effect=args.min_effect,
+            activity_fraction=args.activity_fraction, motif_fraction=args.motif_fraction,
+            attr_normalize=args.attr_normalize,
         )
         _print_summary(summary)
         return 0
@@ -142,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         background=args.background, truth=args.truth, max_examples=args.max_examples,
         attn_cutoff=args.attn_cutoff, prob_cutoff=args.prob_cutoff, precision_cutoff=args.precision_cutoff,
         batch_size=args.batch_size, seed=args.seed, verbose=not args.quiet, min_effect=args.min_effect,
+        activity_fraction=args.activity_fraction, motif_fraction=args.motif_fraction,
+        attr_normalize=args.attr_normalize,
     )
     _print_summary(summary)
     return 0

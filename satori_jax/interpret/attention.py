@@ -174,14 +174,32 @@ def attention_attribution(
     )
 
 
+def normalize_maps(maps: jax.Array) -> jax.Array:
+    """Divide each example's non-negative map ``(B, L', L')`` by its maximum (all-zero maps stay 0)."""
+    peak = maps.max(axis=(1, 2), keepdims=True)
+    return jnp.where(peak > 0, maps / jnp.where(peak > 0, peak, 1.0), 0.0)
+
+
 def attr_maps(
-    model, variables, x: jax.Array, targets: jax.Array, steps: int = 20, riemann: str = "right"
+    model,
+    variables,
+    x: jax.Array,
+    targets: jax.Array,
+    steps: int = 20,
+    riemann: str = "right",
+    normalize: bool = False,
 ) -> tuple[jax.Array, jax.Array]:
-    """Conv activations ``(B, L_conv, F)`` and ``|Attr|`` max over heads ``(B, L', L')``."""
+    """Conv activations ``(B, L_conv, F)`` and ``|Attr|`` max over heads ``(B, L', L')``.
+
+    With ``normalize``, each example's map is divided by its maximum (:func:`normalize_maps`):
+    scores become shares of the example's strongest attribution, comparable between examples
+    whose logits (and so whose attributions) differ in scale.
+    """
     conv, feats = conv_and_features(model, variables, x)
     _, inter = model.apply(variables, feats, method="head")
     attr = attribution_from_features(model, variables, feats, inter["attention"], targets, steps, riemann)
-    return conv, jnp.abs(attr).max(axis=1)
+    maps = jnp.abs(attr).max(axis=1)
+    return conv, normalize_maps(maps) if normalize else maps
 
 
 @dataclass(frozen=True)
@@ -201,9 +219,10 @@ class AttrScorer:
     model: object
     steps: int = 20
     riemann: str = "right"
+    normalize: bool = False
 
     def __call__(self, variables, x, targets):
-        return attr_maps(self.model, variables, x, targets, self.steps, self.riemann)
+        return attr_maps(self.model, variables, x, targets, self.steps, self.riemann, self.normalize)
 
 
 def raw_scorer(model) -> RawScorer:
@@ -211,6 +230,9 @@ def raw_scorer(model) -> RawScorer:
     return RawScorer(model)
 
 
-def attr_scorer(model, steps: int = 20, riemann: str = "right") -> AttrScorer:
-    """The ``attr`` method's scorer for :func:`~satori_jax.interpret.interactions.score_examples`."""
-    return AttrScorer(model, int(steps), riemann)
+def attr_scorer(model, steps: int = 20, riemann: str = "right", normalize: bool = False) -> AttrScorer:
+    """The ``attr`` method's scorer for :func:`~satori_jax.interpret.interactions.score_examples`.
+
+    ``normalize``: per-example maximum normalisation of the maps (see :func:`attr_maps`).
+    """
+    return AttrScorer(model, int(steps), riemann, bool(normalize))

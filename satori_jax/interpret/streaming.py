@@ -35,7 +35,9 @@ zeros, e.g. the zero-filled background of pairs never seen in the background); b
 ``1 … bins`` are log-spaced over ``[lo, hi]`` (scores below ``lo`` go to bin 1, above ``hi`` to the
 last bin). ``lo`` / ``hi`` come from the method's scores on the pass-1 sample (up to
 ``SAMPLE_SIZE`` foreground and background examples): ``lo = 10^(floor(log10 min) − 2)``,
-``hi = 10^(ceil(log10 max) + 1)`` (``raw``: at most 1, attention weights are probabilities).
+``hi = 10^(ceil(log10 max) + 1)`` (``raw`` and normalised ``attr``: at most 1, attention weights
+are probabilities and normalised maps peak at 1; for normalised ``attr`` the exact peaks get a bin
+of their own).
 With 1024 bins over 6 decades a bin spans 1.4 % of its value.
 
 - Mann–Whitney U (:func:`mann_whitney_hist`) treats the scores inside a bin as ties (mid-ranks,
@@ -355,25 +357,40 @@ def hist_median(hist: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Bins:
-    """Score bins of one method: bin 0 = scores <= 0, then ``n`` log-spaced bins over ``[lo, hi]``."""
+    """Score bins of one method: bin 0 = scores <= 0, then ``n`` log-spaced bins over ``[lo, hi]``.
+
+    With ``top`` (scores bounded by ``hi``, e.g. normalised maps whose per-example peak is exactly
+    ``hi``), scores ``>= hi`` get a last bin of their own, represented by ``hi`` itself: the many
+    exact peaks then do not tie with scores just below them.
+    """
 
     lo: float
     hi: float
     n: int
+    top: bool = False
+
+    @property
+    def k(self) -> int:
+        """Number of bins including bin 0 (and the ``top`` bin)."""
+        return self.n + 1 + int(self.top)
 
     def index(self, s: np.ndarray) -> np.ndarray:
         s = np.asarray(s, np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
             x = (np.log(np.maximum(s, 1e-300)) - np.log(self.lo)) / (np.log(self.hi) - np.log(self.lo))
         j = 1 + np.clip(np.floor(x * self.n), 0, self.n - 1).astype(np.int64)
+        if self.top:
+            j = np.where(s >= self.hi, self.n + 1, j)
         return np.where(s > 0, j, 0)
 
     def values(self) -> np.ndarray:
         r = np.log(self.hi / self.lo) / self.n
-        return np.concatenate([[0.0], self.lo * np.exp((np.arange(self.n) + 0.5) * r)])
+        v = [[0.0], self.lo * np.exp((np.arange(self.n) + 0.5) * r)]
+        return np.concatenate(v + ([[self.hi]] if self.top else []))
 
 
-def _range_from(scores: np.ndarray, method: str) -> tuple[float, float]:
+def _range_from(scores: np.ndarray, method: str, bounded: bool = False) -> tuple[float, float]:
+    """``(lo, hi)`` of the score bins (module docstring); ``bounded``: scores are at most 1."""
     s = np.asarray(scores, np.float64)
     s = s[np.isfinite(s) & (s > 0)]
     if s.size == 0:
@@ -381,7 +398,7 @@ def _range_from(scores: np.ndarray, method: str) -> tuple[float, float]:
     else:
         lo = 10.0 ** (np.floor(np.log10(s.min())) - 2)
         hi = 10.0 ** (np.ceil(np.log10(s.max())) + 1)
-    if method == "raw":
+    if method == "raw" or bounded:
         hi = min(hi, 1.0)
         lo = min(lo, 1e-3)
     return float(lo), float(hi)
@@ -438,7 +455,7 @@ def _fold(scores, num_filters: int, bins: _Bins, dist_width: int, dist_bins: int
     a = scores.filter_a.astype(np.int64)
     b = scores.filter_b.astype(np.int64)
     tri = a * f - a * (a + 1) // 2 + (b - a - 1)  # upper-triangle pair index
-    k = bins.n + 1
+    k = bins.k
     keys, counts = np.unique(tri * k + bins.index(scores.score), return_counts=True)
     dk = tri * dist_bins + np.minimum(scores.distance.astype(np.int64) // dist_width, dist_bins - 1)
     dkeys, dcounts = np.unique(dk, return_counts=True)
@@ -506,7 +523,7 @@ def interpret_stream(
     attn_cutoff: str | float = "mean",
     prob_cutoff: float = 0.7,
     precision_cutoff: float = 0.5,
-    activity_fraction: float = 0.65,
+    activity_fraction: float = 0.8,
     batch_size: int = 256,
     seed: int = 0,
     verbose: bool = True,
@@ -515,6 +532,8 @@ def interpret_stream(
     min_effect: float = 0.0,
     max_logos: int = 60,
     plots: bool = True,
+    motif_fraction: float | None = None,
+    attr_normalize: bool = True,
 ) -> dict:
     """Interpret ``run_dir``'s model on a test set streamed from files (module docstring).
 
@@ -604,7 +623,8 @@ def interpret_stream(
         "chunk_size": int(chunk_size), "hist_bins": int(hist_bins), "methods": method_list,
         "background": background, "prob_cutoff": float(prob_cutoff), "neg_cutoff": float(neg_cutoff),
         "precision_cutoff": float(precision_cutoff), "activity_fraction": float(activity_fraction),
-        "seed": int(seed), "length": length,
+        "motif_fraction": None if motif_fraction is None else float(motif_fraction),
+        "attr_normalize": bool(attr_normalize), "seed": int(seed), "length": length,
     }
     out.mkdir(parents=True, exist_ok=True)
     stale = out / "summary.json"
@@ -674,12 +694,14 @@ def interpret_stream(
                         prob_cutoff=prob_cutoff, neg_cutoff=neg_cutoff, precision_cutoff=precision_cutoff,
                         background=background)  # raises the in-memory path's error
         raise InputError("no foreground / background example selected")  # pragma: no cover
-    thresholds = fmax * np.float32(activity_fraction)
+    thresholds = fmax * np.float32(activity_fraction)  # pairing, FIS / DFIM
+    motif_fraction = activity_fraction if motif_fraction is None else motif_fraction
+    motif_thresholds = fmax * np.float32(motif_fraction)  # PWMs, shuffled-background rates
     log(f"{n_test} test sequences in {n_chunks} chunk(s); foreground {n_fg}, background ({background}) "
         f"{n_bg if background == 'negatives' else n_fg}")
 
     ctx = ScoreContext(model, variables, cfg, np.asarray(thresholds, np.float32), int(batch_size), int(seed),
-                       False, extra={"matches": []})
+                       False, extra={"matches": [], "attr_normalize": bool(attr_normalize)})
     scorers = available_methods()
     s_fg = np.concatenate(samp_fg)[:SAMPLE_SIZE]
     s_fgt = np.concatenate(samp_fgt)[:SAMPLE_SIZE].astype(bool)
@@ -689,8 +711,8 @@ def interpret_stream(
     else:
         from satori_jax.data.shuffle import shuffled_background
 
-        s_bg = shuffled_background(model, variables, s_fg, thresholds, np.random.default_rng([seed, 10**6]),
-                                   batch_size=batch_size)
+        s_bg = shuffled_background(model, variables, s_fg, motif_thresholds,
+                                   np.random.default_rng([seed, 10**6]), batch_size=batch_size)
         s_bgt = s_fgt.copy()
     rfile = stream / "ranges.json"
     if rfile.is_file():
@@ -700,10 +722,12 @@ def interpret_stream(
         ranges = {}
         for m in method_list:
             sc = [scorers[m].score(ctx, s_fg, s_fgt).score, scorers[m].score(ctx, s_bg, s_bgt).score]
-            ranges[m] = _range_from(np.concatenate(sc), m)
+            bounded = m == "attr" and attr_normalize
+            ranges[m] = _range_from(np.concatenate(sc), m, bounded=bounded)
         report.write_json(rfile, ranges)
         log.step("ranges", time.perf_counter() - t)
-    bins = {m: _Bins(float(ranges[m][0]), float(ranges[m][1]), int(hist_bins)) for m in method_list}
+    bins = {m: _Bins(float(ranges[m][0]), float(ranges[m][1]), int(hist_bins),
+                     top=m == "attr" and attr_normalize) for m in method_list}
     dist_width = max(1, -(-(length + 1) // 512))
     dist_bins = -(-(length + 1) // dist_width)
 
@@ -725,12 +749,12 @@ def interpret_stream(
         elif len(fg_codes):
             from satori_jax.data.shuffle import shuffled_background
 
-            bg_codes = shuffled_background(model, variables, fg_codes, thresholds,
+            bg_codes = shuffled_background(model, variables, fg_codes, motif_thresholds,
                                            np.random.default_rng([seed, k]), batch_size=batch_size)
             bg_t = fg_t.copy()
         else:
             bg_codes, bg_t = fg_codes, fg_t
-        counts, n_sites = motif_lib.filter_pwms(model, variables, fg_codes, thresholds, cfg.model,
+        counts, n_sites = motif_lib.filter_pwms(model, variables, fg_codes, motif_thresholds, cfg.model,
                                                 batch_size=batch_size)
         res: dict[str, np.ndarray] = {"counts": counts, "n_sites": n_sites}
         for m in method_list:
@@ -837,6 +861,7 @@ def interpret_stream(
             "filter_width": int(cfg.model.filter_width),
             "n_filters_with_sites": int((n_sites >= motif_lib.MIN_SITES).sum()),
             "n_filters_matched": int(n_matched), "activity_fraction": float(activity_fraction),
+            "motif_fraction": float(motif_fraction), "attr_normalize": bool(attr_normalize),
             "attn_cutoff": cutoff, "prob_cutoff": float(prob_cutoff), "neg_cutoff": float(neg_cutoff),
             "precision_cutoff": float(precision_cutoff), "alpha": float(alpha),
             "min_effect": float(min_effect), "max_examples": None,
@@ -867,7 +892,7 @@ def _method_stats(stream: Path, n_chunks: int, m: str, f: int, bins: _Bins, dist
                   dist_values: np.ndarray):
     """Per-pair statistics of method ``m`` from the pass-2 chunk files (two reads of the files)."""
     p_all = f * (f - 1) // 2
-    k = bins.n + 1
+    k = bins.k
     n_fg = np.zeros(p_all, np.int64)
     n_bg = np.zeros(p_all, np.int64)
     pmax = np.full(p_all, -np.inf, np.float32)
