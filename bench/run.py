@@ -432,7 +432,7 @@ def run_methods(
 ) -> dict:
     """Section 1: the four methods on the same selected examples, per architecture and size."""
     from satori_jax.interpret.activity import filter_thresholds
-    from satori_jax.interpret.pipeline import ScoreContext, available_methods
+    from satori_jax.interpret.pipeline import ACTIVITY_FRACTION, ScoreContext, available_methods
     from satori_jax.interpret.stats import test_pairs
     from satori_jax.metrics import auroc
     from satori_jax.models import pooled_length
@@ -457,7 +457,7 @@ def run_methods(
         fg_idx, bg_idx, sel_info = select(codes, labels, probs, n_max)
         fg, bg = codes[fg_idx], codes[bg_idx]
         tg = np.ones((n_max, 1), bool)
-        thresholds = filter_thresholds(am.model, am.variables, fg, 0.65, 256)
+        thresholds = filter_thresholds(am.model, am.variables, fg, ACTIVITY_FRACTION, 256)
         ctx = ScoreContext(
             am.model, am.variables, am.cfg, np.asarray(thresholds, np.float32), prof.ctx_batch, seed
         )
@@ -666,7 +666,7 @@ def run_scaling(prof: Profile, seed: int, models: dict[str, ArchModel]) -> dict:
     """Section 2: raw and fis time / peak RSS against N and L (basic model, scorer only)."""
     from satori_jax.interpret.activity import filter_thresholds
     from satori_jax.interpret.fis import fis_scores
-    from satori_jax.interpret.pipeline import ScoreContext, available_methods
+    from satori_jax.interpret.pipeline import ACTIVITY_FRACTION, ScoreContext, available_methods
 
     am = models.get("basic") or build_arch("basic", prof, seed)
     models["basic"] = am
@@ -687,7 +687,7 @@ def run_scaling(prof: Profile, seed: int, models: dict[str, ArchModel]) -> dict:
         codes, _, _ = simulate(n_need, length, seed + 20 + length)
         codes = np.resize(codes, (n_need, length)) if len(codes) < n_need else codes[:n_need]
         tg = np.ones((n_need, 1), bool)
-        thr = filter_thresholds(am.model, am.variables, codes[: min(n_need, 256)], 0.65, 256)
+        thr = filter_thresholds(am.model, am.variables, codes[: min(n_need, 256)], ACTIVITY_FRACTION, 256)
         ctx = ScoreContext(am.model, am.variables, am.cfg, np.asarray(thr, np.float32), prof.ctx_batch, seed)
         chunk = ctx.pair_batch_size
         mem_rate = None

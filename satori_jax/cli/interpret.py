@@ -14,8 +14,9 @@ Interpret a trained SATORI run (a directory written by `python -m satori_jax.tra
 
   1. select confidently predicted test examples (binary: positives with p > --prob-cutoff;
      multi-label: per-example precision at 0.5 >= --precision-cutoff) and a background;
-  2. turn every first-layer filter into a PWM (K-mers where its activation reaches 0.65 of its
-     maximum), write filters.meme and match it to a motif database with TomTom (filters_tomtom.tsv);
+  2. turn every first-layer filter into a PWM (K-mers where its activation reaches 0.8 of its
+     maximum, --motif-fraction), write filters.meme and match it to a motif database with TomTom
+     (filters_tomtom.tsv);
   3. score every filter pair in every example with each method (raw attention, attention
      attribution, ...), test foreground > background (Mann-Whitney U, Benjamini-Hochberg), and
      name significant pairs by their filters' TF matches.
@@ -93,9 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-effect", type=fraction, default=0.0, metavar="E",
                    help="also require effect size U/(n_fg*n_bg) >= E for a significant pair (e.g. 0.75; "
                         "default 0 = q-value only, as SATORI)")
-    p.add_argument("--activity-fraction", type=fraction, default=0.8, metavar="F",
-                   help="a filter is active (for pairing and FIS/DFIM sources) where its activation "
-                        "reaches F times its foreground maximum (default 0.8; lower = more, weaker sites)")
+    from satori_jax.interpret.pipeline import ACTIVITY_FRACTION
+
+    p.add_argument("--activity-fraction", type=fraction, default=ACTIVITY_FRACTION, metavar="F",
+                   help="a filter is active (for pairing and FIS/DFIM sources) where its activation reaches "
+                        f"F times its foreground maximum (default {ACTIVITY_FRACTION}; lower = more, "
+                        "weaker sites)")
     p.add_argument("--motif-fraction", type=fraction, default=None, metavar="F",
                    help="the same for the sites that build the filter PWMs (default: --activity-fraction; "
                         "SATORI uses 0.5)")

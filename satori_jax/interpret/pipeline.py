@@ -33,6 +33,11 @@ import numpy as np
 
 from satori_jax.errors import InputError, input_error
 
+#: Default fraction of a filter's foreground maximum at which the filter counts as active in
+#: interpretation (pairing, FIS / DFIM sources and targets, and by default the PWM sites).
+#: SATORI uses 0.5 and SATORI 2.0 0.65; see the README ("Two settings decide ...") for why 0.8.
+ACTIVITY_FRACTION = 0.8
+
 __all__ = [
     "SCORERS",
     "ScoreContext",
@@ -417,7 +422,7 @@ def interpret_run(
     attn_cutoff: str | float = "mean",
     prob_cutoff: float = 0.7,
     precision_cutoff: float = 0.5,
-    activity_fraction: float = 0.8,
+    activity_fraction: float = ACTIVITY_FRACTION,
     batch_size: int = 256,
     seed: int = 0,
     verbose: bool = True,

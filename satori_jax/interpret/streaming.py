@@ -74,6 +74,7 @@ from typing import Any
 import numpy as np
 
 from satori_jax.errors import InputError, input_error
+from satori_jax.interpret.pipeline import ACTIVITY_FRACTION
 
 __all__ = [
     "SAMPLE_SIZE",
@@ -523,7 +524,7 @@ def interpret_stream(
     attn_cutoff: str | float = "mean",
     prob_cutoff: float = 0.7,
     precision_cutoff: float = 0.5,
-    activity_fraction: float = 0.8,
+    activity_fraction: float = ACTIVITY_FRACTION,
     batch_size: int = 256,
     seed: int = 0,
     verbose: bool = True,
