@@ -97,3 +97,26 @@ def test_pwm_filter_detects_planted_motif():
     _, inter = model.apply(variables, jax.nn.one_hot(codes[None], 4))
     centre = 11 + 0  # SAME padding, width 3: position p sees p-1..p+1
     assert int(jnp.argmax(inter["conv"][0, :, 0])) == centre
+
+
+def test_max_pool_matches_flax_values_and_gradient_with_ties():
+    import flax.linen as fnn
+
+    from satori_jax.models.satori import max_pool
+
+    rng = np.random.default_rng(0)
+    h = rng.normal(size=(2, 14, 3)).astype(np.float32)
+    h[0, 0:4, 0] = 1.5  # a window of four equal maxima
+    h[1, 5, 1] = h[1, 6, 1] = 9.0  # two tied maxima
+    h[0, 8:12, 2] = 0.0  # an all-zero window (as after a ReLU)
+    h = jnp.asarray(h)
+
+    def ref(x):
+        return fnn.max_pool(x, (4,), strides=(4,), padding="VALID")
+
+    np.testing.assert_array_equal(np.asarray(max_pool(h, 4)), np.asarray(ref(h)))
+    cot = jnp.asarray(rng.normal(size=(2, 3, 3)).astype(np.float32))
+    g_ours = jax.grad(lambda x: jnp.sum(max_pool(x, 4) * cot))(h)
+    g_ref = jax.grad(lambda x: jnp.sum(ref(x) * cot))(h)
+    np.testing.assert_array_equal(np.asarray(g_ours), np.asarray(g_ref))  # first maximum takes it all
+    assert np.isnan(np.asarray(max_pool(h.at[1, 2, 0].set(jnp.nan), 4))[1, 0, 0])

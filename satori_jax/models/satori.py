@@ -25,15 +25,19 @@ from satori_jax.models.layers import DeepBlock, MultiHeadSelfAttention, sinusoid
 def max_pool(h: jax.Array, p: int) -> jax.Array:
     """Non-overlapping max pooling ``(B, L, F) -> (B, L // p, F)`` (a trailing remainder is dropped).
 
-    Same values as ``nn.max_pool(h, (p,), strides=(p,), padding="VALID")``, written as a reshape
-    and a max so that its gradient is an elementwise mask instead of XLA's ``select_and_scatter``
-    (2.3× faster forward+backward on CPU at training shapes). At ties the gradient is shared
-    equally between the maxima rather than given to the first; after a ReLU, ties are almost
-    always at 0, where the ReLU's gradient is 0 anyway.
+    Same values and gradient as ``nn.max_pool(h, (p,), strides=(p,), padding="VALID")`` (and
+    PyTorch's ``MaxPool1d``): at ties the whole gradient goes to the first maximum. Written as a
+    reshape, an ``argmax`` and a masked sum so that the gradient is an elementwise mask instead of
+    XLA's ``select_and_scatter`` (forward+backward 6× faster than ``nn.max_pool`` on the 2-core
+    CPU at 64 × 300 × 200, same-run A/B). A plain ``max`` over the window would split the gradient
+    between tied maxima, and ties do occur on integrated-gradient paths.
     """
     b, length, f = h.shape
     n = length // p
-    return h[:, : n * p].reshape(b, n, p, f).max(axis=2)
+    w = h[:, : n * p].reshape(b, n, p, f)
+    first = jnp.argmax(w, axis=2)  # index of the first maximum (of a NaN, if any)
+    mask = jnp.arange(p)[None, None, :, None] == first[:, :, None, :]
+    return jnp.where(mask, w, 0.0).sum(axis=2)
 
 
 class Satori(nn.Module):
