@@ -159,7 +159,7 @@ def test_cli_and_errors(run_and_db, capsys):
     assert list(summary["methods"]) == ["raw"] and summary["methods"]["raw"]["n_examples"] == 12
     assert summary["run"]["attn_cutoff"] == 0.0
     # defaults: motif sites at the activity fraction, normalised attr
-    assert summary["run"]["activity_fraction"] == summary["run"]["motif_fraction"] == 0.8
+    assert summary["run"]["activity_fraction"] == summary["run"]["motif_fraction"] == 0.65
     assert summary["run"]["attr_normalize"] is True
 
     # a lower activity fraction means more active sites, so at least as many observed pairs

@@ -14,7 +14,7 @@ Interpret a trained SATORI run (a directory written by `python -m satori_jax.tra
 
   1. select confidently predicted test examples (binary: positives with p > --prob-cutoff;
      multi-label: per-example precision at 0.5 >= --precision-cutoff) and a background;
-  2. turn every first-layer filter into a PWM (K-mers where its activation reaches 0.8 of its
+  2. turn every first-layer filter into a PWM (K-mers where its activation reaches 0.65 of its
      maximum, --motif-fraction), write filters.meme and match it to a motif database with TomTom
      (filters_tomtom.tsv);
   3. score every filter pair in every example with each method (raw attention, attention

@@ -177,7 +177,9 @@ def attention_attribution(
 def normalize_maps(maps: jax.Array) -> jax.Array:
     """Divide each example's non-negative map ``(B, L', L')`` by its maximum (all-zero maps stay 0)."""
     peak = maps.max(axis=(1, 2), keepdims=True)
-    return jnp.where(peak > 0, maps / jnp.where(peak > 0, peak, 1.0), 0.0)
+    scaled = maps / jnp.where(peak > 0, peak, 1.0)
+    # the peak is exactly 1 (XLA may divide by multiplying with a reciprocal: x / x = 0.99999994)
+    return jnp.where(peak > 0, jnp.where(maps >= peak, 1.0, scaled), 0.0)
 
 
 def attr_maps(

@@ -35,8 +35,9 @@ from satori_jax.errors import InputError, input_error
 
 #: Default fraction of a filter's foreground maximum at which the filter counts as active in
 #: interpretation (pairing, FIS / DFIM sources and targets, and by default the PWM sites).
-#: SATORI uses 0.5 and SATORI 2.0 0.65; see the README ("Two settings decide ...") for why 0.8.
-ACTIVITY_FRACTION = 0.8
+#: SATORI uses 0.5, SATORI 2.0 0.65. The README ("Two settings decide ...") shows how strongly
+#: the results depend on it.
+ACTIVITY_FRACTION = 0.65
 
 __all__ = [
     "SCORERS",
@@ -464,8 +465,8 @@ def interpret_run(
     activity_fraction
         A filter is *active* at a position (for pairing, FIS / DFIM sources and targets) where its
         activation reaches this fraction of its maximum over the foreground. Higher is stricter:
-        a filter that partly resembles another motif then counts only at its strongest sites,
-        which keeps weak cross-matches from creating pairs (see the README).
+        a filter that partly resembles another motif then counts only at its strongest sites
+        (fewer false pairs), but too high a value leaves too few sites to test (see the README).
     motif_fraction
         The same for the sites that build each filter's PWM (and the motif rates of the
         shuffled background); default: ``activity_fraction``. SATORI uses 0.5 for PWMs; on the

@@ -360,9 +360,9 @@ def hist_median(hist: np.ndarray, values: np.ndarray) -> np.ndarray:
 class _Bins:
     """Score bins of one method: bin 0 = scores <= 0, then ``n`` log-spaced bins over ``[lo, hi]``.
 
-    With ``top`` (scores bounded by ``hi``, e.g. normalised maps whose per-example peak is exactly
-    ``hi``), scores ``>= hi`` get a last bin of their own, represented by ``hi`` itself: the many
-    exact peaks then do not tie with scores just below them.
+    With ``top`` (scores bounded by ``hi``, e.g. normalised maps whose per-example peak is
+    ``hi``), scores within ``1e-6`` (relative) of ``hi`` get a last bin of their own, represented
+    by ``hi`` itself: the many exact peaks then do not tie with scores just below them.
     """
 
     lo: float
@@ -380,8 +380,8 @@ class _Bins:
         with np.errstate(divide="ignore", invalid="ignore"):
             x = (np.log(np.maximum(s, 1e-300)) - np.log(self.lo)) / (np.log(self.hi) - np.log(self.lo))
         j = 1 + np.clip(np.floor(x * self.n), 0, self.n - 1).astype(np.int64)
-        if self.top:
-            j = np.where(s >= self.hi, self.n + 1, j)
+        if self.top:  # the peak, to float precision (XLA may divide by multiplying with a reciprocal)
+            j = np.where(s >= self.hi * (1.0 - 1e-6), self.n + 1, j)
         return np.where(s > 0, j, 0)
 
     def values(self) -> np.ndarray:
