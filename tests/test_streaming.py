@@ -113,7 +113,7 @@ def test_mann_whitney_hist_close_to_exact_on_continuous_scores():
     effect = np.where(np.arange(g) % 3 == 0, 0.15, 0.0)[gf]
     f = np.exp(rng.normal(-4 + effect, 1.0)).astype(np.float32)
     b = np.exp(rng.normal(-4, 1.0, gb.size)).astype(np.float32)
-    bins = _Bins(*streaming._range_from(np.concatenate([f[:500], b[:500]]), "attr"), 1024)
+    bins = _Bins(*streaming._range_from(np.concatenate([f[:500], b[:500]]), bounded=False), 1024)
     u, p = mann_whitney_hist(_hist_of(f, gf, g, bins), _hist_of(b, gb, g, bins))
     u_ref, p_ref, _, _ = mann_whitney_greater(f, gf, b, gb, g)
     np.testing.assert_allclose(u, u_ref, rtol=1e-3)

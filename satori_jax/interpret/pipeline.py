@@ -39,6 +39,20 @@ from satori_jax.errors import InputError, input_error
 #: the results depend on it.
 ACTIVITY_FRACTION = 0.65
 
+
+def split_thresholds(
+    fmax: np.ndarray, activity_fraction: float, motif_fraction: float | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Pairing and motif thresholds from the per-filter foreground maxima ``fmax`` ``(F,)``.
+
+    Returns ``(thresholds, motif_thresholds, motif_fraction)``: ``activity_fraction × fmax`` for
+    pairing and FIS / DFIM, ``motif_fraction × fmax`` for the PWM sites and the shuffled-background
+    motif rates (``motif_fraction`` defaults to ``activity_fraction``).
+    """
+    motif_fraction = activity_fraction if motif_fraction is None else motif_fraction
+    fmax = np.asarray(fmax, np.float32)
+    return fmax * np.float32(activity_fraction), fmax * np.float32(motif_fraction), float(motif_fraction)
+
 __all__ = [
     "SCORERS",
     "ScoreContext",
@@ -557,9 +571,7 @@ def interpret_run(
     cfg_m = run.cfg.model
     t = time.perf_counter()
     fmax = filter_thresholds(run.model, run.variables, fg_codes, 1.0, batch_size, verbose=verbose)
-    thresholds = fmax * np.float32(activity_fraction)  # pairing, FIS / DFIM
-    motif_fraction = activity_fraction if motif_fraction is None else motif_fraction
-    motif_thresholds = fmax * np.float32(motif_fraction)  # PWMs, shuffled-background rates
+    thresholds, motif_thresholds, motif_fraction = split_thresholds(fmax, activity_fraction, motif_fraction)
     counts, n_sites = motif_lib.filter_pwms(run.model, run.variables, fg_codes, motif_thresholds, cfg_m,
                                             batch_size=batch_size, verbose=verbose)
     pwms = motif_lib.to_pwm(counts, 0.1)

@@ -74,7 +74,7 @@ from typing import Any
 import numpy as np
 
 from satori_jax.errors import InputError, input_error
-from satori_jax.interpret.pipeline import ACTIVITY_FRACTION
+from satori_jax.interpret.pipeline import ACTIVITY_FRACTION, split_thresholds
 
 __all__ = [
     "SAMPLE_SIZE",
@@ -390,7 +390,7 @@ class _Bins:
         return np.concatenate(v + ([[self.hi]] if self.top else []))
 
 
-def _range_from(scores: np.ndarray, method: str, bounded: bool = False) -> tuple[float, float]:
+def _range_from(scores: np.ndarray, bounded: bool) -> tuple[float, float]:
     """``(lo, hi)`` of the score bins (module docstring); ``bounded``: scores are at most 1."""
     s = np.asarray(scores, np.float64)
     s = s[np.isfinite(s) & (s > 0)]
@@ -399,7 +399,7 @@ def _range_from(scores: np.ndarray, method: str, bounded: bool = False) -> tuple
     else:
         lo = 10.0 ** (np.floor(np.log10(s.min())) - 2)
         hi = 10.0 ** (np.ceil(np.log10(s.max())) + 1)
-    if method == "raw" or bounded:
+    if bounded:
         hi = min(hi, 1.0)
         lo = min(lo, 1e-3)
     return float(lo), float(hi)
@@ -695,9 +695,7 @@ def interpret_stream(
                         prob_cutoff=prob_cutoff, neg_cutoff=neg_cutoff, precision_cutoff=precision_cutoff,
                         background=background)  # raises the in-memory path's error
         raise InputError("no foreground / background example selected")  # pragma: no cover
-    thresholds = fmax * np.float32(activity_fraction)  # pairing, FIS / DFIM
-    motif_fraction = activity_fraction if motif_fraction is None else motif_fraction
-    motif_thresholds = fmax * np.float32(motif_fraction)  # PWMs, shuffled-background rates
+    thresholds, motif_thresholds, motif_fraction = split_thresholds(fmax, activity_fraction, motif_fraction)
     log(f"{n_test} test sequences in {n_chunks} chunk(s); foreground {n_fg}, background ({background}) "
         f"{n_bg if background == 'negatives' else n_fg}")
 
@@ -715,6 +713,8 @@ def interpret_stream(
         s_bg = shuffled_background(model, variables, s_fg, motif_thresholds,
                                    np.random.default_rng([seed, 10**6]), batch_size=batch_size)
         s_bgt = s_fgt.copy()
+    # normalised attr maps peak at exactly 1: bounded bins with a bin of their own for the peaks
+    peaked = {m: m == "attr" and bool(attr_normalize) for m in method_list}
     rfile = stream / "ranges.json"
     if rfile.is_file():
         ranges = json.loads(rfile.read_text())
@@ -723,12 +723,11 @@ def interpret_stream(
         ranges = {}
         for m in method_list:
             sc = [scorers[m].score(ctx, s_fg, s_fgt).score, scorers[m].score(ctx, s_bg, s_bgt).score]
-            bounded = m == "attr" and attr_normalize
-            ranges[m] = _range_from(np.concatenate(sc), m, bounded=bounded)
+            ranges[m] = _range_from(np.concatenate(sc), bounded=m == "raw" or peaked[m])
         report.write_json(rfile, ranges)
         log.step("ranges", time.perf_counter() - t)
-    bins = {m: _Bins(float(ranges[m][0]), float(ranges[m][1]), int(hist_bins),
-                     top=m == "attr" and attr_normalize) for m in method_list}
+    bins = {m: _Bins(float(ranges[m][0]), float(ranges[m][1]), int(hist_bins), top=peaked[m])
+            for m in method_list}
     dist_width = max(1, -(-(length + 1) // 512))
     dist_bins = -(-(length + 1) // dist_width)
 
