@@ -7,7 +7,9 @@ device up to float reduction order (batch-norm statistics and losses are global 
 Several hosts: start every process with the standard variables ``JAX_COORDINATOR_ADDRESS``
 (``host:port`` of process 0), ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``; :func:`initialize`
 then calls :func:`jax.distributed.initialize`. Every process walks the same (seeded) batch order
-and contributes its own slice of each global batch, so each host reads only its shard of a batch.
+and gathers only its own rows of each global batch (:func:`satori_jax.data.pipeline.batch_iterator`
+with grain's ``ShardByJaxProcess`` shard options); :func:`shard_batch` with ``local=True``
+assembles the global batch from those per-process rows.
 """
 
 from __future__ import annotations
@@ -59,11 +61,14 @@ def replicate(tree: Any, mesh: Mesh) -> Any:
     return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
 
 
-def shard_batch(batch: Any, mesh: Mesh) -> Any:
-    """Turn a global host batch (pytree of arrays with leading axis ``B``) into sharded arrays.
+def shard_batch(batch: Any, mesh: Mesh, *, local: bool = False) -> Any:
+    """Turn a host batch (pytree of arrays with leading axis) into arrays sharded along ``data``.
 
-    Every process passes the same global batch; each contributes its own contiguous slice of
-    rows (``B / num_processes``), which is all that a host needs to have read.
+    ``local=False``: every process passes the same global batch ``(B, ...)`` and contributes its
+    contiguous slice of ``B / num_processes`` rows. ``local=True``: each process passes only its
+    own ``(B / num_processes, ...)`` rows (e.g. from a sharded
+    :func:`~satori_jax.data.pipeline.batch_iterator`); the global batch is their concatenation in
+    process order. With one process both are a plain sharded ``device_put``.
     """
     sharding = NamedSharding(mesh, PartitionSpec("data"))
     nproc, pid = jax.process_count(), jax.process_index()
@@ -72,6 +77,8 @@ def shard_batch(batch: Any, mesh: Mesh) -> Any:
         a = np.asarray(a)
         if nproc == 1:
             return jax.device_put(a, sharding)
+        if local:
+            return jax.make_array_from_process_local_data(sharding, a, (a.shape[0] * nproc, *a.shape[1:]))
         rows = a.shape[0] // nproc
         return jax.make_array_from_process_local_data(sharding, a[pid * rows : (pid + 1) * rows], a.shape)
 

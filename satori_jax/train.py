@@ -279,10 +279,13 @@ def _write_json_atomic(path: Path, obj: Any) -> None:
 
 
 def _batches(codes, labels, batch_size, *, shuffle, seed, epoch, rc_augment) -> Iterator[dict]:
-    from satori_jax.data.pipeline import batch_iterator
+    """This process's rows of every global batch (all rows with one process)."""
+    from satori_jax.data.pipeline import batch_iterator, shard_of_process
 
+    shard_index, shard_count = shard_of_process()
     return batch_iterator(
-        codes, labels, batch_size, shuffle=shuffle, seed=seed, epoch=epoch, rc_augment=rc_augment
+        codes, labels, batch_size, shuffle=shuffle, seed=seed, epoch=epoch, rc_augment=rc_augment,
+        shard_index=shard_index, shard_count=shard_count,
     )
 
 
@@ -373,7 +376,8 @@ def fit(
         )
         step_metrics = []
         for i, batch in enumerate(_progress(batches, verbose, f"epoch {epoch + 1}/{tc.epochs}", n_batches)):
-            state, m = train_step(state, parallel.shard_batch(batch, mesh), jax.random.fold_in(epoch_rng, i))
+            batch = parallel.shard_batch(batch, mesh, local=True)
+            state, m = train_step(state, batch, jax.random.fold_in(epoch_rng, i))
             step_metrics.append(m)
         stacked = jax.device_get(jax.tree_util.tree_map(lambda *a: jnp.stack(a), *step_metrics))
         sums = {k: float(np.mean(v)) for k, v in stacked.items()}

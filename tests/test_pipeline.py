@@ -93,3 +93,31 @@ def test_labels_1d_and_empty():
     batches = list(batch_iterator(codes, np.array([1, 0, 1]), 2, shuffle=False, seed=0))
     assert batches[0]["y"].shape == (2, 1)
     assert list(batch_iterator(np.zeros((0, 4), np.uint8), np.zeros((0, 1)), 2, shuffle=True, seed=0)) == []
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("shards", [2, 4])
+def test_process_shards_split_every_global_batch(data, shuffle, shards):
+    """Each shard yields B / shards rows per batch; concatenated in shard order they are the
+    one-process batch row for row (examples, reverse-complement flips, padding)."""
+    codes, labels = data
+    kw = dict(shuffle=shuffle, seed=5, epoch=1, rc_augment=True)
+    whole = epoch(codes, labels, **kw)
+    parts = [epoch(codes, labels, shard_index=i, shard_count=shards, **kw) for i in range(shards)]
+    assert all(len(p) == len(whole) for p in parts)
+    for b, one in enumerate(whole):
+        local = [p[b] for p in parts]
+        assert all(x["x"].shape == (B // shards, L) and x["mask"].shape == (B // shards,) for x in local)
+        for key in ("x", "y", "mask"):
+            np.testing.assert_array_equal(np.concatenate([x[key] for x in local]), one[key])
+    # the shards are disjoint: every example exactly once over the epoch
+    ids = np.concatenate([real_ids(p) for p in parts])
+    assert sorted(ids.tolist()) == list(range(N))
+
+
+def test_bad_shards(data):
+    codes, labels = data
+    with pytest.raises(ValueError, match="multiple"):
+        epoch(codes, labels, shuffle=True, seed=0, shard_index=0, shard_count=3)
+    with pytest.raises(ValueError, match="bad shard"):
+        epoch(codes, labels, shuffle=True, seed=0, shard_index=2, shard_count=2)

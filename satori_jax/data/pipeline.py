@@ -3,11 +3,18 @@
 grain (``grain.MapDataset``) provides the per-epoch shuffled index stream; batches are gathered with
 NumPy fancy indexing. Every batch has exactly ``batch_size`` rows: the last one is padded with
 zeros and carries ``mask == 0`` on the padding, so a jit-compiled step never recompiles.
+
+Several processes (``shard_count > 1``, from grain's :class:`grain.sharding.ShardByJaxProcess`):
+global batch ``b`` is ``order[b·B : (b+1)·B]`` as with one process, and shard ``i`` gathers only
+its contiguous block ``order[b·B + i·B/S : b·B + (i+1)·B/S]`` of it (random access into the grain
+dataset). Concatenated in shard order, the blocks are the one-process batch row for row, padding
+included, so per-row randomness (dropout) and hence training results do not depend on the number
+of processes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -43,14 +50,22 @@ def rc_flags(n: int, seed: int, epoch: int) -> np.ndarray:
     return rng.random(n) < 0.5
 
 
-def epoch_order(n: int, *, shuffle: bool, seed: int, epoch: int = 0) -> Iterator[int]:
-    """The example order of one epoch as a lazy stream (a grain ``MapDataset`` when shuffled)."""
+def epoch_order(n: int, *, shuffle: bool, seed: int, epoch: int = 0) -> Sequence[int]:
+    """The example order of one epoch as a random-access sequence (a grain ``MapDataset`` when
+    shuffled; elements are computed on access)."""
     if not shuffle:
-        return iter(range(n))
+        return range(n)
     import grain
 
-    ds = grain.MapDataset.range(n).shuffle(seed=_derive_seed(seed, epoch, _SHUFFLE_STREAM))
-    return (ds[i] for i in range(n))
+    return grain.MapDataset.range(n).shuffle(seed=_derive_seed(seed, epoch, _SHUFFLE_STREAM))
+
+
+def shard_of_process() -> tuple[int, int]:
+    """``(shard_index, shard_count)`` of this JAX process (grain's ``ShardByJaxProcess``)."""
+    import grain
+
+    opts = grain.sharding.ShardByJaxProcess()
+    return int(opts.shard_index), int(opts.shard_count)
 
 
 def batch_iterator(
@@ -62,6 +77,8 @@ def batch_iterator(
     seed: int,
     epoch: int = 0,
     rc_augment: bool = False,
+    shard_index: int = 0,
+    shard_count: int = 1,
 ) -> Iterator[dict[str, np.ndarray]]:
     """Iterate over one epoch in fixed-shape batches.
 
@@ -79,12 +96,16 @@ def batch_iterator(
         Determine the shuffle and the reverse-complement flips; the same pair gives the same epoch.
     rc_augment
         Reverse-complement each example with probability 0.5 (see :func:`rc_flags`).
+    shard_index, shard_count
+        Yield only this shard's ``B / shard_count`` rows of every global batch (module docstring);
+        ``B`` must be a multiple of ``shard_count``.
 
     Yields
     ------
     dict
-        ``{"x": (B, L) uint8, "y": (B, C) float32, "mask": (B,) float32}``; padding rows are zero
-        with ``mask == 0``. ``num_batches(N, B)`` batches in total.
+        ``{"x": (b, L) uint8, "y": (b, C) float32, "mask": (b,) float32}`` with
+        ``b = B / shard_count``; padding rows are zero with ``mask == 0``. ``num_batches(N, B)``
+        batches in total, on every shard.
     """
     codes = np.asarray(codes)
     labels = np.asarray(labels, dtype=np.float32)
@@ -93,25 +114,27 @@ def batch_iterator(
     n = codes.shape[0]
     if labels.shape[0] != n:
         raise ValueError(f"codes have {n} rows but labels have {labels.shape[0]}")
+    if shard_count < 1 or not 0 <= shard_index < shard_count:
+        raise ValueError(f"bad shard {shard_index} of {shard_count}")
+    if batch_size % shard_count:
+        raise ValueError(f"batch_size {batch_size} is not a multiple of the {shard_count} shards")
     nb = num_batches(n, batch_size)
+    local_size = batch_size // shard_count
     flags = rc_flags(n, seed, epoch) if rc_augment else None
     order = epoch_order(n, shuffle=shuffle, seed=seed, epoch=epoch)
     for b in range(nb):
-        start = b * batch_size
-        count = min(batch_size, n - start)
-        if shuffle:
-            idx = np.fromiter(order, dtype=np.int64, count=count)
-        else:
-            idx = np.arange(start, start + count, dtype=np.int64)
+        start = b * batch_size + shard_index * local_size  # this shard's block of global batch b
+        count = max(0, min(local_size, n - start))
+        idx = np.fromiter((order[i] for i in range(start, start + count)), dtype=np.int64, count=count)
         x = codes[idx]
         if flags is not None:
             flip = flags[idx]
             if flip.any():
                 x[flip] = reverse_complement(x[flip])
         y = labels[idx]
-        mask = np.ones(batch_size, dtype=np.float32)
-        if count < batch_size:
-            pad = batch_size - count
+        mask = np.ones(local_size, dtype=np.float32)
+        if count < local_size:
+            pad = local_size - count
             x = np.concatenate([x, np.zeros((pad,) + x.shape[1:], dtype=x.dtype)])
             y = np.concatenate([y, np.zeros((pad,) + y.shape[1:], dtype=np.float32)])
             mask[count:] = 0.0
