@@ -37,6 +37,27 @@ def initialize() -> None:
     _INITIALIZED = True
 
 
+def refuse_several_processes(command: str) -> None:
+    """Raise :class:`~satori_jax.errors.InputError` when started as one of several JAX processes.
+
+    For commands that use every device of one process but do not split their work over processes:
+    without this, every process of a multi-host launch would run the whole job and write the same
+    outputs.
+    """
+    try:
+        n = int(os.environ.get("JAX_NUM_PROCESSES", "1") or "1")
+    except ValueError:
+        n = 1
+    if n > 1 and os.environ.get("JAX_COORDINATOR_ADDRESS"):
+        from satori_jax.errors import InputError
+
+        raise InputError(
+            f"{command} runs in a single process (it uses every device of this host) and was started as one "
+            f"of {n} processes (JAX_NUM_PROCESSES); unset JAX_COORDINATOR_ADDRESS/JAX_NUM_PROCESSES and run "
+            "it on one host"
+        )
+
+
 def barrier(name: str) -> None:
     """Wait until every process reaches this point (no-op with one process)."""
     if jax.process_count() > 1:

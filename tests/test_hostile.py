@@ -161,3 +161,17 @@ def test_interpret_on_something_that_is_not_a_run(tmp_path, capsys):
     (tmp_path / "half" / "config.json").write_text("{}")
     code, err = _run(interpret_main, [str(tmp_path / "half")], capsys)
     assert code == 2 and "\n" not in err and "Traceback" not in err
+
+
+def test_interpret_refuses_a_multi_process_launch(tmp_path, capsys, monkeypatch):
+    """interpret uses one process's devices; started as one of several processes it stops before
+    touching the run or writing anything."""
+    from satori_jax.cli import interpret as cli
+
+    monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", "localhost:1")
+    monkeypatch.setenv("JAX_NUM_PROCESSES", "2")
+    monkeypatch.setenv("JAX_PROCESS_ID", "1")
+    out = tmp_path / "out"
+    code, err = _run(cli.main, [str(tmp_path / "no_run"), "--out", str(out)], capsys)
+    assert code == 2 and "single process" in err and "2 processes" in err
+    assert not out.exists()

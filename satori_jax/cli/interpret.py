@@ -130,7 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, run :func:`satori_jax.interpret.pipeline.interpret_run`, print where outputs went."""
     args = build_parser().parse_args(argv)
+    from satori_jax import parallel
     from satori_jax.interpret.pipeline import interpret_run, parse_methods
+
+    parallel.refuse_several_processes("interpret")
 
     methods = parse_methods(args.methods)
     streamed = {"data_dir": args.data, "fasta": args.fasta, "labels": args.labels, "bed": args.bed,
