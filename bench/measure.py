@@ -304,6 +304,40 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
+def cpu_snapshot() -> dict:
+    """System-wide busy CPU seconds (Linux ``/proc/stat``; ``None`` elsewhere), this process's own CPU
+    seconds (with waited-for children) and a monotonic wall clock; see :func:`other_cpu_share`."""
+    busy = None
+    try:
+        with open("/proc/stat") as fh:
+            fields = fh.readline().split()
+        if fields and fields[0] == "cpu":
+            ticks = [int(v) for v in fields[1:]]
+            # user nice system idle iowait irq softirq steal ...: busy = all but idle and iowait
+            busy = (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        busy = None
+    t = os.times()
+    return {"busy_s": busy, "own_s": t.user + t.system + t.children_user + t.children_system,
+            "wall_s": time.monotonic()}
+
+
+def other_cpu_share(start: dict, end: dict) -> float | None:
+    """Fraction of all CPUs' time between two :func:`cpu_snapshot` calls used by other processes
+    (or stolen by the hypervisor): ``(Δbusy − Δown) / (Δwall · cpus)``, clipped to ``[0, 1]``.
+
+    Unlike the load average, this does not count the benchmark's own work, nor load left by a job
+    that ended before the start. ``None`` without ``/proc/stat``.
+    """
+    if start.get("busy_s") is None or end.get("busy_s") is None:
+        return None
+    wall = end["wall_s"] - start["wall_s"]
+    if wall <= 0:
+        return None
+    others = (end["busy_s"] - start["busy_s"]) - (end["own_s"] - start["own_s"])
+    return float(min(1.0, max(0.0, others / (wall * (os.cpu_count() or 1)))))
+
+
 def device_info() -> dict:
     """Device and software description; ``name`` is a file-name-safe slug for the results."""
     import flax

@@ -92,17 +92,28 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _contention(results: dict) -> str:
+    """One line on whether other processes shared the CPUs during the run.
+
+    ``other_cpu_share`` (CPU time of other processes over the run, as a fraction of all CPUs' time)
+    decides when present: above 10 % the run is marked contended. Older result files only have load
+    averages, which also count the benchmark's own work; there a 1-minute load above half the CPUs
+    is marked as possibly contended.
+    """
     dev = results["device"]
     start, end = dev.get("load_average"), results.get("load_average_end")
-    if not start:
-        return ""
-    text = f"Load average (1/5/15 min) at start {start}, at end {end}."
-    if max(start[0], (end or [0])[0]) > 0.5 * dev["cpu_count"]:
+    share = results.get("other_cpu_share")
+    text = f"Load average (1/5/15 min) at start {start}, at end {end}." if start else ""
+    warn = " absolute times are inflated (ratios measured in the same run are less affected)."
+    if share is not None:
+        ncpu = dev.get("cpu_count_total") or dev["cpu_count"]
+        text += f" Other processes used {100 * share:.1f} % of the {ncpu} CPUs' time during the run"
+        text += (f"; **contended:**{warn}" if share > 0.10 else " (uncontended).")
+    elif start and max(start[0], (end or [0])[0]) > 0.5 * dev["cpu_count"]:
         text += (
-            f" **Contended:** other processes used the {dev['cpu_count']} CPUs during this run; absolute "
-            "times are inflated (ratios measured in the same run are less affected)."
+            f" **Possibly contended** (the load average counts this run's own work too): if other "
+            f"processes used the {dev['cpu_count']} CPUs,{warn}"
         )
-    return text
+    return text.strip()
 
 
 # --------------------------------------------------------------------------------------------

@@ -1164,6 +1164,7 @@ def main(argv: list[str] | None = None) -> int:
     archs = _names(args.archs, ARCHS, "--archs")
     methods = _names(args.methods, METHODS, "--methods")
     info = measure.device_info()
+    cpu_start = measure.cpu_snapshot()
     mode = "quick" if args.quick else "tiny" if args.tiny else "full"
     prof = make_profile(mode, info["platform"])
     if args.sizes:
@@ -1225,6 +1226,8 @@ def main(argv: list[str] | None = None) -> int:
         results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     except OSError:  # pragma: no cover
         results["load_average_end"] = None
+    share = measure.other_cpu_share(cpu_start, measure.cpu_snapshot())
+    results["other_cpu_share"] = None if share is None else round(share, 4)
     results["paper_comparison"] = paper_comparison(results)
     results["total_seconds"] = round(time.perf_counter() - t_start, 2)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import os
 import subprocess
 import sys
 import time
@@ -101,6 +102,20 @@ def test_measure_helpers():
     assert calls == ["a", "b"] * 3 and out["a"]["repeats"] == 3
     t = measure.timed(lambda: bytearray(50_000_000), repeats=2)
     assert t["repeats"] == 2 and t["peak_rss_mb"] > 0
+
+
+def test_other_cpu_share_excludes_own_work():
+    a = {"busy_s": 100.0, "own_s": 10.0, "wall_s": 0.0}
+    ncpu = os.cpu_count() or 1
+    # 4 s of wall; our process used 3 CPU-seconds, the system 3 + 0.4·ncpu: others used 10 % of the CPUs
+    b = {"busy_s": 103.0 + 0.4 * ncpu, "own_s": 13.0, "wall_s": 4.0}
+    assert measure.other_cpu_share(a, b) == pytest.approx(0.1)
+    assert measure.other_cpu_share(a, {**b, "busy_s": 100.0}) == 0.0  # clipped
+    assert measure.other_cpu_share({**a, "busy_s": None}, b) is None
+    snap = measure.cpu_snapshot()
+    sum(i * i for i in range(200_000))  # some work of our own
+    share = measure.other_cpu_share(snap, measure.cpu_snapshot())
+    assert share is None or 0.0 <= share <= 1.0
 
 
 def test_runs_as_a_script():
