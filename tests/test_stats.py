@@ -201,3 +201,111 @@ def test_test_pairs_zero_background_counts_unobserved_foreground_as_zeros():
     pooled = np.r_[0.9, 0.8, np.zeros(148)]
     assert t["u_statistic"][row] == pytest.approx(
         np.sum((pooled[:50, None] > pooled[None, 50:]) + 0.5 * (pooled[:50, None] == pooled[None, 50:])))
+
+
+def _presence(ps: PairScores, f: int) -> np.ndarray:
+    """``(n_examples, F)`` bool by a plain loop: filter takes part in an observed pair."""
+    out = np.zeros((ps.n_examples, f), bool)
+    for e, a, b in zip(ps.example, ps.filter_a, ps.filter_b, strict=True):
+        out[e, a] = out[e, b] = True
+    return out
+
+
+def _conditioned_by_loop(fg: PairScores, bg: PairScores, f: int, a: int, b: int):
+    """p-value and effect of the conditioned test of pair (a, b) from explicit samples and scipy."""
+    res = []
+    pf, pb = _presence(fg, f), _presence(bg, f)
+    for c in (a, b):
+        cond = pb[:, c].any()
+        samples = []
+        for ps, pres in ((fg, pf), (bg, pb)):
+            vals = np.zeros(ps.n_examples)
+            sel = (ps.filter_a == a) & (ps.filter_b == b)
+            vals[ps.example[sel]] = ps.score[sel]
+            samples.append(vals[pres[:, c]] if cond else vals)
+        r = mannwhitneyu(samples[0], samples[1], alternative="greater")
+        res.append((r.pvalue, r.statistic / (len(samples[0]) * len(samples[1]))))
+    return max(res)
+
+
+def test_conditioned_test_matches_explicit_partner_samples():
+    """Each direction equals scipy on the examples containing that partner (0 where unobserved)."""
+    rng = np.random.default_rng(11)
+    f, n = 6, 40
+
+    def scores(frac, shift):
+        ia, ib = np.triu_indices(f, 1)
+        obs = rng.random((n, ia.size)) < frac
+        ex, col = np.nonzero(obs)
+        s = np.round(rng.random(ex.size) * 6) / 6 + 0.05 + shift * (col % 4 == 0)
+        return PairScores(ex.astype(np.int32), ia[col].astype(np.int32), ib[col].astype(np.int32),
+                          s.astype(np.float32), np.zeros(ex.size, np.int32), n)
+
+    fg, bg = scores(0.4, 0.4), scores(0.25, 0.0)
+    t = run_test_pairs(fg, bg, 0.0, f, test="conditioned")
+    assert len(t["p_value"]) == f * (f - 1) // 2
+    for a, b, p, e in zip(t["filter_a"], t["filter_b"], t["p_value"], t["effect_size"], strict=True):
+        p_ref, e_ref = _conditioned_by_loop(fg, bg, f, int(a), int(b))
+        assert p == pytest.approx(p_ref, rel=1e-9) and e == pytest.approx(e_ref, rel=1e-9)
+
+
+def test_conditioned_test_ignores_a_pair_with_one_enriched_partner():
+    """DFIM-style: label = A and B; a distractor X scores high with B wherever both are present.
+
+    Every positive has B and only half the negatives do, so X-B is observed more often in the
+    foreground; given X that is a large, significant difference. Given B it is not, and only A-B
+    (never together in a negative) must come out.
+    """
+    rng = np.random.default_rng(2)
+    n = 300
+    A, B, X = 0, 1, 2
+
+    def examples(has_a, has_b):
+        rows = []
+        for e in range(n):
+            present = [A] * has_a[e] + [B] * has_b[e] + [X] * (rng.random() < 2 / 3)
+            for i, p in enumerate(present):
+                for q in present[i + 1:]:
+                    rows.append((e, min(p, q), max(p, q), 0.9 + 0.1 * rng.random(), 20))
+            rows.append((e, 3, 4, rng.random(), 8))  # some unrelated pair in every example
+        return _ps(rows, n)
+
+    fg = examples(np.ones(n, int), np.ones(n, int))
+    neg_b = rng.random(n) < 0.5
+    bg = examples((~neg_b).astype(int), neg_b.astype(int))
+    t = run_test_pairs(fg, bg, 0.0, 5, test="conditioned")
+    q = {(int(a), int(b)): float(v)
+         for a, b, v in zip(t["filter_a"], t["filter_b"], t["q_value"], strict=True)}
+    assert q[(A, B)] < 1e-10
+    assert q[(B, X)] > 0.05 and q[(A, X)] > 0.05
+    # the same pair given X alone is a strong difference: the confound the second direction removes
+    pf, pb = _presence(fg, 5), _presence(bg, 5)
+    vf, vb = np.zeros(n), np.zeros(n)
+    for ps, v in ((fg, vf), (bg, vb)):
+        sel = (ps.filter_a == B) & (ps.filter_b == X)
+        v[ps.example[sel]] = ps.score[sel]
+    assert mannwhitneyu(vf[pf[:, X]], vb[pb[:, X]], alternative="greater").pvalue < 1e-6
+
+
+def test_empirical_null_recentres_and_never_loosens():
+    from scipy.special import ndtr as phi
+
+    from satori_jax.interpret.stats import empirical_null
+
+    rng = np.random.default_rng(0)
+    z = np.concatenate([rng.normal(2.0, 2.0, 5000), np.full(20, 25.0)])  # shifted, overdispersed null
+    p = phi(-z)
+    adj, centre, scale = empirical_null(p)
+    assert centre == pytest.approx(2.0, abs=0.15) and scale == pytest.approx(2.0, rel=0.08)
+    q = benjamini_hochberg(adj)
+    assert np.mean(q[:5000] < 0.05) < 0.002 and np.all(q[5000:] < 1e-10)
+    assert np.mean(benjamini_hochberg(p)[:5000] < 0.05) > 0.2  # the theoretical null calls many
+    # a well-calibrated null (or a narrower one) is left as is: centre and scale floored at 0 and 1
+    p0 = phi(-rng.normal(-0.5, 0.6, 3000))
+    adj0, c0, s0 = empirical_null(p0)
+    assert (c0, s0) == (0.0, 1.0) and np.allclose(adj0, p0)
+    few, c1, s1 = empirical_null(p[:50])
+    assert (c1, s1) == (0.0, 1.0) and np.array_equal(few, p[:50])
+    t = run_test_pairs(_ps([(0, 0, 1, 0.5, 4)], 2), _ps([(0, 0, 1, 0.1, 4)], 2), 0.0, 2, null="empirical",
+                       info=(info := {}))
+    assert info == {"null_centre": 0.0, "null_scale": 1.0} and len(t["p_value"]) == 1

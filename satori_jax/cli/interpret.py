@@ -94,6 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-effect", type=fraction, default=0.0, metavar="E",
                    help="also require effect size U/(n_fg*n_bg) >= E for a significant pair (e.g. 0.75; "
                         "default 0 = q-value only, as SATORI)")
+    p.add_argument("--test", choices=("conditioned", "observed"), default="conditioned",
+                   help="pair test: conditioned (default; each pair is tested foreground > background on "
+                        "the examples containing one partner, then on those containing the other, and is "
+                        "significant only if both are, so a pair whose one partner is merely enriched in "
+                        "the foreground does not come out) or observed (SATORI: on the examples where the "
+                        "pair was observed)")
+    p.add_argument("--null", choices=("theoretical", "empirical"), default="theoretical",
+                   help="null of the pair tests: theoretical (default) or empirical (Efron: p-values "
+                        "re-calibrated to the centre and spread of all tested pairs' z-scores, never more "
+                        "liberal; for data sets where nearly every pair comes out, e.g. few motifs and "
+                        "large samples)")
     from satori_jax.interpret.pipeline import ACTIVITY_FRACTION
 
     p.add_argument("--activity-fraction", type=fraction, default=ACTIVITY_FRACTION, metavar="F",
@@ -151,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             prob_cutoff=args.prob_cutoff, precision_cutoff=args.precision_cutoff, batch_size=args.batch_size,
             seed=args.seed, verbose=not args.quiet, min_effect=args.min_effect,
             activity_fraction=args.activity_fraction, motif_fraction=args.motif_fraction,
-            attr_normalize=args.attr_normalize,
+            attr_normalize=args.attr_normalize, test=args.test, null=args.null,
         )
         _print_summary(summary)
         return 0
@@ -161,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         attn_cutoff=args.attn_cutoff, prob_cutoff=args.prob_cutoff, precision_cutoff=args.precision_cutoff,
         batch_size=args.batch_size, seed=args.seed, verbose=not args.quiet, min_effect=args.min_effect,
         activity_fraction=args.activity_fraction, motif_fraction=args.motif_fraction,
-        attr_normalize=args.attr_normalize,
+        attr_normalize=args.attr_normalize, test=args.test, null=args.null,
     )
     _print_summary(summary)
     return 0

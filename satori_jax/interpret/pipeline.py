@@ -289,6 +289,15 @@ def _parse_cutoff(attn_cutoff: str | float) -> str | float:
     return float(attn_cutoff)
 
 
+def _check_test(test: str, null: str) -> None:
+    from satori_jax.interpret.stats import NULLS, TESTS
+
+    if test not in TESTS:
+        raise InputError(f"--test must be one of {', '.join(TESTS)}, got {test!r}")
+    if null not in NULLS:
+        raise InputError(f"--null must be one of {', '.join(NULLS)}, got {null!r}")
+
+
 def _pair_distances(scores, pair_strings: str, num_filters: int) -> np.ndarray:
     """Foreground distances of the filter pairs listed as ``"filterA-filterB;..."``."""
     ids = []
@@ -449,6 +458,8 @@ def interpret_run(
     plots: bool = True,
     motif_fraction: float | None = None,
     attr_normalize: bool = True,
+    test: str = "conditioned",
+    null: str = "theoretical",
 ) -> dict:
     """Interpret a trained run: motifs, tested filter / TF interactions per method, tables, plots, report.
 
@@ -504,6 +515,13 @@ def interpret_run(
         least this (0 = off, SATORI's rule). With a few hundred examples per side, small systematic
         shifts between foreground and background (e.g. larger attributions in every positive) are
         significant; a floor keeps only pairs that separate the two sides well.
+    test
+        ``"conditioned"`` (default: each pair tested on the examples containing either partner,
+        significant only if both tests are) or ``"observed"`` (SATORI: the examples where the pair
+        was observed); see :mod:`satori_jax.interpret.stats`.
+    null
+        ``"theoretical"`` (default) or ``"empirical"``: p-values re-calibrated against a null
+        estimated from all tested pairs (:func:`satori_jax.interpret.stats.empirical_null`).
 
     Returns
     -------
@@ -525,6 +543,7 @@ def interpret_run(
     out = Path(out_dir) if out_dir is not None else run_dir / "interpret"
     method_list = parse_methods(methods)
     cutoff = _parse_cutoff(attn_cutoff)
+    _check_test(test, null)
     if not run_dir.is_dir():
         raise input_error(run_dir, "no such run directory")
     if not (run_dir / "test_predictions.npz").is_file():
@@ -639,7 +658,8 @@ def interpret_run(
         t = time.perf_counter()
         fg_scores = scorer.score(ctx, fg_codes, fg_targets)
         bg_scores = scorer.score(ctx, bg_codes, bg_targets)
-        stats = test_pairs(fg_scores, bg_scores, cutoff, num_filters)
+        null_info: dict = {}
+        stats = test_pairs(fg_scores, bg_scores, cutoff, num_filters, test=test, null=null, info=null_info)
         seconds = time.perf_counter() - t
         cut_value = (float(np.mean(fg_scores.score, dtype=np.float64)) if len(fg_scores) else None) \
             if cutoff == "mean" else float(cutoff)
@@ -654,6 +674,7 @@ def interpret_run(
                               n_observed=fg_scores.num_pairs(), cut_value=cut_value, rows=rows,
                               tf_rows=tf_rows, n_sig=n_sig, fam_counts=fam_counts, seconds=seconds,
                               dist=dist, truth_pairs=truth_pairs)
+        entry["null"] = {"kind": null, "centre": null_info["null_centre"], "scale": null_info["null_scale"]}
         summary_methods[method] = entry
         log(f"method {method}: {len(rows)} pairs tested, {n_sig} significant filter pairs, "
             f"{len(tf_rows)} TF pairs, {seconds:.1f} s")
@@ -713,6 +734,8 @@ def interpret_run(
             "precision_cutoff": float(precision_cutoff),
             "alpha": float(alpha),
             "min_effect": float(min_effect),
+            "test": test,
+            "null": null,
             "max_examples": max_examples,
             "batch_size": int(batch_size),
             "seed": int(seed),

@@ -3,22 +3,32 @@
 All tests run at once for every filter pair (a group) with sorts and bincounts on the host; no
 Python loop over pairs.
 
-Choices (SATORI 2.0 procedure, DESIGN step 8):
+Choices (SATORI 2.0 procedure, DESIGN step 8, with a partner-conditioned sample):
 
-- A pair's foreground profile is the per-example best score of the examples where the pair was
-  observed (both filters active at distinct pooled positions); likewise its background profile.
+- A pair's observations are the per-example best scores of the examples where the pair was
+  observed (both filters active at distinct pooled positions). Scores are non-negative (attention,
+  absolute attributions or FIS), and a pair scores 0 in an example where it was not observed.
 - The pair is tested when its maximum foreground score is ``>= cutoff`` (``"mean"``: the mean of
   all observed foreground scores, as in SATORI 2.0; or a fixed value, 0.10 in SATORI).
-- ``missing_bg``: what to do with a pair observed in the foreground but never in the background.
-  ``"zero"`` (default) scores it 0 wherever it is not observed, on both sides (scores are
-  non-negative: attention or absolute attributions): its ``n_fg`` observed foreground scores plus
-  ``fg.n_examples − n_fg`` zeros against ``bg.n_examples`` zeros, with the exact p-value
-  (:func:`p_greater_than_zeros`; the normal approximation is far off with so many ties). This keeps
-  pairs whose co-occurrence never happens in the background testable (e.g. the true pair of the
-  DFIM-style benchmark, where negatives carry only one of the two motifs: it is seen in most
-  positives), while a pair seen in a handful of foreground examples is not evidence of anything. ``"skip"``
-  leaves such pairs untested. Pairs with at least one background observation are always tested
-  against their observed background values only.
+- ``test="conditioned"`` (default): the pair {a, b} is tested twice, once on the examples that
+  contain a (a takes part in some observed pair there; :func:`filter_presence`) and once on those
+  that contain b, foreground against background, with 0 where the pair was not observed. It is
+  significant only if both tests are (intersection–union: the reported p-value, U and effect
+  size are those of the weaker direction). This removes the confound of a pair whose *one*
+  partner is enriched in the foreground: in the DFIM-style benchmark every positive carries the
+  key motif B and half the negatives do, so a distractor X paired with B scores higher in the
+  foreground given X (B is more often there) but not given B (X is equally often there). A filter
+  never seen in the background cannot be conditioned on; that direction compares all foreground
+  with all background examples (as ``"observed"`` does for a pair never seen in the background).
+- ``test="observed"`` (SATORI's profile): the foreground profile is the observed scores only, and
+  likewise the background; a pair never observed in the background is handled by ``missing_bg``:
+  ``"zero"`` scores it 0 wherever it is not observed, on both sides (its ``n_fg`` observed
+  foreground scores plus ``fg.n_examples − n_fg`` zeros against ``bg.n_examples`` zeros), ``"skip"``
+  leaves it untested.
+- Whenever the background sample is all zeros the p-value is exact (:func:`p_greater_than_zeros`;
+  the normal approximation is far off with so many ties).
+- ``null="empirical"`` re-calibrates the p-values of all tested pairs against an empirical null
+  (:func:`empirical_null`) before Benjamini–Hochberg; ``"theoretical"`` (default) keeps them.
 """
 
 from __future__ import annotations
@@ -35,6 +45,8 @@ from satori_jax.interpret.interactions import PairScores
 __all__ = [
     "benjamini_hochberg",
     "distance_summary",
+    "empirical_null",
+    "filter_presence",
     "grouped_median",
     "mann_whitney_greater",
     "p_greater_than_zeros",
@@ -89,6 +101,7 @@ def mann_whitney_greater(
     bg_group: np.ndarray,
     n_groups: int,
     bg_zeros: np.ndarray | None = None,
+    fg_zeros: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One-sided Mann–Whitney U test (foreground > background) for every group at once.
 
@@ -105,8 +118,8 @@ def mann_whitney_greater(
         ``(E2,)``.
     n_groups
         ``G``.
-    bg_zeros
-        Optional ``(G,)`` counts of extra background observations equal to 0 per group.
+    bg_zeros, fg_zeros
+        Optional ``(G,)`` counts of extra background / foreground observations equal to 0 per group.
 
     Returns
     -------
@@ -120,16 +133,17 @@ def mann_whitney_greater(
         (g_fg << np.uint64(33)) | (_sortable(fg_values).astype(np.uint64) << np.uint64(1)) | np.uint64(1),
         (g_bg << np.uint64(33)) | (_sortable(bg_values).astype(np.uint64) << np.uint64(1)),
     ]
-    extra = np.zeros(n_groups)
-    if bg_zeros is not None:
-        extra = np.asarray(bg_zeros, np.float64)
-        zg = np.flatnonzero(extra > 0).astype(np.uint64)  # one pseudo zero per group, weight below
-        keys.append((zg << np.uint64(33)) | (np.uint64(_sortable(np.zeros(1))[0]) << np.uint64(1)))
+    zero = np.uint64(_sortable(np.zeros(1))[0])
+    extra = np.zeros(n_groups) if bg_zeros is None else np.asarray(bg_zeros, np.float64)
+    extra_f = np.zeros(n_groups) if fg_zeros is None else np.asarray(fg_zeros, np.float64)
+    for side, ex in ((0, extra), (1, extra_f)):  # one pseudo zero per group and side, weight below
+        zg = np.flatnonzero(ex > 0).astype(np.uint64)
+        keys.append((zg << np.uint64(33)) | (zero << np.uint64(1)) | np.uint64(side))
     key = np.concatenate(keys)
     u = np.full(n_groups, np.nan)
     p = np.full(n_groups, np.nan)
     if key.size == 0:
-        return u, p, np.zeros(n_groups), extra.copy()
+        return u, p, extra_f.copy(), extra.copy()
     key.sort()
     run_key = key >> np.uint64(1)
     starts = np.flatnonzero(np.concatenate([[True], run_key[1:] != run_key[:-1]]))
@@ -138,9 +152,10 @@ def mann_whitney_greater(
     b = length - f
     rk = run_key[starts]
     g = (rk >> np.uint64(32)).astype(np.int64)
-    if bg_zeros is not None:
-        is_zero = (rk & _U32) == np.uint64(_sortable(np.zeros(1))[0])
+    if bg_zeros is not None or fg_zeros is not None:
+        is_zero = (rk & _U32) == zero
         b = b + np.where(is_zero & (extra[g] > 0), extra[g] - 1.0, 0.0)
+        f = f + np.where(is_zero & (extra_f[g] > 0), extra_f[g] - 1.0, 0.0)
     cb = np.cumsum(b) - b  # background weight before each run (all groups)
     first = np.concatenate([[True], g[1:] != g[:-1]])
     group_start = np.zeros(n_groups)
@@ -185,8 +200,8 @@ def p_greater_than_zeros(n_fg: np.ndarray, n_positive: np.ndarray, n_zeros: np.n
     return np.asarray(hypergeom.sf(k - 1, n_fg + n_zeros, k, n_fg), np.float64)
 
 
-def zero_background_test(n_fg_examples: int, n_positive: np.ndarray,
-                         n_bg_examples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def zero_background_test(n_fg_examples: int | np.ndarray, n_positive: np.ndarray,
+                         n_bg_examples: int | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """U, exact p-value and effect size of pairs never observed in the background.
 
     The pair scores 0 wherever it is not observed, on both sides: ``n_positive`` foreground values
@@ -199,10 +214,11 @@ def zero_background_test(n_fg_examples: int, n_positive: np.ndarray,
         ``(T,)`` each, for ``(T,)`` ``n_positive``.
     """
     k = np.asarray(n_positive, np.float64)
-    n1, n2 = float(n_fg_examples), float(n_bg_examples)
-    p = p_greater_than_zeros(np.full(k.shape, int(n_fg_examples)), k, np.full(k.shape, int(n_bg_examples)))
+    n1 = np.broadcast_to(np.asarray(n_fg_examples, np.float64), k.shape)
+    n2 = np.broadcast_to(np.asarray(n_bg_examples, np.float64), k.shape)
+    p = p_greater_than_zeros(n1.astype(np.int64), k, n2.astype(np.int64))
     u = k * n2 + (n1 - k) * n2 / 2.0
-    return u, p, u / max(n1 * n2, 1.0)
+    return u, p, u / np.maximum(n1 * n2, 1.0)
 
 
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
@@ -260,18 +276,81 @@ def _block_bounds(weight: np.ndarray, target: int) -> np.ndarray:
     return np.unique(np.concatenate([[0], np.clip(inner, 0, g), [g]]))
 
 
-def _pair_block(gf, fs, fd, gb, bs, g0, g1, bg_zeros):
-    """All per-pair statistics of the pairs ``g0 … g1 − 1`` (one block; runs in a worker thread)."""
+def _pair_block(gf, fs, fd, gb, bs, g0, g1, zeros):
+    """All per-pair statistics of the pairs ``g0 … g1 − 1`` (one block; runs in a worker thread).
+
+    ``zeros``: one ``(fg_zeros, bg_zeros)`` of ``(G,)`` arrays per conditioning direction; the
+    Mann–Whitney U and p-value come back per direction.
+    """
     n = g1 - g0
     sf = (gf >= g0) & (gf < g1)
     sb = (gb >= g0) & (gb < g1)
     f_grp, b_grp = gf[sf] - g0, gb[sb] - g0
     f_val, b_val = fs[sf], bs[sb]
-    u, p, n1, n2 = mann_whitney_greater(f_val, f_grp, b_val, b_grp, n, bg_zeros=bg_zeros[g0:g1])
+    tests = [mann_whitney_greater(f_val, f_grp, b_val, b_grp, n, bg_zeros=bz[g0:g1], fg_zeros=fz[g0:g1])
+             for fz, bz in zeros]
     med_fg, max_fg = _grouped_stats(f_val, f_grp, n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        effect = u / (n1 * n2)
-    return u, p, med_fg, max_fg, grouped_median(b_val, b_grp, n), grouped_median(fd[sf], f_grp, n), effect
+    n_pos = np.bincount(f_grp[f_val > 0], minlength=n)
+    return ([t[0] for t in tests], [t[1] for t in tests], [t[2] for t in tests], [t[3] for t in tests],
+            med_fg, max_fg, grouped_median(b_val, b_grp, n), grouped_median(fd[sf], f_grp, n), n_pos)
+
+
+def filter_presence(scores: PairScores, num_filters: int) -> np.ndarray:
+    """``(F,)`` number of examples in which each filter takes part in at least one observed pair.
+
+    This is the set a partner-conditioned test (:func:`test_pairs`, ``test="conditioned"``) conditions
+    on: a filter active in an example takes part in a pair whenever any other filter is active at
+    another pooled position of it.
+    """
+    f = int(num_filters)
+    if len(scores) == 0:
+        return np.zeros(f, np.int64)
+    ex = scores.example.astype(np.int64) * f
+    ids = np.unique(np.concatenate([ex + scores.filter_a, ex + scores.filter_b]))
+    return np.bincount(ids % f, minlength=f).astype(np.int64)
+
+
+def empirical_null(p: np.ndarray, min_tests: int = 100) -> tuple[np.ndarray, float, float]:
+    """Re-calibrate one-sided p-values against an empirical null (Efron 2004), never more liberally.
+
+    With thousands of filter pairs scored on the same examples, the theoretical null fails in a
+    systematic way: a small class-wide shift of the scores (attention slightly more peaked in
+    positives, say) makes almost every pair "significant" once the samples are large. Following
+    Efron (*Large-scale simultaneous hypothesis testing: the choice of a null hypothesis*, JASA
+    2004), the p-values become z-scores ``z = Φ⁻¹(1 − p)``, the null's centre and spread are
+    estimated robustly from all tests (median and 1.4826 × median absolute deviation, most pairs
+    being null), and ``p = 1 − Φ((z − centre) / scale)``. The centre is floored at 0 and the scale
+    at 1, so the adjustment can only make a test more conservative.
+
+    Parameters
+    ----------
+    p
+        ``(T,)`` one-sided p-values of all tested pairs.
+    min_tests
+        Fewer tests than this leave the p-values unchanged (centre 0, scale 1): a spread cannot be
+        estimated from a handful of values.
+
+    Returns
+    -------
+    p_adjusted, centre, scale
+        ``(T,)`` p-values and the null parameters applied.
+    """
+    from scipy.special import ndtri
+
+    p = np.asarray(p, np.float64)
+    if p.size < min_tests:
+        return p.copy(), 0.0, 1.0
+    z = -ndtri(np.clip(p, np.finfo(np.float64).tiny, 1.0))
+    centre = float(np.median(z))
+    scale = float(1.4826 * np.median(np.abs(z - centre)))
+    centre, scale = max(centre, 0.0), max(scale, 1.0) if np.isfinite(scale) else 1.0
+    with np.errstate(invalid="ignore"):
+        out = ndtr(-(z - centre) / scale)
+    return np.where(np.isnan(p), np.nan, out), centre, scale
+
+
+TESTS = ("conditioned", "observed")
+NULLS = ("theoretical", "empirical")
 
 
 def test_pairs(
@@ -281,6 +360,9 @@ def test_pairs(
     num_filters: int | None = None,
     *,
     missing_bg: str = "zero",
+    test: str = "conditioned",
+    null: str = "theoretical",
+    info: dict | None = None,
 ) -> dict[str, np.ndarray]:
     """Test every filter pair: foreground scores greater than background scores.
 
@@ -295,19 +377,31 @@ def test_pairs(
         ``F`` (default: inferred from the largest filter index seen).
     missing_bg
         ``"zero"`` or ``"skip"``; see the module docstring.
+    test
+        ``"conditioned"`` (default) or ``"observed"``; see the module docstring.
+    null
+        ``"theoretical"`` (default) or ``"empirical"`` (:func:`empirical_null` on the p-values of all
+        tested pairs before Benjamini–Hochberg).
+    info
+        Optional dict that receives ``null_centre`` and ``null_scale`` (0 and 1 for the theoretical null).
 
     Returns
     -------
     dict[str, np.ndarray]
         Columns, one row per tested pair sorted by q-value then p-value: ``filter_a``, ``filter_b``
-        (int), ``n_fg``, ``n_bg`` (observations; ``n_bg`` is 0 for pairs tested against zeros),
-        ``median_score_fg``, ``median_score_bg`` (0 for those pairs), ``median_distance_bp`` (fg),
-        ``max_score_fg``, ``u_statistic``, ``p_value``, ``q_value``, ``effect_size`` (``U / (n_fg·n_bg)``,
-        the probability that a foreground score exceeds a background one, ties counting ½; for
-        pairs tested against zeros, U and the effect size are over all examples of both sides).
+        (int), ``n_fg``, ``n_bg`` (examples where the pair was observed), ``median_score_fg``,
+        ``median_score_bg`` (of the observed scores; 0 for a pair never observed in the background),
+        ``median_distance_bp`` (fg), ``max_score_fg``, ``u_statistic``, ``p_value``, ``q_value``,
+        ``effect_size`` (``U / (n1·n2)``, the probability that a foreground score exceeds a background
+        one, ties counting ½, over the samples actually compared: for ``"conditioned"`` those of the
+        deciding direction, zeros included).
     """
     if missing_bg not in ("zero", "skip"):
         raise ValueError(f"missing_bg must be 'zero' or 'skip', got {missing_bg!r}")
+    if test not in TESTS:
+        raise ValueError(f"test must be one of {TESTS}, got {test!r}")
+    if null not in NULLS:
+        raise ValueError(f"null must be one of {NULLS}, got {null!r}")
     if num_filters is None:
         hi = [int(x.max()) for x in (fg.filter_b, bg.filter_b) if len(x)]
         num_filters = (max(hi) + 1) if hi else 0
@@ -319,19 +413,42 @@ def test_pairs(
     n_bg = np.bincount(gb, minlength=g)
     has = n_fg > 0
     zero_ok = (missing_bg == "zero") & (bg.n_examples > 0)
-    bg_zeros = np.where(has & (n_bg == 0) & zero_ok, float(bg.n_examples), 0.0)
+    if test == "observed":
+        bg_zeros = np.where(has & (n_bg == 0) & zero_ok, float(bg.n_examples), 0.0)
+        sizes = [(np.zeros(g), bg_zeros)]
+        cond_fg = cond_bg = None
+    else:
+        # sample of direction c in {a, b}: the examples where filter c takes part in a pair; the
+        # pair scores 0 in those where it was not observed. A filter never seen in the background
+        # cannot be conditioned on: that direction takes all examples of both sides.
+        pres_fg = filter_presence(fg, f)
+        pres_bg = filter_presence(bg, f)
+        m_fg = np.where(pres_bg > 0, pres_fg, fg.n_examples)
+        m_bg = np.where(pres_bg > 0, pres_bg, bg.n_examples)
+        ids = np.arange(g)
+        cond_fg = [m_fg[ids // f], m_fg[ids % f]]
+        cond_bg = [m_bg[ids // f], m_bg[ids % f]]
+        sizes = []
+        for cf, cb in zip(cond_fg, cond_bg, strict=True):
+            sizes.append((np.where(has, cf - n_fg, 0).astype(np.float64),
+                          np.where(has, cb - n_bg, 0).astype(np.float64)))
     # independent blocks of pairs, a few million observations each, on a thread pool (numpy
     # releases the GIL in sorts and large element-wise operations; smaller temporaries also help)
     edges = _block_bounds(n_fg + n_bg, _BLOCK_OBSERVATIONS)
     blocks = list(zip(edges[:-1], edges[1:], strict=True))
-    work = partial(_pair_block, gf, fg.score, fg.distance, gb, bg.score, bg_zeros=bg_zeros)
+    work = partial(_pair_block, gf, fg.score, fg.distance, gb, bg.score, zeros=sizes)
     workers = min(len(blocks), os.cpu_count() or 1)
     if workers > 1:
         with ThreadPoolExecutor(workers) as pool:
             parts = list(pool.map(lambda e: work(int(e[0]), int(e[1])), blocks))
     else:
         parts = [work(int(a), int(b)) for a, b in blocks]
-    u, p, med_fg, max_fg, med_bg, med_d, effect = (np.concatenate([pt[k] for pt in parts]) for k in range(7))
+    nd = len(sizes)
+    us = [np.concatenate([pt[0][d] for pt in parts]) for d in range(nd)]
+    ps = [np.concatenate([pt[1][d] for pt in parts]) for d in range(nd)]
+    n1s = [np.concatenate([pt[2][d] for pt in parts]) for d in range(nd)]
+    n2s = [np.concatenate([pt[3][d] for pt in parts]) for d in range(nd)]
+    med_fg, max_fg, med_bg, med_d, n_pos = (np.concatenate([pt[k] for pt in parts]) for k in range(4, 9))
     if isinstance(cutoff, str):
         if cutoff != "mean":
             raise ValueError(f"cutoff must be 'mean' or a number, got {cutoff!r}")
@@ -339,17 +456,33 @@ def test_pairs(
     else:
         cut = float(cutoff)
     passing = has & (max_fg >= cut)
-    zero_fill = passing & (n_bg == 0) & zero_ok
-    tested = passing & ((n_bg > 0) | zero_fill)
-    if zero_fill.any():
-        # "score 0 wherever the pair is not observed", on both sides (zero_background_test)
-        zf = np.flatnonzero(zero_fill)
-        n_pos = np.bincount(gf[fg.score > 0], minlength=g)[zf]
-        u, p, effect = u.copy(), p.copy(), effect.copy()
-        u[zf], p[zf], effect[zf] = zero_background_test(fg.n_examples, n_pos, bg.n_examples)
+    never_bg = passing & (n_bg == 0) & zero_ok  # background sample all zeros: exact p-value
+    tested = passing & ((n_bg > 0) | never_bg)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        effects = [u / (a * b) for u, a, b in zip(us, n1s, n2s, strict=True)]
+    if never_bg.any():
+        zf = np.flatnonzero(never_bg)
+        for d in range(nd):
+            n1 = np.full(zf.size, fg.n_examples) if cond_fg is None else cond_fg[d][zf]
+            n2 = np.full(zf.size, bg.n_examples) if cond_bg is None else cond_bg[d][zf]
+            u, pv, eff = zero_background_test(n1, n_pos[zf], n2)
+            us[d][zf], ps[d][zf], effects[d][zf] = u, pv, eff
+    if nd == 1:
+        u, p, effect = us[0], ps[0], effects[0]
+    else:  # intersection-union: significant only if significant given either partner
+        p_stack = np.stack([np.nan_to_num(x, nan=np.inf) for x in ps])
+        pick = np.argmax(p_stack, axis=0)
+        u, p, effect = (np.choose(pick, x) for x in (us, ps, effects))
+        tested &= np.isfinite(p_stack).all(axis=0)
     tid = np.flatnonzero(tested)
-    q = benjamini_hochberg(p[tid])
-    med_bg = np.where(zero_fill, 0.0, med_bg)
+    p_t = p[tid]
+    centre, scale = 0.0, 1.0
+    if null == "empirical":
+        p_t, centre, scale = empirical_null(p_t)
+    if info is not None:
+        info.update(null_centre=centre, null_scale=scale)
+    q = benjamini_hochberg(p_t)
+    med_bg = np.where(n_bg == 0, 0.0, med_bg)
     cols = {
         "filter_a": (tid // f).astype(np.int32),
         "filter_b": (tid % f).astype(np.int32),
@@ -360,7 +493,7 @@ def test_pairs(
         "median_distance_bp": med_d[tid],
         "max_score_fg": max_fg[tid],
         "u_statistic": u[tid],
-        "p_value": p[tid],
+        "p_value": p_t,
         "q_value": q,
         "effect_size": effect[tid],
     }

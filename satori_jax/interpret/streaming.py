@@ -90,7 +90,7 @@ __all__ = [
 SAMPLE_SIZE = 128
 #: Most-confident foreground examples kept for the attention heatmaps.
 TOP_EXAMPLES = 3
-_FORMAT = 1
+_FORMAT = 2  # 2: pass-2 chunks hold per-filter presence counts (partner-conditioned test)
 
 
 # --------------------------------------------------------------------------------------------
@@ -273,7 +273,8 @@ def open_source(*, data_dir=None, fasta=None, labels=None, bed=None, genome=None
 # --------------------------------------------------------------------------------------------
 
 
-def mann_whitney_hist(fg: np.ndarray, bg: np.ndarray, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+def mann_whitney_hist(fg: np.ndarray, bg: np.ndarray, block: int = 2048, fg_zeros: np.ndarray | None = None,
+                      bg_zeros: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One-sided Mann–Whitney U (foreground > background) from binned counts, every row at once.
 
     Scores in one bin count as ties (mid-ranks); otherwise identical to
@@ -286,6 +287,8 @@ def mann_whitney_hist(fg: np.ndarray, bg: np.ndarray, block: int = 2048) -> tupl
         ``(T, K)`` counts per ordered bin.
     block
         Rows per vectorised block (bounds the float64 temporaries).
+    fg_zeros, bg_zeros
+        Optional ``(T,)`` extra counts added to the lowest bin (scores 0) of each row.
 
     Returns
     -------
@@ -298,8 +301,12 @@ def mann_whitney_hist(fg: np.ndarray, bg: np.ndarray, block: int = 2048) -> tupl
     from scipy.special import ndtr
 
     for s in range(0, t, block):
-        f = np.asarray(fg[s : s + block], np.float64)
-        b = np.asarray(bg[s : s + block], np.float64)
+        f = np.array(fg[s : s + block], np.float64)
+        b = np.array(bg[s : s + block], np.float64)
+        if fg_zeros is not None:
+            f[:, 0] += fg_zeros[s : s + block]
+        if bg_zeros is not None:
+            b[:, 0] += bg_zeros[s : s + block]
         n1, n2 = f.sum(1), b.sum(1)
         below = np.cumsum(b, axis=1) - b
         u1 = (f * (below + b / 2.0)).sum(1)
@@ -451,7 +458,9 @@ def _select_chunk(labels: np.ndarray, probs: np.ndarray, binary: bool, backgroun
 
 
 def _fold(scores, num_filters: int, bins: _Bins, dist_width: int, dist_bins: int) -> dict[str, np.ndarray]:
-    """Fold one chunk's :class:`PairScores` into sparse histogram increments."""
+    """Fold one chunk's :class:`PairScores` into sparse histogram increments (and filter presence)."""
+    from satori_jax.interpret.stats import filter_presence
+
     f = num_filters
     a = scores.filter_a.astype(np.int64)
     b = scores.filter_b.astype(np.int64)
@@ -471,7 +480,8 @@ def _fold(scores, num_filters: int, bins: _Bins, dist_width: int, dist_bins: int
     return {"keys": keys.astype(np.uint64), "counts": counts.astype(np.uint32),
             "dkeys": dkeys.astype(np.uint64), "dcounts": dcounts.astype(np.uint32),
             "pairs": pairs, "pmax": pmax, "sum": np.float64(np.sum(scores.score, dtype=np.float64)),
-            "count": np.int64(len(scores)), "n_examples": np.int64(scores.n_examples)}
+            "count": np.int64(len(scores)), "n_examples": np.int64(scores.n_examples),
+            "present": filter_presence(scores, f)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -535,6 +545,8 @@ def interpret_stream(
     plots: bool = True,
     motif_fraction: float | None = None,
     attr_normalize: bool = True,
+    test: str = "conditioned",
+    null: str = "theoretical",
 ) -> dict:
     """Interpret ``run_dir``'s model on a test set streamed from files (module docstring).
 
@@ -564,6 +576,7 @@ def interpret_stream(
     from satori_jax.interpret import report
     from satori_jax.interpret.pipeline import (
         ScoreContext,
+        _check_test,
         _Log,
         _method_entry,
         _method_tables,
@@ -580,6 +593,7 @@ def interpret_stream(
     out = Path(out_dir) if out_dir is not None else run_dir / "interpret"
     method_list = parse_methods(methods)
     cutoff = _parse_cutoff(attn_cutoff)
+    _check_test(test, null)
     if chunk_size < 1:
         raise InputError(f"--chunk-size must be >= 1, got {chunk_size}")
     if hist_bins < 16:
@@ -793,7 +807,7 @@ def interpret_stream(
         _motif_plots(out, pwms, matches, tops, thresholds, model, variables, cfg, images, max_logos, log)
 
     # ---- final: statistics per method ------------------------------------------------------------
-    from satori_jax.interpret.stats import benjamini_hochberg
+    from satori_jax.interpret.stats import benjamini_hochberg, empirical_null
 
     summary_methods: dict[str, dict] = {}
     tables, tf_tables, top_labels = {}, {}, {}
@@ -801,7 +815,10 @@ def interpret_stream(
     for m in method_list:
         t = time.perf_counter()
         stats, cut_value, n_obs, n_ex_fg, n_ex_bg = _method_stats(stream, n_chunks, m, num_filters, bins[m],
-                                                                  dist_bins, cutoff, dist_values)
+                                                                  dist_bins, cutoff, dist_values, test)
+        centre, scale = 0.0, 1.0
+        if null == "empirical":
+            stats["p_value"], centre, scale = empirical_null(stats["p_value"])
         stats["q_value"] = benjamini_hochberg(stats["p_value"])
         order = np.lexsort((stats["p_value"], stats["q_value"]))
         stats = {kk: v[order] for kk, v in stats.items()}
@@ -820,6 +837,7 @@ def interpret_stream(
         entry = _method_entry(n_examples=n_ex_fg, n_background=n_ex_bg, n_observed=n_obs, cut_value=cut_value,
                               rows=rows, tf_rows=tf_rows, n_sig=n_sig, fam_counts=fam_counts,
                               seconds=seconds, dist=dist, truth_pairs=truth_pairs)
+        entry["null"] = {"kind": null, "centre": centre, "scale": scale}
         summary_methods[m] = entry
         log(f"method {m}: {len(rows)} pairs tested, {n_sig} significant filter pairs, "
             f"{len(tf_rows)} TF pairs")
@@ -864,7 +882,7 @@ def interpret_stream(
             "motif_fraction": float(motif_fraction), "attr_normalize": bool(attr_normalize),
             "attn_cutoff": cutoff, "prob_cutoff": float(prob_cutoff), "neg_cutoff": float(neg_cutoff),
             "precision_cutoff": float(precision_cutoff), "alpha": float(alpha),
-            "min_effect": float(min_effect), "max_examples": None,
+            "min_effect": float(min_effect), "test": test, "null": null, "max_examples": None,
             "batch_size": int(batch_size), "seed": int(seed), "truth": None if truth is None else str(truth),
             "device": str(jax.devices()[0].platform), "n_devices": int(jax.device_count()),
             "version": getattr(satori_jax, "__version__", ""), "step_seconds": log.steps,
@@ -889,16 +907,23 @@ def _expand_distances(hist: np.ndarray, values: np.ndarray, cap: int = 20_000) -
 
 
 def _method_stats(stream: Path, n_chunks: int, m: str, f: int, bins: _Bins, dist_bins: int, cutoff,
-                  dist_values: np.ndarray):
-    """Per-pair statistics of method ``m`` from the pass-2 chunk files (two reads of the files)."""
+                  dist_values: np.ndarray, test: str = "conditioned"):
+    """Per-pair statistics of method ``m`` from the pass-2 chunk files (two reads of the files).
+
+    The same tests as :func:`satori_jax.interpret.stats.test_pairs` (``test``), on binned scores.
+    """
     p_all = f * (f - 1) // 2
     k = bins.k
     n_fg = np.zeros(p_all, np.int64)
     n_bg = np.zeros(p_all, np.int64)
+    pres_fg = np.zeros(f, np.int64)
+    pres_bg = np.zeros(f, np.int64)
     pmax = np.full(p_all, -np.inf, np.float32)
     tot, cnt, ex_fg, ex_bg = 0.0, 0, 0, 0
     for c in range(n_chunks):
         with np.load(stream / f"pass2_{c:05d}.npz") as z:
+            pres_fg += z[f"{m}/fg/present"]
+            pres_bg += z[f"{m}/bg/present"]
             n_fg += np.bincount((z[f"{m}/fg/keys"] // k).astype(np.int64), weights=z[f"{m}/fg/counts"],
                                 minlength=p_all).astype(np.int64)
             n_bg += np.bincount((z[f"{m}/bg/keys"] // k).astype(np.int64), weights=z[f"{m}/bg/counts"],
@@ -936,18 +961,35 @@ def _method_stats(stream: Path, n_chunks: int, m: str, f: int, bins: _Bins, dist
             r = remap[keys // dist_bins]
             sel = r >= 0
             hd[r[sel], (keys % dist_bins)[sel]] += counts[sel]
-    hb[:, 0] += np.where(zero_fill[tid], ex_bg, 0).astype(np.uint32)  # "score 0 in every background example"
-    u, p = mann_whitney_hist(hf, hb)
-    zf = np.flatnonzero(zero_fill[tid])
-    effect = u / np.maximum(hf.sum(1).astype(np.float64) * hb.sum(1), 1.0)
-    if zf.size:  # as stats.test_pairs: zeros wherever unobserved, on both sides; exact p-value
-        from satori_jax.interpret.stats import zero_background_test
+    from satori_jax.interpret.stats import zero_background_test
 
-        n_pos = hf[zf, 1:].sum(1)  # scores in the lowest bin count as ties with 0
-        u[zf], p[zf], effect[zf] = zero_background_test(ex_fg, n_pos, ex_bg)
-    vals = bins.values()
     ia, ib = np.triu_indices(f, 1)
-    med_bg = hist_median(hb, vals)
+    zf = np.flatnonzero(zero_fill[tid])
+    n_pos = hf[zf, 1:].sum(1)  # scores in the lowest bin count as ties with 0
+    if test == "observed":
+        bz = np.where(zero_fill[tid], ex_bg, 0).astype(np.float64)  # "0 in every background example"
+        u, p = mann_whitney_hist(hf, hb, bg_zeros=bz)
+        effect = u / np.maximum(hf.sum(1).astype(np.float64) * (hb.sum(1) + bz), 1.0)
+        if zf.size:  # as stats.test_pairs: zeros wherever unobserved, on both sides; exact p-value
+            u[zf], p[zf], effect[zf] = zero_background_test(ex_fg, n_pos, ex_bg)
+    else:  # as stats.test_pairs: given each partner, intersection-union
+        m_fg = np.where(pres_bg > 0, pres_fg, ex_fg)
+        m_bg = np.where(pres_bg > 0, pres_bg, ex_bg)
+        res = []
+        for cf in (ia[tid], ib[tid]):
+            n1, n2 = m_fg[cf], m_bg[cf]
+            u1, p1 = mann_whitney_hist(hf, hb, fg_zeros=(n1 - n_fg[tid]).astype(np.float64),
+                                       bg_zeros=(n2 - n_bg[tid]).astype(np.float64))
+            e1 = u1 / np.maximum(n1.astype(np.float64) * n2, 1.0)
+            if zf.size:
+                u1[zf], p1[zf], e1[zf] = zero_background_test(n1[zf], n_pos, n2[zf])
+            res.append((u1, p1, e1))
+        p_stack = np.stack([np.nan_to_num(r[1], nan=np.inf) for r in res])
+        pick = np.argmax(p_stack, axis=0)
+        u, p, effect = (np.choose(pick, [r[j] for r in res]) for j in range(3))
+        p = np.where(np.isfinite(p_stack).all(axis=0), p, np.nan)
+    vals = bins.values()
+    med_bg = np.where(n_bg[tid] == 0, 0.0, hist_median(hb, vals))  # 0: never seen in the background
     stats = {
         "filter_a": ia[tid].astype(np.int32), "filter_b": ib[tid].astype(np.int32),
         "n_fg": n_fg[tid], "n_bg": n_bg[tid], "median_score_fg": hist_median(hf, vals),
