@@ -175,3 +175,17 @@ def test_interpret_refuses_a_multi_process_launch(tmp_path, capsys, monkeypatch)
     code, err = _run(cli.main, [str(tmp_path / "no_run"), "--out", str(out)], capsys)
     assert code == 2 and "single process" in err and "2 processes" in err
     assert not out.exists()
+
+
+def test_attribute_refuses_a_multi_process_launch(tmp_path, capsys, monkeypatch):
+    """attribute export, started as one of several processes, stops with one line before joining the
+    job (which would block on the other processes) or writing the store."""
+    from satori_jax.cli import attribute as cli
+
+    monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", "localhost:1")
+    monkeypatch.setenv("JAX_NUM_PROCESSES", "2")
+    monkeypatch.setenv("JAX_PROCESS_ID", "0")
+    out = tmp_path / "attr.h5"
+    code, err = _run(cli.main, [str(tmp_path / "no_run"), "--out", str(out)], capsys)
+    assert code == 2 and "single process" in err and "2 processes" in err
+    assert not out.exists() and list(tmp_path.iterdir()) == []

@@ -115,7 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from satori_jax.attribute import export
 
     args = build_parser().parse_args(argv)
-    parallel.initialize()
+    # one process, every local device: refuse a multi-host launch before joining it (joining would
+    # wait for the other processes, and each would then export the same sequences)
+    parallel.refuse_several_processes("attribute")
     res = export(
         args.run,
         args.out,
