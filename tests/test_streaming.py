@@ -230,6 +230,43 @@ def test_chunked_equals_whole_set(stream_case, reference):
     assert (base / "st" / "summary.json").is_file()
 
 
+@pytest.mark.parametrize("test,null", [("observed", "theoretical"), ("conditioned", "empirical")])
+def test_chunked_equals_whole_set_for_other_tests(stream_case, reference, tmp_path, monkeypatch, test, null):
+    """The other pair tests and the empirical null agree between chunked and whole-set runs too
+    (the chunk files do not depend on them: only the final statistics are recomputed)."""
+    import shutil
+
+    from satori_jax.interpret import stats
+    from satori_jax.interpret.pipeline import interpret_run
+
+    monkeypatch.setattr(stats, "EMPIRICAL_MIN_TESTS", 5)  # the tiny case tests ~15 pairs
+    base, run = stream_case
+    shutil.copytree(base / "st" / "stream", tmp_path / "st" / "stream")
+    st = _stream(base, run, tmp_path / "st", test=test, null=null)
+    mem = interpret_run(run, tmp_path / "mem", motif_db=base / "db.meme", plots=False, test=test, null=null,
+                        **KW)
+    assert st["run"]["test"] == mem["run"]["test"] == test
+    for m in ("raw", "attr"):
+        a, b = mem["methods"][m], st["methods"][m]
+        assert a["null"]["kind"] == b["null"]["kind"] == null
+        for k in ("centre", "scale"):
+            assert b["null"][k] == pytest.approx(a["null"][k], abs=0.1), (m, k)  # z units; binned p
+        if null == "empirical":  # the null was estimated, not left at its floor
+            assert a["null"]["centre"] > 0.0 or a["null"]["scale"] > 1.0
+        for k in ("n_tested", "n_significant_filter_pairs"):
+            assert a[k] == b[k], (m, k)
+        ta = _table(tmp_path / "mem" / f"interactions_{m}.tsv")
+        tb = _table(tmp_path / "st" / f"interactions_{m}.tsv")
+        assert ta.keys() == tb.keys() and len(ta) > 0
+        for key, ra in ta.items():
+            rb = tb[key]
+            assert (ra["n_fg"], ra["n_bg"]) == (rb["n_fg"], rb["n_bg"])
+            pa, pb = float(ra["p_value"]), float(rb["p_value"])
+            tol = 0.05 if null == "theoretical" else 0.2  # the estimated centre moves with binned p-values
+            assert abs(np.log10(pa) - np.log10(pb)) < tol, (m, key, pa, pb)
+            assert float(rb["effect_size"]) == pytest.approx(float(ra["effect_size"]), abs=0.02)
+
+
 def test_resume_after_failure_gives_identical_outputs(stream_case, reference, monkeypatch):
     base, run = stream_case
     out = base / "resumed"

@@ -55,6 +55,7 @@ __all__ = [
 
 
 _U32 = np.uint64(0xFFFFFFFF)
+EMPIRICAL_MIN_TESTS = 100  # fewest tested pairs from which empirical_null estimates a null
 _BLOCK_OBSERVATIONS = 2_000_000  # per block of pairs in test_pairs (foreground + background)
 
 
@@ -310,7 +311,7 @@ def filter_presence(scores: PairScores, num_filters: int) -> np.ndarray:
     return np.bincount(ids % f, minlength=f).astype(np.int64)
 
 
-def empirical_null(p: np.ndarray, min_tests: int = 100) -> tuple[np.ndarray, float, float]:
+def empirical_null(p: np.ndarray, min_tests: int | None = None) -> tuple[np.ndarray, float, float]:
     """Re-calibrate one-sided p-values against an empirical null (Efron 2004), never more liberally.
 
     With thousands of filter pairs scored on the same examples, the theoretical null fails in a
@@ -327,8 +328,8 @@ def empirical_null(p: np.ndarray, min_tests: int = 100) -> tuple[np.ndarray, flo
     p
         ``(T,)`` one-sided p-values of all tested pairs.
     min_tests
-        Fewer tests than this leave the p-values unchanged (centre 0, scale 1): a spread cannot be
-        estimated from a handful of values.
+        Fewer tests than this (default :data:`EMPIRICAL_MIN_TESTS`) leave the p-values unchanged
+        (centre 0, scale 1): a spread cannot be estimated from a handful of values.
 
     Returns
     -------
@@ -338,7 +339,7 @@ def empirical_null(p: np.ndarray, min_tests: int = 100) -> tuple[np.ndarray, flo
     from scipy.special import ndtri
 
     p = np.asarray(p, np.float64)
-    if p.size < min_tests:
+    if p.size < (EMPIRICAL_MIN_TESTS if min_tests is None else int(min_tests)):
         return p.copy(), 0.0, 1.0
     z = -ndtri(np.clip(p, np.finfo(np.float64).tiny, 1.0))
     centre = float(np.median(z))
