@@ -9,12 +9,15 @@ Several hosts: start every process with the standard variables ``JAX_COORDINATOR
 then calls :func:`jax.distributed.initialize`. Every process walks the same (seeded) batch order
 and gathers only its own rows of each global batch (:func:`satori_jax.data.pipeline.batch_iterator`
 with grain's ``ShardByJaxProcess`` shard options); :func:`shard_batch` with ``local=True``
-assembles the global batch from those per-process rows.
+assembles the global batch from those per-process rows. Interpretation runs the same way
+(:func:`process_zero_writes`): every process walks the same examples, each device call takes each
+process's slice, results are gathered on every host and process 0 writes them.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -58,6 +61,41 @@ def refuse_several_processes(command: str) -> None:
         )
 
 
+def process_zero_writes(out_arg: str = "out_dir", verbose_arg: str = "verbose") -> Callable:
+    """Decorator: with several processes, only process 0 writes to ``out_arg`` and reports progress.
+
+    For SPMD jobs where every process runs the same code on the same inputs (each device call is
+    global; :func:`shard_batch` gives each process its slice, :func:`to_host` gathers): the other
+    processes get a private scratch directory, removed when the call returns, and ``verbose=False``.
+    With one process the function runs unchanged.
+    """
+    import functools
+    import inspect
+    import tempfile
+
+    def deco(fn: Callable) -> Callable:
+        sig = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            if jax.process_count() == 1 or jax.process_index() == 0:
+                return fn(*args, **kwargs)
+            bound = sig.bind(*args, **kwargs)
+            with tempfile.TemporaryDirectory(prefix=f"satori_p{jax.process_index()}_") as scratch:
+                bound.arguments[out_arg] = scratch
+                bound.arguments[verbose_arg] = False
+                return fn(*bound.args, **bound.kwargs)
+
+        return wrapper
+
+    return deco
+
+
+def is_writer() -> bool:
+    """True in the process that writes results (process 0, or the only one)."""
+    return jax.process_index() == 0
+
+
 def barrier(name: str) -> None:
     """Wait until every process reaches this point (no-op with one process)."""
     if jax.process_count() > 1:
@@ -78,8 +116,16 @@ def round_batch(batch_size: int, mesh: Mesh | None = None) -> int:
 
 
 def replicate(tree: Any, mesh: Mesh) -> Any:
-    """Place a pytree fully replicated on every device of ``mesh``."""
-    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+    """Place a pytree fully replicated on every device of ``mesh``.
+
+    With several processes every process passes the same values (e.g. parameters loaded from the
+    same checkpoint); each places them on its own devices (no cross-host transfer).
+    """
+    sharding = NamedSharding(mesh, PartitionSpec())
+    if jax.process_count() == 1:
+        return jax.device_put(tree, sharding)
+    return jax.tree_util.tree_map(
+        lambda a: jax.make_array_from_process_local_data(sharding, np.asarray(a)), tree)
 
 
 def shard_batch(batch: Any, mesh: Mesh, *, local: bool = False) -> Any:

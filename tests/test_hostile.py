@@ -163,16 +163,18 @@ def test_interpret_on_something_that_is_not_a_run(tmp_path, capsys):
     assert code == 2 and "\n" not in err and "Traceback" not in err
 
 
-def test_interpret_refuses_a_multi_process_launch(tmp_path, capsys, monkeypatch):
-    """interpret uses one process's devices; started as one of several processes it stops before
-    touching the run or writing anything."""
+def test_streamed_interpret_refuses_a_multi_process_launch(tmp_path, capsys, monkeypatch):
+    """A streamed interpret keeps resumable chunk files in one process's --out; started as one of
+    several processes it stops before touching the run or writing anything (the in-memory one runs:
+    tests/test_multiprocess.py)."""
     from satori_jax.cli import interpret as cli
 
     monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", "localhost:1")
     monkeypatch.setenv("JAX_NUM_PROCESSES", "2")
     monkeypatch.setenv("JAX_PROCESS_ID", "1")
     out = tmp_path / "out"
-    code, err = _run(cli.main, [str(tmp_path / "no_run"), "--out", str(out)], capsys)
+    code, err = _run(cli.main, [str(tmp_path / "no_run"), "--out", str(out), "--fasta",
+                                str(tmp_path / "t.fa"), "--labels", str(tmp_path / "t.tsv")], capsys)
     assert code == 2 and "single process" in err and "2 processes" in err
     assert not out.exists()
 

@@ -1,6 +1,7 @@
 """Two processes joined with ``jax.distributed`` (one CPU device each, gloo collectives) train
 one model: the run directory is written once, and the metrics equal those of one process with
-two devices (same mesh shape, same batches, same reductions)."""
+two devices (same mesh shape, same batches, same reductions). Then two processes interpret it:
+the tables equal one process's with two devices, and only process 0 writes and prints."""
 
 from __future__ import annotations
 
@@ -67,3 +68,42 @@ def test_two_processes_equal_one_process_two_devices(tiny_data, tmp_path):
     assert multi["auprc_mean"] == pytest.approx(one["auprc_mean"], abs=1e-6)
     lines = (tmp_path / "multi" / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 1  # written by process 0 only
+
+
+def _interpret(run: Path, data: Path, out: Path, env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "satori_jax.interpret", str(run), "--out", str(out),
+         "--methods", "raw,attr,fis", "--motif-db", str(data / "motifs.meme"), "--background", "shuffle",
+         "--prob-cutoff", "0.4"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_two_processes_interpret_like_one_process_two_devices(tiny_data, tmp_path):
+    base = {k: v for k, v in os.environ.items() if not k.startswith("JAX_") and k != "XLA_FLAGS"}
+    base["JAX_PLATFORMS"] = "cpu"
+    two_dev = {**base, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    run = tmp_path / "run"
+    p = _train(tiny_data, run, two_dev)
+    out = p.communicate(timeout=300)[0]
+    assert p.returncode == 0, out[-3000:]
+    port = _free_port()
+    procs = [
+        _interpret(run, tiny_data, tmp_path / "multi",
+                   {**base, "JAX_COORDINATOR_ADDRESS": f"localhost:{port}", "JAX_NUM_PROCESSES": "2",
+                    "JAX_PROCESS_ID": str(i)})
+        for i in range(2)
+    ]
+    outs = [p.communicate(timeout=400) for p in procs]
+    for p, (o, e) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, (o + e)[-3000:]
+    assert "fis:" in outs[0][0] and "fis:" not in outs[1][0]  # only process 0 prints the summary
+    single = _interpret(run, tiny_data, tmp_path / "single", two_dev)
+    o, e = single.communicate(timeout=400)
+    assert single.returncode == 0, (o + e)[-3000:]
+    for m in ("raw", "attr", "fis"):
+        a = (tmp_path / "multi" / f"interactions_{m}.tsv").read_text()
+        b = (tmp_path / "single" / f"interactions_{m}.tsv").read_text()
+        assert a == b and len(a.splitlines()) > 1, m
+    multi = json.loads((tmp_path / "multi" / "summary.json").read_text())
+    assert multi["run"]["out_dir"] == str(tmp_path / "multi")

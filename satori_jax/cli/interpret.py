@@ -36,7 +36,9 @@ same command resumes after the last finished chunk (changed settings or inputs s
 
 Several devices (GPUs, or XLA_FLAGS=--xla_force_host_platform_device_count=N on CPU): every
 scoring call is sharded over all of them (batch split, parameters replicated); results equal one
-device's up to float rounding.
+device's up to float rounding. Several hosts (JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES,
+JAX_PROCESS_ID on every process, each with the run directory): the devices of all processes share
+every call, and process 0 writes --out (not with a streamed test set).
 """
 
 EPILOG = """\
@@ -144,12 +146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from satori_jax import parallel
     from satori_jax.interpret.pipeline import interpret_run, parse_methods
 
-    parallel.refuse_several_processes("interpret")
-
     methods = parse_methods(args.methods)
     streamed = {"data_dir": args.data, "fasta": args.fasta, "labels": args.labels, "bed": args.bed,
                 "genome": args.genome}
     if any(v is not None for v in streamed.values()):
+        # resumable chunk files live in one process's --out; other processes could not follow them
+        parallel.refuse_several_processes("interpret with a streamed test set (--fasta/--data/--bed)")
         if args.max_examples is not None:
             raise InputError("--max-examples is not available with a streamed test set "
                              "(--fasta/--data/--bed); every selected example is used")
@@ -166,6 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         _print_summary(summary)
         return 0
+    parallel.initialize()  # several processes: each scores its share, process 0 writes (README)
     summary = interpret_run(
         args.run, out_dir=args.out, methods=methods, motif_db=args.motif_db, family_table=args.family_table,
         background=args.background, truth=args.truth, max_examples=args.max_examples,
@@ -174,7 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         activity_fraction=args.activity_fraction, motif_fraction=args.motif_fraction,
         attr_normalize=args.attr_normalize, test=args.test, null=args.null,
     )
-    _print_summary(summary)
+    if parallel.is_writer():
+        _print_summary(summary)
     return 0
 
 

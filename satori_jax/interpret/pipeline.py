@@ -434,6 +434,20 @@ def _write_outputs(out: Path, summary: dict, truth_pairs, t_start: float, tables
 # --------------------------------------------------------------------------------------------
 
 
+def _process_zero_writes(fn: Callable) -> Callable:
+    """:func:`satori_jax.parallel.process_zero_writes`, imported at call time (no jax for ``--help``)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from satori_jax import parallel
+
+        return parallel.process_zero_writes()(fn)(*args, **kwargs)
+
+    return wrapper
+
+
+@_process_zero_writes
 def interpret_run(
     run_dir: str | Path,
     out_dir: str | Path | None = None,

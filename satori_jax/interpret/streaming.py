@@ -587,6 +587,9 @@ def interpret_stream(
         parse_methods,
     )
 
+    if jax.process_count() > 1:
+        raise InputError("interpret with a streamed test set runs in a single process (its resumable chunk "
+                         "files live in one --out); run it on one host")
     log = _Log(verbose)
     t_start = time.perf_counter()
     run_dir = Path(run_dir)
