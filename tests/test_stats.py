@@ -128,22 +128,25 @@ def test_test_pairs_columns_and_rules():
     assert t["effect_size"][r[(0, 1)]] == 1.0 and t["effect_size"][r[(0, 3)]] == 1.0  # all above / vs zeros
 
 
+def _random_scores(rng, f: int, n: int, frac: float, shift: float, levels: int = 8,
+                   offset: float = 0.0) -> PairScores:
+    """Every filter pair observed in a fraction ``frac`` of ``n`` examples; scores on ``levels`` steps
+    (ties), every 5th pair shifted up by ``shift`` (real effects)."""
+    ia, ib = np.triu_indices(f, 1)
+    obs = rng.random((n, ia.size)) < frac
+    ex, col = np.nonzero(obs)
+    s = np.round(rng.random(ex.size) * levels) / levels + offset + shift * (col % 5 == 0)
+    return PairScores(ex.astype(np.int32), ia[col].astype(np.int32), ib[col].astype(np.int32),
+                      s.astype(np.float32), rng.integers(0, 50, ex.size).astype(np.int32), n)
+
+
 def test_test_pairs_blocks_and_threads_do_not_change_results(monkeypatch):
     """Pairs are tested in blocks on a thread pool; block size must not change any column."""
     from satori_jax.interpret import stats
 
     rng = np.random.default_rng(5)
     f, n = 12, 60
-
-    def scores(frac, shift):
-        ia, ib = np.triu_indices(f, 1)
-        obs = rng.random((n, ia.size)) < frac
-        ex, col = np.nonzero(obs)
-        s = np.round(rng.random(ex.size) * 8) / 8 + shift * (col % 5 == 0)  # ties + some real effects
-        return PairScores(ex.astype(np.int32), ia[col].astype(np.int32), ib[col].astype(np.int32),
-                          s.astype(np.float32), rng.integers(0, 50, ex.size).astype(np.int32), n)
-
-    fg, bg = scores(0.5, 0.5), scores(0.3, 0.0)
+    fg, bg = _random_scores(rng, f, n, 0.5, 0.5), _random_scores(rng, f, n, 0.3, 0.0)
     whole = run_test_pairs(fg, bg, "mean", f)
     monkeypatch.setattr(stats, "_BLOCK_OBSERVATIONS", 37)
     blocked = run_test_pairs(fg, bg, "mean", f)
@@ -232,16 +235,7 @@ def test_conditioned_test_matches_explicit_partner_samples():
     """Each direction equals scipy on the examples containing that partner (0 where unobserved)."""
     rng = np.random.default_rng(11)
     f, n = 6, 40
-
-    def scores(frac, shift):
-        ia, ib = np.triu_indices(f, 1)
-        obs = rng.random((n, ia.size)) < frac
-        ex, col = np.nonzero(obs)
-        s = np.round(rng.random(ex.size) * 6) / 6 + 0.05 + shift * (col % 4 == 0)
-        return PairScores(ex.astype(np.int32), ia[col].astype(np.int32), ib[col].astype(np.int32),
-                          s.astype(np.float32), np.zeros(ex.size, np.int32), n)
-
-    fg, bg = scores(0.4, 0.4), scores(0.25, 0.0)
+    fg, bg = _random_scores(rng, f, n, 0.4, 0.4, levels=6, offset=0.05), _random_scores(rng, f, n, 0.25, 0.0)
     t = run_test_pairs(fg, bg, 0.0, f, test="conditioned")
     assert len(t["p_value"]) == f * (f - 1) // 2
     for a, b, p, e in zip(t["filter_a"], t["filter_b"], t["p_value"], t["effect_size"], strict=True):
