@@ -303,3 +303,18 @@ def test_empirical_null_recentres_and_never_loosens():
     t = run_test_pairs(_ps([(0, 0, 1, 0.5, 4)], 2), _ps([(0, 0, 1, 0.1, 4)], 2), 0.0, 2, null="empirical",
                        info=(info := {}))
     assert info == {"null_centre": 0.0, "null_scale": 1.0} and len(t["p_value"]) == 1
+
+
+def test_mann_whitney_several_zero_counts_share_one_sort():
+    """``(D, G)`` zero counts give the same as D separate calls."""
+    rng = np.random.default_rng(4)
+    g = 7
+    fv, fgp = rng.choice([0.0, 0.3, 0.6, 1.0], 80), rng.integers(0, g, 80)
+    bv, bgp = rng.choice([0.0, 0.3, 0.5, 1.0], 70), rng.integers(0, g, 70)
+    fz, bz = rng.integers(0, 5, (3, g)), rng.integers(0, 5, (3, g))
+    fz[1] = 0  # a direction without extra foreground zeros
+    stacked = mann_whitney_greater(fv, fgp, bv, bgp, g, bg_zeros=bz, fg_zeros=fz)
+    for d in range(3):
+        one = mann_whitney_greater(fv, fgp, bv, bgp, g, bg_zeros=bz[d], fg_zeros=fz[d])
+        for a, b in zip(stacked, one, strict=True):
+            np.testing.assert_allclose(a[d], b, rtol=1e-12, equal_nan=True)

@@ -120,13 +120,14 @@ def mann_whitney_greater(
     n_groups
         ``G``.
     bg_zeros, fg_zeros
-        Optional ``(G,)`` counts of extra background / foreground observations equal to 0 per group.
+        Optional ``(G,)`` counts of extra background / foreground observations equal to 0 per group,
+        or ``(D, G)``: ``D`` tests of the same observations with different zero counts (one sort).
 
     Returns
     -------
     u, p, n1, n2
-        ``(G,)`` U statistic of the foreground, one-sided p-value (NaN where a side is empty),
-        and the sample sizes.
+        ``(G,)`` (or ``(D, G)``) U statistic of the foreground, one-sided p-value (NaN where a side
+        is empty), and the sample sizes.
     """
     g_fg = np.asarray(fg_group).astype(np.uint64)
     g_bg = np.asarray(bg_group).astype(np.uint64)
@@ -134,48 +135,52 @@ def mann_whitney_greater(
         (g_fg << np.uint64(33)) | (_sortable(fg_values).astype(np.uint64) << np.uint64(1)) | np.uint64(1),
         (g_bg << np.uint64(33)) | (_sortable(bg_values).astype(np.uint64) << np.uint64(1)),
     ]
+    one_d = all(z is None or np.ndim(z) == 1 for z in (bg_zeros, fg_zeros))
+    ex_b = np.zeros((1, n_groups)) if bg_zeros is None else np.atleast_2d(np.asarray(bg_zeros, np.float64))
+    ex_f = np.zeros((1, n_groups)) if fg_zeros is None else np.atleast_2d(np.asarray(fg_zeros, np.float64))
+    d = max(ex_b.shape[0], ex_f.shape[0])
+    ex_b, ex_f = np.broadcast_to(ex_b, (d, n_groups)), np.broadcast_to(ex_f, (d, n_groups))
     zero = np.uint64(_sortable(np.zeros(1))[0])
-    extra = np.zeros(n_groups) if bg_zeros is None else np.asarray(bg_zeros, np.float64)
-    extra_f = np.zeros(n_groups) if fg_zeros is None else np.asarray(fg_zeros, np.float64)
-    for side, ex in ((0, extra), (1, extra_f)):  # one pseudo zero per group and side, weight below
-        zg = np.flatnonzero(ex > 0).astype(np.uint64)
-        keys.append((zg << np.uint64(33)) | (zero << np.uint64(1)) | np.uint64(side))
+    need = (ex_b > 0).any(axis=0) | (ex_f > 0).any(axis=0)
+    zg = np.flatnonzero(need).astype(np.uint64)  # one pseudo zero per group, weighted below
+    keys.append((zg << np.uint64(33)) | (zero << np.uint64(1)))
     key = np.concatenate(keys)
-    u = np.full(n_groups, np.nan)
-    p = np.full(n_groups, np.nan)
+    u = np.full((d, n_groups), np.nan)
+    p = np.full((d, n_groups), np.nan)
     if key.size == 0:
-        return u, p, extra_f.copy(), extra.copy()
-    key.sort()
-    run_key = key >> np.uint64(1)
-    starts = np.flatnonzero(np.concatenate([[True], run_key[1:] != run_key[:-1]]))
-    length = np.diff(np.concatenate([starts, [key.size]])).astype(np.float64)
-    f = np.add.reduceat((key & np.uint64(1)).astype(np.float64), starts)
-    b = length - f
-    rk = run_key[starts]
-    g = (rk >> np.uint64(32)).astype(np.int64)
-    if bg_zeros is not None or fg_zeros is not None:
-        is_zero = (rk & _U32) == zero
-        b = b + np.where(is_zero & (extra[g] > 0), extra[g] - 1.0, 0.0)
-        f = f + np.where(is_zero & (extra_f[g] > 0), extra_f[g] - 1.0, 0.0)
-    cb = np.cumsum(b) - b  # background weight before each run (all groups)
-    first = np.concatenate([[True], g[1:] != g[:-1]])
-    group_start = np.zeros(n_groups)
-    group_start[g[first]] = cb[first]
-    below = cb - group_start[g]
-    n1 = np.bincount(g, weights=f, minlength=n_groups)
-    n2 = np.bincount(g, weights=b, minlength=n_groups)
-    u1 = np.bincount(g, weights=f * (below + b / 2.0), minlength=n_groups)
-    t = f + b
-    tie_term = np.bincount(g, weights=t**3 - t, minlength=n_groups)
-    n = n1 + n2
-    ok = (n1 > 0) & (n2 > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mu = n1 * n2 / 2.0
-        s = np.sqrt(n1 * n2 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0))))
-        z = (u1 - mu - 0.5) / s
-        pv = np.clip(ndtr(-z), 0.0, 1.0)
-    u[ok] = u1[ok]
-    p[ok] = pv[ok]
+        n1, n2 = ex_f.copy(), ex_b.copy()
+    else:
+        key.sort()
+        run_key = key >> np.uint64(1)
+        starts = np.flatnonzero(np.concatenate([[True], run_key[1:] != run_key[:-1]]))
+        length = np.diff(np.concatenate([starts, [key.size]])).astype(np.float64)
+        f0 = np.add.reduceat((key & np.uint64(1)).astype(np.float64), starts)
+        rk = run_key[starts]
+        g = (rk >> np.uint64(32)).astype(np.int64)
+        is_zero = ((rk & _U32) == zero) & need[g]  # the run holding a group's pseudo zero
+        b0 = length - f0 - is_zero
+        # every direction shares the sort; only the weights of the zero runs differ
+        f = f0[None, :] + np.where(is_zero[None, :], ex_f[:, g], 0.0)
+        b = b0[None, :] + np.where(is_zero[None, :], ex_b[:, g], 0.0)
+        cb = np.cumsum(b, axis=1) - b  # background weight before each run (all groups)
+        first = np.concatenate([[True], g[1:] != g[:-1]])
+        group_start = np.zeros((d, n_groups))
+        group_start[:, g[first]] = cb[:, first]
+        below = cb - group_start[:, g]
+        t = f + b
+        n1, n2, u1, tie_term = (np.stack([np.bincount(g, weights=w[k], minlength=n_groups) for k in range(d)])
+                                for w in (f, b, f * (below + b / 2.0), t**3 - t))
+        n = n1 + n2
+        ok = (n1 > 0) & (n2 > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mu = n1 * n2 / 2.0
+            sd = np.sqrt(n1 * n2 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0))))
+            z = (u1 - mu - 0.5) / sd
+            pv = np.clip(ndtr(-z), 0.0, 1.0)
+        u[ok] = u1[ok]
+        p[ok] = pv[ok]
+    if one_d:
+        return u[0], p[0], n1[0], n2[0]
     return u, p, n1, n2
 
 
@@ -288,12 +293,13 @@ def _pair_block(gf, fs, fd, gb, bs, g0, g1, zeros):
     sb = (gb >= g0) & (gb < g1)
     f_grp, b_grp = gf[sf] - g0, gb[sb] - g0
     f_val, b_val = fs[sf], bs[sb]
-    tests = [mann_whitney_greater(f_val, f_grp, b_val, b_grp, n, bg_zeros=bz[g0:g1], fg_zeros=fz[g0:g1])
-             for fz, bz in zeros]
+    u, p, n1, n2 = mann_whitney_greater(f_val, f_grp, b_val, b_grp, n,
+                                        bg_zeros=np.stack([bz[g0:g1] for _, bz in zeros]),
+                                        fg_zeros=np.stack([fz[g0:g1] for fz, _ in zeros]))
     med_fg, max_fg = _grouped_stats(f_val, f_grp, n)
     n_pos = np.bincount(f_grp[f_val > 0], minlength=n)
-    return ([t[0] for t in tests], [t[1] for t in tests], [t[2] for t in tests], [t[3] for t in tests],
-            med_fg, max_fg, grouped_median(b_val, b_grp, n), grouped_median(fd[sf], f_grp, n), n_pos)
+    return (list(u), list(p), list(n1), list(n2), med_fg, max_fg, grouped_median(b_val, b_grp, n),
+            grouped_median(fd[sf], f_grp, n), n_pos)
 
 
 def filter_presence(scores: PairScores, num_filters: int) -> np.ndarray:
@@ -306,9 +312,10 @@ def filter_presence(scores: PairScores, num_filters: int) -> np.ndarray:
     f = int(num_filters)
     if len(scores) == 0:
         return np.zeros(f, np.int64)
-    ex = scores.example.astype(np.int64) * f
-    ids = np.unique(np.concatenate([ex + scores.filter_a, ex + scores.filter_b]))
-    return np.bincount(ids % f, minlength=f).astype(np.int64)
+    seen = np.zeros((scores.n_examples, f), bool)  # (examples, F) marks: cheaper than a unique sort
+    seen[scores.example, scores.filter_a] = True
+    seen[scores.example, scores.filter_b] = True
+    return seen.sum(axis=0, dtype=np.int64)
 
 
 def empirical_null(p: np.ndarray, min_tests: int | None = None) -> tuple[np.ndarray, float, float]:
