@@ -78,7 +78,7 @@ def process_zero_writes(out_arg: str = "out_dir", verbose_arg: str = "verbose") 
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            if jax.process_count() == 1 or jax.process_index() == 0:
+            if is_writer():
                 return fn(*args, **kwargs)
             bound = sig.bind(*args, **kwargs)
             with tempfile.TemporaryDirectory(prefix=f"satori_p{jax.process_index()}_") as scratch:

@@ -44,6 +44,7 @@ from satori_jax.interpret.interactions import PairScores
 
 __all__ = [
     "benjamini_hochberg",
+    "conditioning_sizes",
     "distance_summary",
     "empirical_null",
     "filter_presence",
@@ -51,6 +52,7 @@ __all__ = [
     "mann_whitney_greater",
     "p_greater_than_zeros",
     "test_pairs",
+    "weaker_direction",
 ]
 
 
@@ -357,6 +359,32 @@ def empirical_null(p: np.ndarray, min_tests: int | None = None) -> tuple[np.ndar
     return np.where(np.isnan(p), np.nan, out), centre, scale
 
 
+def conditioning_sizes(pres_fg: np.ndarray, pres_bg: np.ndarray, n_fg_examples: int,
+                       n_bg_examples: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(F,)`` foreground and background sample sizes of the test conditioned on each filter.
+
+    The examples where the filter takes part in a pair (:func:`filter_presence`); a filter never
+    seen in the background cannot be conditioned on, and its direction takes all examples of both
+    sides.
+    """
+    seen = np.asarray(pres_bg) > 0
+    return (np.where(seen, pres_fg, n_fg_examples).astype(np.int64),
+            np.where(seen, pres_bg, n_bg_examples).astype(np.int64))
+
+
+def weaker_direction(us: list[np.ndarray], ps: list[np.ndarray], effects: list[np.ndarray]
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Intersection–union of the two conditioned tests: U, p-value and effect of the weaker one.
+
+    Returns ``u, p, effect, testable`` (``(T,)`` each; ``testable`` is False where either direction
+    has no p-value).
+    """
+    p_stack = np.stack([np.nan_to_num(x, nan=np.inf) for x in ps])
+    pick = np.argmax(p_stack, axis=0)
+    u, p, effect = (np.choose(pick, x) for x in (us, ps, effects))
+    return u, p, effect, np.isfinite(p_stack).all(axis=0)
+
+
 TESTS = ("conditioned", "observed")
 NULLS = ("theoretical", "empirical")
 
@@ -427,12 +455,9 @@ def test_pairs(
         cond_fg = cond_bg = None
     else:
         # sample of direction c in {a, b}: the examples where filter c takes part in a pair; the
-        # pair scores 0 in those where it was not observed. A filter never seen in the background
-        # cannot be conditioned on: that direction takes all examples of both sides.
-        pres_fg = filter_presence(fg, f)
-        pres_bg = filter_presence(bg, f)
-        m_fg = np.where(pres_bg > 0, pres_fg, fg.n_examples)
-        m_bg = np.where(pres_bg > 0, pres_bg, bg.n_examples)
+        # pair scores 0 in those where it was not observed
+        m_fg, m_bg = conditioning_sizes(filter_presence(fg, f), filter_presence(bg, f), fg.n_examples,
+                                        bg.n_examples)
         ids = np.arange(g)
         cond_fg = [m_fg[ids // f], m_fg[ids % f]]
         cond_bg = [m_bg[ids // f], m_bg[ids % f]]
@@ -478,10 +503,8 @@ def test_pairs(
     if nd == 1:
         u, p, effect = us[0], ps[0], effects[0]
     else:  # intersection-union: significant only if significant given either partner
-        p_stack = np.stack([np.nan_to_num(x, nan=np.inf) for x in ps])
-        pick = np.argmax(p_stack, axis=0)
-        u, p, effect = (np.choose(pick, x) for x in (us, ps, effects))
-        tested &= np.isfinite(p_stack).all(axis=0)
+        u, p, effect, testable = weaker_direction(us, ps, effects)
+        tested &= testable
     tid = np.flatnonzero(tested)
     p_t = p[tid]
     centre, scale = 0.0, 1.0

@@ -964,7 +964,7 @@ def _method_stats(stream: Path, n_chunks: int, m: str, f: int, bins: _Bins, dist
             r = remap[keys // dist_bins]
             sel = r >= 0
             hd[r[sel], (keys % dist_bins)[sel]] += counts[sel]
-    from satori_jax.interpret.stats import zero_background_test
+    from satori_jax.interpret.stats import conditioning_sizes, weaker_direction, zero_background_test
 
     ia, ib = np.triu_indices(f, 1)
     zf = np.flatnonzero(zero_fill[tid])
@@ -976,8 +976,7 @@ def _method_stats(stream: Path, n_chunks: int, m: str, f: int, bins: _Bins, dist
         if zf.size:  # as stats.test_pairs: zeros wherever unobserved, on both sides; exact p-value
             u[zf], p[zf], effect[zf] = zero_background_test(ex_fg, n_pos, ex_bg)
     else:  # as stats.test_pairs: given each partner, intersection-union
-        m_fg = np.where(pres_bg > 0, pres_fg, ex_fg)
-        m_bg = np.where(pres_bg > 0, pres_bg, ex_bg)
+        m_fg, m_bg = conditioning_sizes(pres_fg, pres_bg, ex_fg, ex_bg)
         res = []
         for cf in (ia[tid], ib[tid]):
             n1, n2 = m_fg[cf], m_bg[cf]
@@ -987,10 +986,8 @@ def _method_stats(stream: Path, n_chunks: int, m: str, f: int, bins: _Bins, dist
             if zf.size:
                 u1[zf], p1[zf], e1[zf] = zero_background_test(n1[zf], n_pos, n2[zf])
             res.append((u1, p1, e1))
-        p_stack = np.stack([np.nan_to_num(r[1], nan=np.inf) for r in res])
-        pick = np.argmax(p_stack, axis=0)
-        u, p, effect = (np.choose(pick, [r[j] for r in res]) for j in range(3))
-        p = np.where(np.isfinite(p_stack).all(axis=0), p, np.nan)
+        u, p, effect, testable = weaker_direction(*([r[j] for r in res] for j in range(3)))
+        p = np.where(testable, p, np.nan)
     vals = bins.values()
     med_bg = np.where(n_bg[tid] == 0, 0.0, hist_median(hb, vals))  # 0: never seen in the background
     stats = {
