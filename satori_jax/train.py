@@ -123,8 +123,13 @@ def make_train_step(entropy_weight: float, learning_rate: float) -> Callable:
                 variables, x, train=True, rngs={"dropout": rng}, mutable=mutable
             )
             bce = bce_loss(logits, batch["y"], batch["mask"])
-            ent = attention_entropy(inter["attention"], batch["mask"])
-            return bce + entropy_weight * ent, (bce, ent, updates)
+            if entropy_weight:
+                ent = attention_entropy(inter["attention"], batch["mask"])
+                return bce + entropy_weight * ent, (bce, ent, updates)
+            # Entropy is only reported: no gradient through it (0 × its gradient still costs
+            # a backward pass over every (B, H, L', L') attention map).
+            ent = attention_entropy(jax.lax.stop_gradient(inter["attention"]), batch["mask"])
+            return bce, (bce, ent, updates)
 
         (loss, (bce, ent, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
         state = state.apply_gradients(grads=grads)

@@ -60,6 +60,40 @@ def test_one_step_each_variant(arch):
     assert all(jax.tree_util.tree_leaves(changed))
 
 
+def test_entropy_weight_zero_reports_entropy_and_trains_on_bce_alone():
+    from satori_jax.models.losses import attention_entropy, bce_loss
+
+    ds = _toy(32)
+    cfg = config_lib.from_dict(
+        {
+            "model": {**TINY, "arch": "basic", "dropout": 0.0, "attn_dropout": 0.0},
+            # plain SGD: the update is -lr · gradient (Adam's first step is ±lr whatever its size)
+            "train": {"batch_size": 16, "optimizer": "sgd", "momentum": 0.0, "learning_rate": 1.0},
+        }
+    )
+    state = create_state(cfg, 1, 32, jax.random.PRNGKey(0))
+    batch = next(batch_iterator(ds.codes, ds.labels, 16, shuffle=True, seed=0))
+    x = jax.nn.one_hot(batch["x"], 4)
+    variables = {"params": state.params, "batch_stats": state.batch_stats}
+    (_, inter), _ = state.apply_fn(variables, x, train=True, mutable=["batch_stats"])
+    expected_entropy = float(attention_entropy(inter["attention"], batch["mask"]))
+
+    def bce_only(params):
+        (logits, _), _ = state.apply_fn(
+            {"params": params, "batch_stats": state.batch_stats}, x, train=True, mutable=["batch_stats"]
+        )
+        return bce_loss(logits, batch["y"], batch["mask"])
+
+    grads = jax.grad(bce_only)(state.params)
+    expected_params = state.apply_gradients(grads=grads).params
+    new, m = make_train_step(0.0, 1.0)(state, batch, jax.random.PRNGKey(1))
+    assert float(m["entropy"]) == pytest.approx(expected_entropy, rel=1e-5) and expected_entropy > 0
+    assert float(m["loss"]) == pytest.approx(float(m["bce"]), rel=1e-6)
+    leaves = jax.tree_util.tree_leaves(new.params), jax.tree_util.tree_leaves(expected_params)
+    for a, b in zip(*leaves, strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
+
+
 def test_train_step_compiles_once_and_padding_is_masked():
     ds = _toy(40)
     cfg = _cfg()
