@@ -120,3 +120,38 @@ def test_max_pool_matches_flax_values_and_gradient_with_ties():
     g_ref = jax.grad(lambda x: jnp.sum(ref(x) * cot))(h)
     np.testing.assert_array_equal(np.asarray(g_ours), np.asarray(g_ref))  # first maximum takes it all
     assert np.isnan(np.asarray(max_pool(h.at[1, 2, 0].set(jnp.nan), 4))[1, 0, 0])
+
+
+def test_uniform16_covers_the_range_evenly():
+    from satori_jax.models.layers import uniform16
+
+    u = np.asarray(uniform16(jax.random.PRNGKey(3), (257, 401)))  # odd size: the last word is halved
+    assert u.shape == (257, 401) and u.min() >= 0 and u.max() < 65536
+    assert abs(u.mean() - 32767.5) < 4 * 18918 / np.sqrt(u.size)  # sd of U{0..65535} is 18918
+    counts = np.bincount(u.ravel() >> 12, minlength=16)  # 16 equal bins
+    expected = u.size / 16
+    assert ((counts - expected) ** 2 / expected).sum() < 45  # chi-square, 15 dof: p < 1e-4
+    lo, hi = u.ravel()[: u.size // 2], u.ravel()[u.size // 2 : 2 * (u.size // 2)]
+    assert abs(np.corrcoef(lo, hi)[0, 1]) < 0.02  # the two halves of a word are not related
+    np.testing.assert_array_equal(u, np.asarray(uniform16(jax.random.PRNGKey(3), (257, 401))))
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.2, 0.5])
+def test_dropout_keeps_the_expected_fraction_and_the_mean(rate):
+    from satori_jax.models.layers import Dropout
+
+    x = jnp.asarray(np.random.default_rng(0).uniform(1.0, 2.0, (64, 75, 75)).astype(np.float32))
+    drop = Dropout(rate)
+    assert drop.apply({}, x, deterministic=True) is x
+    y = np.asarray(drop.apply({}, x, deterministic=False, rngs={"dropout": jax.random.PRNGKey(1)}))
+    kept = y != 0
+    n = kept.size
+    assert abs(kept.mean() - (1 - rate)) < 5 * np.sqrt(rate * (1 - rate) / n)
+    q = round((1 - rate) * 65536) / 65536  # the exact keep probability
+    np.testing.assert_allclose(y[kept], np.asarray(x)[kept] / q, rtol=1e-6)
+    # E[y] = x: the mean of y / x over many elements is 1 within its standard error.
+    ratio = (y / np.asarray(x)).ravel()
+    assert abs(ratio.mean() - 1.0) < 5 * ratio.std() / np.sqrt(n)
+    y2 = drop.apply({}, x, deterministic=False, rngs={"dropout": jax.random.PRNGKey(2)})
+    assert (np.asarray(y2) != y).any()  # another key, another mask
+    assert (np.asarray(Dropout(0.0).apply({}, x, deterministic=False)) == np.asarray(x)).all()

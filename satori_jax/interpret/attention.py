@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
+from satori_jax.models.layers import attend, heads_first
+
 __all__ = [
     "AttrScorer",
     "RawScorer",
@@ -135,7 +137,7 @@ def attribution_from_features(
 
     value = model.apply(variables, feats, method="attention_values")  # (B, L', H, d)
     b, lp, h, d = value.shape
-    z = jnp.einsum("bhlm,bmhd->blhd", attention, value).reshape(b, lp, h * d)
+    z = attend(attention, value)  # (B, L', H·d)
     project = lambda z_: model.apply(variables, z_, method="project")  # noqa: E731
     u, project_vjp = jax.vjp(project, z)  # u = z W + bias
     bias = project(jnp.zeros_like(z[:, :1]))  # (B, 1, P)
@@ -146,7 +148,7 @@ def attribution_from_features(
 
     grad_u = jax.vmap(lambda al: jax.grad(f)(al * zw + bias))(alphas).sum(axis=0)  # (B, L', P)
     (grad_z,) = project_vjp(grad_u)  # Σ_k ∂F/∂Z
-    grad_a = jnp.einsum("blhd,bmhd->bhlm", grad_z.reshape(b, lp, h, d), value)
+    grad_a = jnp.einsum("bhld,bhmd->bhlm", heads_first(grad_z.reshape(b, lp, h, d)), heads_first(value))
     return attention / steps * grad_a
 
 

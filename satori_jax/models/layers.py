@@ -10,6 +10,41 @@ import jax
 import jax.numpy as jnp
 
 
+def uniform16(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """Independent uniform integers in ``[0, 65536)`` (uint32 array of ``shape``).
+
+    Each random 32-bit word gives two 16-bit draws, so half the words of
+    ``jax.random.uniform`` are generated; on the CPU the counter-based generator dominates the
+    cost of dropout on the ``(B, H, L', L')`` attention maps.
+    """
+    n = math.prod(shape)
+    words = jax.random.bits(key, ((n + 1) // 2,), jnp.uint32)
+    halves = jnp.concatenate([words & 0xFFFF, words >> 16])
+    return halves[:n].reshape(shape)
+
+
+class Dropout(nn.Module):
+    """Inverted dropout drawing 16-bit uniforms (see :func:`uniform16`).
+
+    An element is kept when its draw is below ``t = round((1 − rate)·65536)``, i.e. with
+    probability ``q = t / 65536`` (within 1/131072 of ``1 − rate``), and kept elements are scaled by
+    ``1 / q`` exactly, so ``E[output] = input``. Uses the ``"dropout"`` RNG stream, like
+    ``flax.linen.Dropout``; the identity when ``deterministic`` or ``rate == 0``.
+    """
+
+    rate: float
+
+    @nn.compact
+    def __call__(self, x: jax.Array, deterministic: bool) -> jax.Array:
+        if deterministic or self.rate == 0.0:
+            return x
+        if not 0.0 <= self.rate < 1.0:
+            raise ValueError(f"dropout rate must be in [0, 1), got {self.rate}")
+        threshold = max(1, min(65536, round((1.0 - self.rate) * 65536)))
+        keep = uniform16(self.make_rng("dropout"), x.shape) < threshold
+        return x * (keep.astype(x.dtype) * (65536.0 / threshold))
+
+
 class MultiHeadSelfAttention(nn.Module):
     """Multi-head self-attention written out so the weights can be read and replaced.
 
@@ -32,7 +67,7 @@ class MultiHeadSelfAttention(nn.Module):
         self.query = nn.DenseGeneral(shape, name="query")
         self.key = nn.DenseGeneral(shape, name="key")
         self.value = nn.DenseGeneral(shape, name="value")
-        self.drop = nn.Dropout(self.dropout)
+        self.drop = Dropout(self.dropout)
 
     def values(self, x: jax.Array) -> jax.Array:
         """``V``: ``(B, L', H, d)`` for inputs ``(B, L', D)``."""
@@ -40,7 +75,10 @@ class MultiHeadSelfAttention(nn.Module):
 
     def weights(self, x: jax.Array) -> jax.Array:
         """Attention weights ``(B, H, L', L')`` for inputs ``(B, L', D)``; rows sum to 1."""
-        scores = jnp.einsum("blhd,bmhd->bhlm", self.query(x), self.key(x)) / math.sqrt(self.head_dim)
+        # Scale Q rather than the (B, H, L', L') scores: XLA's CPU backend materializes the
+        # scalar as a full-size operand of the fused matmul (about 5 % of a training step).
+        q = heads_first(self.query(x)) * (1.0 / math.sqrt(self.head_dim))
+        scores = jnp.einsum("bhld,bhmd->bhlm", q, heads_first(self.key(x)))
         return jax.nn.softmax(scores, axis=-1)
 
     def __call__(
@@ -69,8 +107,24 @@ class MultiHeadSelfAttention(nn.Module):
         if attention is None:
             attention = self.weights(x)
         weights = self.drop(attention, deterministic=not train)
-        z = jnp.einsum("bhlm,bmhd->blhd", weights, value)
-        return z.reshape(z.shape[:-2] + (self.num_heads * self.head_dim,)), attention
+        return attend(weights, value), attention
+
+
+def heads_first(t: jax.Array) -> jax.Array:
+    """``(B, L', H, d) -> (B, H, L', d)``.
+
+    The attention products are written with the heads in front (batch axes leading, as in a
+    batched matmul): XLA's CPU backend runs ``einsum("blhd,bmhd->bhlm")`` about 2× slower than
+    the same product after this explicit transpose (which itself costs well under 1 %).
+    """
+    return jnp.swapaxes(t, -3, -2)
+
+
+def attend(weights: jax.Array, value: jax.Array) -> jax.Array:
+    """Concatenated head outputs ``Z = A·V``: ``(B, H, L', L')`` × ``(B, L', H, d)`` -> ``(B, L', H·d)``."""
+    z = jnp.einsum("bhlm,bhmd->bhld", weights, heads_first(value))
+    z = jnp.swapaxes(z, -3, -2)  # (B, L', H, d)
+    return z.reshape(z.shape[:-2] + (z.shape[-2] * z.shape[-1],))
 
 
 def sinusoidal_encoding(length: int, dim: int) -> jax.Array:
@@ -100,4 +154,4 @@ class DeepBlock(nn.Module):
             nn.relu(x)
         )
         x = x + nn.relu(y)
-        return nn.Dropout(self.dropout)(x, deterministic=not train)
+        return Dropout(self.dropout)(x, deterministic=not train)

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from satori_jax.config import ModelConfig
-from satori_jax.models.layers import DeepBlock, MultiHeadSelfAttention, sinusoidal_encoding
+from satori_jax.models.layers import DeepBlock, Dropout, MultiHeadSelfAttention, sinusoidal_encoding
 
 
 def max_pool(h: jax.Array, p: int) -> jax.Array:
@@ -59,7 +59,7 @@ class Satori(nn.Module):
         self.conv = nn.Conv(c.num_filters, (c.filter_width,), padding=c.padding, name="conv")
         if c.batch_norm:
             self.bn = nn.BatchNorm(momentum=0.9, name="bn")
-        self.drop = nn.Dropout(c.dropout)
+        self.drop = Dropout(c.dropout)
         if c.arch == "bilstm":
             self.lstm = nn.Bidirectional(
                 nn.RNN(nn.OptimizedLSTMCell(c.lstm_units)), nn.RNN(nn.OptimizedLSTMCell(c.lstm_units))
