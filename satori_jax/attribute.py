@@ -77,6 +77,8 @@ __all__ = [
 QUANTITIES = ("predictions", "ig", "grad_x_input", "hypothetical", "attention", "attention_ig")
 DEFAULT_WHAT = ("predictions", "ig", "attention")
 BASELINES = ("gc", "zeros", "shuffle")
+#: Why export refuses a multi-process launch (see parallel.refuse_several_processes).
+EXPORT_REASON = "it uses every local device; run one export per host on its own share of the sequences"
 _DATASETS = {  # quantity -> datasets it writes
     "predictions": ("predictions", "logits"),
     "ig": ("ig", "ig_delta"),
@@ -816,8 +818,7 @@ def export(
     InputError
         Bad arguments or inputs, or an existing store made with other settings.
     """
-    import jax
-
+    from satori_jax import parallel
     from satori_jax import store as store_lib
 
     t_start = time.perf_counter()
@@ -827,11 +828,7 @@ def export(
     s = Settings.make(what_list, steps, baseline, heads, dtype, batch_size, seed)
     if int(chunk_size) < 1:
         raise InputError(f"--chunk-size must be >= 1, got {chunk_size}")
-    if jax.process_count() > 1:
-        raise InputError(
-            "export runs in a single process (it uses every local device); run one export per host "
-            "on its own share of the sequences"
-        )
+    parallel.refuse_several_processes("attribute export", EXPORT_REASON)
     out = Path(out)
     if out.is_dir():
         raise input_error(out, "--out must be a file path (the HDF5 store), not a directory")

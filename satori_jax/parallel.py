@@ -40,25 +40,41 @@ def initialize() -> None:
     _INITIALIZED = True
 
 
-def refuse_several_processes(command: str) -> None:
-    """Raise :class:`~satori_jax.errors.InputError` when started as one of several JAX processes.
+def refuse_several_processes(command: str, reason: str = "it uses every device of this host") -> None:
+    """Raise :class:`~satori_jax.errors.InputError` when running as one of several JAX processes.
 
     For commands that use every device of one process but do not split their work over processes:
     without this, every process of a multi-host launch would run the whole job and write the same
-    outputs.
+    outputs. The one guard for the command-line tools (called before joining, so a process never
+    waits on the others only to stop) and for library callers (who may already have joined).
+
+    Parameters
+    ----------
+    command
+        What refuses, for the message (``"attribute"``).
+    reason
+        Why it must run in one process.
     """
-    try:
-        n = int(os.environ.get("JAX_NUM_PROCESSES", "1") or "1")
-    except ValueError:
-        n = 1
-    if n > 1 and os.environ.get("JAX_COORDINATOR_ADDRESS"):
+    n = _launched_processes()
+    if n <= 1:
+        n = jax.process_count()  # a library caller that already joined a job
+    if n > 1:
         from satori_jax.errors import InputError
 
         raise InputError(
-            f"{command} runs in a single process (it uses every device of this host) and was started as one "
-            f"of {n} processes (JAX_NUM_PROCESSES); unset JAX_COORDINATOR_ADDRESS/JAX_NUM_PROCESSES and run "
-            "it on one host"
+            f"{command} runs in a single process ({reason}) and was started as one of {n} processes; "
+            "unset JAX_COORDINATOR_ADDRESS/JAX_NUM_PROCESSES and run it on one host"
         )
+
+
+def _launched_processes() -> int:
+    """Process count that the standard environment variables ask for (1 without a coordinator)."""
+    if not os.environ.get("JAX_COORDINATOR_ADDRESS"):
+        return 1
+    try:
+        return int(os.environ.get("JAX_NUM_PROCESSES", "1") or "1")
+    except ValueError:
+        return 1
 
 
 def process_zero_writes(out_arg: str = "out_dir", verbose_arg: str = "verbose") -> Callable:

@@ -191,3 +191,22 @@ def test_attribute_refuses_a_multi_process_launch(tmp_path, capsys, monkeypatch)
     code, err = _run(cli.main, [str(tmp_path / "no_run"), "--out", str(out)], capsys)
     assert code == 2 and "single process" in err and "2 processes" in err
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_library_callers_in_a_joined_job_are_refused_by_the_same_guard(tmp_path, monkeypatch):
+    """interpret_stream and attribute.export, called from a process that already joined a job of
+    several processes, stop with the same one-line error as the command-line tools."""
+    import jax
+
+    from satori_jax.attribute import export
+    from satori_jax.errors import InputError
+    from satori_jax.interpret.streaming import interpret_stream
+
+    monkeypatch.delenv("JAX_COORDINATOR_ADDRESS", raising=False)
+    monkeypatch.setattr(jax, "process_count", lambda: 2)
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="single process .*resumable chunk.* one of 2 processes"):
+        interpret_stream(str(tmp_path / "no_run"), out_dir=str(out), fasta=str(tmp_path / "t.fa"))
+    with pytest.raises(InputError, match="single process .*every local device.* one of 2 processes"):
+        export(str(tmp_path / "no_run"), str(tmp_path / "attr.h5"))
+    assert list(tmp_path.iterdir()) == []

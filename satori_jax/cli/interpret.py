@@ -151,7 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "genome": args.genome}
     if any(v is not None for v in streamed.values()):
         # resumable chunk files live in one process's --out; other processes could not follow them
-        parallel.refuse_several_processes("interpret with a streamed test set (--fasta/--data/--bed)")
+        from satori_jax.interpret.streaming import STREAMED_COMMAND, STREAMED_REASON
+
+        parallel.refuse_several_processes(STREAMED_COMMAND, STREAMED_REASON)
         if args.max_examples is not None:
             raise InputError("--max-examples is not available with a streamed test set "
                              "(--fasta/--data/--bed); every selected example is used")

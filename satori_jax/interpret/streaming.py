@@ -90,6 +90,9 @@ __all__ = [
 SAMPLE_SIZE = 128
 #: Most-confident foreground examples kept for the attention heatmaps.
 TOP_EXAMPLES = 3
+#: How a multi-process launch of a streamed interpret is refused (see parallel.refuse_several_processes).
+STREAMED_COMMAND = "interpret with a streamed test set (--fasta/--data/--bed)"
+STREAMED_REASON = "its resumable chunk files live in one --out"
 _FORMAT = 2  # 2: pass-2 chunks hold per-filter presence counts (partner-conditioned test)
 
 
@@ -572,6 +575,7 @@ def interpret_stream(
     """
     import jax
 
+    from satori_jax import parallel
     from satori_jax.interpret import motifs as motif_lib
     from satori_jax.interpret import report
     from satori_jax.interpret.pipeline import (
@@ -587,9 +591,7 @@ def interpret_stream(
         parse_methods,
     )
 
-    if jax.process_count() > 1:
-        raise InputError("interpret with a streamed test set runs in a single process (its resumable chunk "
-                         "files live in one --out); run it on one host")
+    parallel.refuse_several_processes(STREAMED_COMMAND, STREAMED_REASON)
     log = _Log(verbose)
     t_start = time.perf_counter()
     run_dir = Path(run_dir)
