@@ -264,6 +264,7 @@ def _training_md(sec: dict) -> list[str]:
             f"{c['length']}",
             f"{c['batch_size']}",
             f"{c['params']:,}",
+            _n(c.get("entropy_weight"), 3) if c.get("entropy_weight") else "0",
             f"{1e3 * c['seconds_per_step']:.1f}",
             f"{c['seq_per_s']:,.0f}",
             "–" if not c.get("achieved_gflops_per_s") else f"{c['achieved_gflops_per_s']:.1f}",
@@ -271,7 +272,8 @@ def _training_md(sec: dict) -> list[str]:
         for c in sec["cells"]
     ]
     out = ["## 3. Training throughput (jit train_step)", ""] + [f"- {n}" for n in sec["notes"]] + [""]
-    return out + [_table(["arch", "L (bp)", "batch", "params", "ms/step", "seq/s", "GFLOP/s"], rows), ""]
+    header = ["arch", "L (bp)", "batch", "params", "entropy weight", "ms/step", "seq/s", "GFLOP/s"]
+    return out + [_table(header, rows), ""]
 
 
 def _peers_md(sec: dict) -> list[str]:

@@ -749,6 +749,14 @@ def run_scaling(prof: Profile, seed: int, models: dict[str, ArchModel]) -> dict:
     return out
 
 
+TRAINING_NOTE = (
+    "jit train_step (forward, BCE + entropy weight × attention entropy with the weight of "
+    "configs/simulated_<arch>.toml, backward, optimizer update, batch-norm statistics; at weight 0 the "
+    "entropy is only reported, without its gradient); uint8 codes in, one-hot on device; 2 warm-up "
+    "steps excluded; median step time."
+)
+
+
 def run_training(prof: Profile, archs: tuple[str, ...], seed: int) -> dict:
     """Section 3: sequences/s of the jit train_step per architecture and length."""
     cells = []
@@ -761,8 +769,7 @@ def run_training(prof: Profile, archs: tuple[str, ...], seed: int) -> dict:
         "status": "ok",
         "cells": cells,
         "notes": [
-            "jit train_step (forward, BCE + entropy term, backward, optimizer update, batch-norm "
-            "statistics); uint8 codes in, one-hot on device; 2 warm-up steps excluded; median step time."
+            TRAINING_NOTE
         ],
     }
 
