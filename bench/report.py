@@ -484,11 +484,17 @@ def write_readme(out_dir: Path) -> Path:
     files = sorted(f"`{r['_stem']}.*` ({r['mode']}, {r['created']})" for r in runs)
     ours = {r["_stem"] + ".json" for r in runs}
     others = sorted(p.name for p in out_dir.glob("*.json") if p.name not in ours)
-    if files or others:
+    focused = []  # runs written with --out into a subfolder (one README each)
+    for sub in sorted(p for p in out_dir.iterdir() if p.is_dir()):
+        for r in sorted(_load_results(sub), key=lambda r: r["created"]):
+            cmd = r.get("command", "")
+            focused.append(f"`{sub.name}/{r['_stem']}.*` ({r['mode']}, {r['created']}): `{cmd}`")
+    if files or others or focused:
         parts.append(
             "## All results files\n\n"
             + "\n".join(
-                f"- {f}" for f in files + [f"`{o}` (written by another bench script)" for o in others]
+                f"- {f}"
+                for f in files + [f"`{o}` (written by another bench script)" for o in others] + focused
             )
             + "\n"
         )
