@@ -77,8 +77,6 @@ __all__ = [
 QUANTITIES = ("predictions", "ig", "grad_x_input", "hypothetical", "attention", "attention_ig")
 DEFAULT_WHAT = ("predictions", "ig", "attention")
 BASELINES = ("gc", "zeros", "shuffle")
-#: Why export refuses a multi-process launch (see parallel.refuse_several_processes).
-EXPORT_REASON = "it uses every local device; run one export per host on its own share of the sequences"
 _DATASETS = {  # quantity -> datasets it writes
     "predictions": ("predictions", "logits"),
     "ig": ("ig", "ig_delta"),
@@ -828,7 +826,12 @@ def export(
     s = Settings.make(what_list, steps, baseline, heads, dtype, batch_size, seed)
     if int(chunk_size) < 1:
         raise InputError(f"--chunk-size must be >= 1, got {chunk_size}")
-    parallel.refuse_several_processes("attribute export", EXPORT_REASON)
+    # one process, every local device (export never joins a multi-host job; each process would
+    # export the same sequences)
+    parallel.refuse_several_processes(
+        "attribute export",
+        "it uses every local device; run one export per host on its own share of the sequences",
+    )
     out = Path(out)
     if out.is_dir():
         raise input_error(out, "--out must be a file path (the HDF5 store), not a directory")

@@ -111,13 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments and run :func:`satori_jax.attribute.export`."""
-    from satori_jax import parallel
-    from satori_jax.attribute import EXPORT_REASON, export
+    from satori_jax.attribute import export
 
     args = build_parser().parse_args(argv)
-    # one process, every local device: refuse a multi-host launch before joining it (joining would
-    # wait for the other processes, and each would then export the same sequences)
-    parallel.refuse_several_processes("attribute", EXPORT_REASON)
     res = export(
         args.run,
         args.out,

@@ -150,10 +150,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     streamed = {"data_dir": args.data, "fasta": args.fasta, "labels": args.labels, "bed": args.bed,
                 "genome": args.genome}
     if any(v is not None for v in streamed.values()):
-        # resumable chunk files live in one process's --out; other processes could not follow them
-        from satori_jax.interpret.streaming import STREAMED_COMMAND, STREAMED_REASON
-
-        parallel.refuse_several_processes(STREAMED_COMMAND, STREAMED_REASON)
         if args.max_examples is not None:
             raise InputError("--max-examples is not available with a streamed test set "
                              "(--fasta/--data/--bed); every selected example is used")

@@ -90,9 +90,6 @@ __all__ = [
 SAMPLE_SIZE = 128
 #: Most-confident foreground examples kept for the attention heatmaps.
 TOP_EXAMPLES = 3
-#: How a multi-process launch of a streamed interpret is refused (see parallel.refuse_several_processes).
-STREAMED_COMMAND = "interpret with a streamed test set (--fasta/--data/--bed)"
-STREAMED_REASON = "its resumable chunk files live in one --out"
 _FORMAT = 2  # 2: pass-2 chunks hold per-filter presence counts (partner-conditioned test)
 
 
@@ -591,7 +588,8 @@ def interpret_stream(
         parse_methods,
     )
 
-    parallel.refuse_several_processes(STREAMED_COMMAND, STREAMED_REASON)
+    parallel.refuse_several_processes("interpret with a streamed test set (--fasta/--data/--bed)",
+                                      "its resumable chunk files live in one --out")
     log = _Log(verbose)
     t_start = time.perf_counter()
     run_dir = Path(run_dir)
