@@ -12,6 +12,12 @@ with grain's ``ShardByJaxProcess`` shard options); :func:`shard_batch` with ``lo
 assembles the global batch from those per-process rows. Interpretation runs the same way
 (:func:`process_zero_writes`): every process walks the same examples, each device call takes each
 process's slice, results are gathered on every host and process 0 writes them.
+
+A streamed interpretation splits differently: whole chunks of the input go to processes in turn
+(:func:`my_share`), each process reads and scores only its chunks on its own devices
+(:func:`local_mesh`), the chunk files meet in one shared output directory, and the processes
+wait for each other between passes with :func:`first_error`, which also carries an error raised
+in one process to all of them (none is left waiting on a collective that will never come).
 """
 
 from __future__ import annotations
@@ -125,6 +131,67 @@ def data_mesh() -> Mesh:
     return Mesh(np.asarray(jax.devices()), ("data",))
 
 
+def local_mesh() -> Mesh:
+    """A 1-D mesh named ``data`` over this process's devices only (work no other process joins)."""
+    return Mesh(np.asarray(jax.local_devices()), ("data",))
+
+
+def _spans_processes(mesh: Mesh) -> bool:
+    """True when ``mesh`` has devices of another process (then arrays need every process's part)."""
+    me = jax.process_index()
+    return jax.process_count() > 1 and any(d.process_index != me for d in mesh.devices.flat)
+
+
+def my_share(n_items: int) -> list[int]:
+    """Indices ``0 … n_items − 1`` that this process takes when items are dealt out in turn."""
+    return list(range(jax.process_index(), int(n_items), jax.process_count()))
+
+
+_ERROR_BYTES = 2048
+
+
+def first_error(exc: BaseException | None, name: str = "satori") -> None:
+    """Meet the other processes; if any of them (or this one) failed, raise here too.
+
+    Every process calls this at the same point with the exception it caught (or ``None``). It is a
+    collective, so it is also a barrier. One process: raises ``exc`` if given. Several: the
+    exception is re-raised in the process that had it; the others raise
+    :class:`~satori_jax.errors.InputError` (for an input error) or :class:`RuntimeError` with the
+    lowest failing process's message, so no process is left waiting for one that stopped.
+
+    Parameters
+    ----------
+    exc
+        The exception this process caught since the last meeting, or ``None``.
+    name
+        A label for the meeting (only for reading tracebacks).
+    """
+    if jax.process_count() == 1:
+        if exc is not None:
+            raise exc
+        return
+    from jax.experimental import multihost_utils
+
+    from satori_jax.errors import InputError
+
+    msg = b""
+    if exc is not None:
+        kind = b"I" if isinstance(exc, InputError) else b"E"
+        msg = kind + f"{type(exc).__name__}: {exc}".encode("utf-8", "replace")[: _ERROR_BYTES - 1]
+    buf = np.zeros(_ERROR_BYTES, np.uint8)
+    buf[: len(msg)] = np.frombuffer(msg, np.uint8)
+    every = np.asarray(multihost_utils.process_allgather(buf)).reshape(jax.process_count(), _ERROR_BYTES)
+    if exc is not None:
+        raise exc
+    for pid, row in enumerate(every):
+        text = bytes(row).rstrip(b"\0")
+        if text:
+            body = text[1:].decode("utf-8", "replace")
+            if text[:1] == b"I":
+                raise InputError(f"process {pid} stopped at {name}: {body.split(': ', 1)[-1]}")
+            raise RuntimeError(f"process {pid} stopped at {name}: {body}")
+
+
 def round_batch(batch_size: int, mesh: Mesh | None = None) -> int:
     """Smallest multiple of the device count that is ≥ ``batch_size``."""
     n = (mesh or data_mesh()).size
@@ -138,7 +205,7 @@ def replicate(tree: Any, mesh: Mesh) -> Any:
     same checkpoint); each places them on its own devices (no cross-host transfer).
     """
     sharding = NamedSharding(mesh, PartitionSpec())
-    if jax.process_count() == 1:
+    if not _spans_processes(mesh):
         return jax.device_put(tree, sharding)
     return jax.tree_util.tree_map(
         lambda a: jax.make_array_from_process_local_data(sharding, np.asarray(a)), tree)
@@ -151,14 +218,17 @@ def shard_batch(batch: Any, mesh: Mesh, *, local: bool = False) -> Any:
     contiguous slice of ``B / num_processes`` rows. ``local=True``: each process passes only its
     own ``(B / num_processes, ...)`` rows (e.g. from a sharded
     :func:`~satori_jax.data.pipeline.batch_iterator`); the global batch is their concatenation in
-    process order. With one process both are a plain sharded ``device_put``.
+    process order. With one process, or a mesh of this process's devices only (:func:`local_mesh`),
+    both are a plain sharded ``device_put``.
     """
     sharding = NamedSharding(mesh, PartitionSpec("data"))
     nproc, pid = jax.process_count(), jax.process_index()
 
+    spans = _spans_processes(mesh)
+
     def put(a):
         a = np.asarray(a)
-        if nproc == 1:
+        if not spans:
             return jax.device_put(a, sharding)
         if local:
             return jax.make_array_from_process_local_data(sharding, a, (a.shape[0] * nproc, *a.shape[1:]))

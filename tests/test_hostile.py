@@ -163,22 +163,6 @@ def test_interpret_on_something_that_is_not_a_run(tmp_path, capsys):
     assert code == 2 and "\n" not in err and "Traceback" not in err
 
 
-def test_streamed_interpret_refuses_a_multi_process_launch(tmp_path, capsys, monkeypatch):
-    """A streamed interpret keeps resumable chunk files in one process's --out; started as one of
-    several processes it stops before touching the run or writing anything (the in-memory one runs:
-    tests/test_multiprocess.py)."""
-    from satori_jax.cli import interpret as cli
-
-    monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", "localhost:1")
-    monkeypatch.setenv("JAX_NUM_PROCESSES", "2")
-    monkeypatch.setenv("JAX_PROCESS_ID", "1")
-    out = tmp_path / "out"
-    code, err = _run(cli.main, [str(tmp_path / "no_run"), "--out", str(out), "--fasta",
-                                str(tmp_path / "t.fa"), "--labels", str(tmp_path / "t.tsv")], capsys)
-    assert code == 2 and "single process" in err and "2 processes" in err
-    assert not out.exists()
-
-
 def test_attribute_refuses_a_multi_process_launch(tmp_path, capsys, monkeypatch):
     """attribute export, started as one of several processes, stops with one line before joining the
     job (which would block on the other processes) or writing the store."""
@@ -194,19 +178,15 @@ def test_attribute_refuses_a_multi_process_launch(tmp_path, capsys, monkeypatch)
 
 
 def test_library_callers_in_a_joined_job_are_refused_by_the_same_guard(tmp_path, monkeypatch):
-    """interpret_stream and attribute.export, called from a process that already joined a job of
-    several processes, stop with the same one-line error as the command-line tools."""
+    """attribute.export, called from a process that already joined a job of several processes,
+    stops with the same one-line error as the command-line tool."""
     import jax
 
     from satori_jax.attribute import export
     from satori_jax.errors import InputError
-    from satori_jax.interpret.streaming import interpret_stream
 
     monkeypatch.delenv("JAX_COORDINATOR_ADDRESS", raising=False)
     monkeypatch.setattr(jax, "process_count", lambda: 2)
-    out = tmp_path / "out"
-    with pytest.raises(InputError, match="single process .*resumable chunk.* one of 2 processes"):
-        interpret_stream(str(tmp_path / "no_run"), out_dir=str(out), fasta=str(tmp_path / "t.fa"))
     with pytest.raises(InputError, match="single process .*every local device.* one of 2 processes"):
         export(str(tmp_path / "no_run"), str(tmp_path / "attr.h5"))
     assert list(tmp_path.iterdir()) == []

@@ -79,14 +79,30 @@ def _interpret(run: Path, data: Path, out: Path, env: dict) -> subprocess.Popen:
     )
 
 
-def test_two_processes_interpret_like_one_process_two_devices(tiny_data, tmp_path):
+def _base_env() -> dict:
     base = {k: v for k, v in os.environ.items() if not k.startswith("JAX_") and k != "XLA_FLAGS"}
     base["JAX_PLATFORMS"] = "cpu"
-    two_dev = {**base, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    run = tmp_path / "run"
-    p = _train(tiny_data, run, two_dev)
+    return base
+
+
+def _joined(base: dict, port: int, i: int) -> dict:
+    return {**base, "JAX_COORDINATOR_ADDRESS": f"localhost:{port}", "JAX_NUM_PROCESSES": "2",
+            "JAX_PROCESS_ID": str(i)}
+
+
+@pytest.fixture(scope="module")
+def trained_run(tiny_data, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("mp_run") / "run"
+    p = _train(tiny_data, run, {**_base_env(), "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
     out = p.communicate(timeout=300)[0]
     assert p.returncode == 0, out[-3000:]
+    return run
+
+
+def test_two_processes_interpret_like_one_process_two_devices(tiny_data, trained_run, tmp_path):
+    base = _base_env()
+    two_dev = {**base, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    run = trained_run
     port = _free_port()
     procs = [
         _interpret(run, tiny_data, tmp_path / "multi",
@@ -107,3 +123,65 @@ def test_two_processes_interpret_like_one_process_two_devices(tiny_data, tmp_pat
         assert a == b and len(a.splitlines()) > 1, m
     multi = json.loads((tmp_path / "multi" / "summary.json").read_text())
     assert multi["run"]["out_dir"] == str(tmp_path / "multi")
+
+
+def _stream(run: Path, fasta: Path, labels: Path, data: Path, out: Path, env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "satori_jax.interpret", str(run), "--out", str(out), "--fasta", str(fasta),
+         "--labels", str(labels), "--chunk-size", "100", "--methods", "raw,attr",
+         "--motif-db", str(data / "motifs.meme"), "--background", "shuffle", "--prob-cutoff", "0.4",
+         "--quiet"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_two_processes_stream_like_one_process(tiny_data, trained_run, tmp_path):
+    """A streamed interpret in two joined processes: each takes every other chunk of 100 sequences
+    (400 in all) on its own device, the chunk files meet in one --out, process 0 writes tables equal
+    to one process's streamed run, the other returns quietly."""
+    base = _base_env()
+    fa, lab = tiny_data / "sequences.fa", tiny_data / "labels.tsv"
+    port = _free_port()
+    procs = [_stream(trained_run, fa, lab, tiny_data, tmp_path / "multi", _joined(base, port, i))
+             for i in range(2)]
+    outs = [p.communicate(timeout=400) for p in procs]
+    for p, (o, e) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, (o + e)[-3000:]
+    assert "raw:" in outs[0][0] and "raw:" not in outs[1][0]  # only process 0 prints the summary
+    single = _stream(trained_run, fa, lab, tiny_data, tmp_path / "single", base)
+    o, e = single.communicate(timeout=400)
+    assert single.returncode == 0, (o + e)[-3000:]
+    for m in ("raw", "attr"):
+        a = (tmp_path / "multi" / f"interactions_{m}.tsv").read_text()
+        b = (tmp_path / "single" / f"interactions_{m}.tsv").read_text()
+        assert a == b and len(a.splitlines()) > 1, m
+    multi = json.loads((tmp_path / "multi" / "summary.json").read_text())
+    assert multi["run"]["n_processes"] == 2 and multi["run"]["streaming"]["n_chunks"] == 4
+    assert multi["run"]["n_test"] == 400
+    assert len(list((tmp_path / "multi" / "stream").glob("pass2_*.npz"))) == 4
+
+
+def test_an_input_error_in_one_process_stops_both(tiny_data, trained_run, tmp_path):
+    """A bad record in a chunk that only process 1 reads: process 1 names file, record and problem;
+    process 0, waiting for it, stops with the same message instead of hanging; nothing looks
+    complete."""
+    base = _base_env()
+    lines = (tiny_data / "sequences.fa").read_text().splitlines()
+    headers = [i for i, ln in enumerate(lines) if ln.startswith(">")]
+    bad = headers[150]  # chunk 1 of 100-sequence chunks: process 1's
+    rid = lines[bad][1:].split()[0]
+    lines[bad + 1] = "X" + lines[bad + 1][1:]
+    fa = tmp_path / "bad.fa"
+    fa.write_text("\n".join(lines) + "\n")
+    port = _free_port()
+    out = tmp_path / "out"
+    procs = [_stream(trained_run, fa, tiny_data / "labels.tsv", tiny_data, out, _joined(base, port, i))
+             for i in range(2)]
+    outs = [p.communicate(timeout=400) for p in procs]
+    for p, (o, e) in zip(procs, outs, strict=True):
+        assert p.returncode == 2, (o + e)[-3000:]
+        err = "\n".join(ln for ln in e.strip().splitlines() if not ln.startswith("[Gloo]"))  # gloo's own
+        assert "\n" not in err and "Traceback" not in err, err[-3000:]
+        assert str(fa) in err and rid in err, err
+    assert "process 1 stopped at pass 1" in outs[0][1]
+    assert not (out / "summary.json").exists()

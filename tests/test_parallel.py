@@ -4,10 +4,13 @@ The device count must be fixed before JAX starts, so the comparison runs in a su
 ``XLA_FLAGS=--xla_force_host_platform_device_count=2``.
 """
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 SCRIPT = textwrap.dedent(
     """
@@ -57,3 +60,31 @@ def test_two_device_training_matches_one_device():
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "SHARDED-OK" in proc.stdout
+
+
+def test_first_error_in_one_process_is_a_plain_raise():
+    """With one process the meeting point is a no-op, or re-raises the very exception given."""
+    from satori_jax import parallel
+
+    parallel.first_error(None, "nothing")
+    err = ValueError("boom")
+    with pytest.raises(ValueError) as info:
+        parallel.first_error(err, "somewhere")
+    assert info.value is err
+    assert parallel.my_share(5) == [0, 1, 2, 3, 4]
+
+
+def test_a_process_that_cannot_see_process_zeros_out_dir_says_so(tmp_path):
+    """Several processes need one shared --out: a host that does not see process 0's settings
+    file (another disk, or stale settings) gets a clear error naming the directory."""
+    from satori_jax.errors import InputError
+    from satori_jax.interpret.streaming import _check_shared, _settings_hash
+
+    settings = {"chunk_size": 10}
+    with pytest.raises(InputError, match="shared file system"):
+        _check_shared(tmp_path, settings)
+    (tmp_path / "settings.json").write_text(json.dumps({"hash": _settings_hash({"chunk_size": 11})}))
+    with pytest.raises(InputError, match=str(tmp_path)):
+        _check_shared(tmp_path, settings)
+    (tmp_path / "settings.json").write_text(json.dumps({"hash": _settings_hash(settings)}))
+    _check_shared(tmp_path, settings)

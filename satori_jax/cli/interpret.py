@@ -38,7 +38,10 @@ Several devices (GPUs, or XLA_FLAGS=--xla_force_host_platform_device_count=N on 
 scoring call is sharded over all of them (batch split, parameters replicated); results equal one
 device's up to float rounding. Several hosts (JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES,
 JAX_PROCESS_ID on every process, each with the run directory): the devices of all processes share
-every call, and process 0 writes --out (not with a streamed test set).
+every call, and process 0 writes --out. With a streamed test set the processes instead take turns
+at whole chunks: each reads, encodes and scores only its own chunks on its own devices, and --out
+must be one directory that every process sees (a shared file system); process 0 writes the final
+results. An error in any process stops all of them with that error.
 """
 
 EPILOG = """\
@@ -155,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "(--fasta/--data/--bed); every selected example is used")
         from satori_jax.interpret.streaming import interpret_stream
 
+        parallel.initialize()  # several processes: each takes its turn at chunks (README)
         summary = interpret_stream(
             args.run, out_dir=args.out, **streamed, chunk_size=args.chunk_size, hist_bins=args.hist_bins,
             methods=methods, motif_db=args.motif_db, family_table=args.family_table,
@@ -164,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             activity_fraction=args.activity_fraction, motif_fraction=args.motif_fraction,
             attr_normalize=args.attr_normalize, test=args.test, null=args.null,
         )
-        _print_summary(summary)
+        if parallel.is_writer():
+            _print_summary(summary)
         return 0
     parallel.initialize()  # several processes: each scores its share, process 0 writes (README)
     summary = interpret_run(

@@ -56,6 +56,18 @@ Every finished chunk is written atomically to ``OUT/stream/pass{1,2}_{chunk:05d}
 files' paths, sizes and modification times, run checkpoint, cutoffs, methods, chunk size, bins,
 seed). Rerunning the same command skips finished chunks; a different hash discards the old
 chunk files. ``summary.json`` is removed at the start and written last.
+
+Several processes
+-----------------
+Started as one of ``P`` processes of a ``jax.distributed`` job (:func:`satori_jax.parallel.initialize`),
+process ``p`` takes chunks ``p, p + P, p + 2P, …``: it parses the whole input to keep the chunk
+boundaries and the id checks, but encodes (or fetches from the genome) and scores only its own
+chunks, on its own devices. The chunk files are the same as one process would write, so ``OUT``
+must be one directory that every process sees (checked: a clear error otherwise). The processes
+meet after preparing ``OUT``, after each pass and at the end (:func:`satori_jax.parallel.first_error`);
+an error in one process is raised in all of them. Process 0 fixes the histogram ranges and writes
+the final results; the others return the same summary. A resumed run may use another number of
+processes. Per-method ``seconds`` sum every chunk's scoring time over all processes.
 """
 
 from __future__ import annotations
@@ -66,7 +78,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,7 +102,7 @@ __all__ = [
 SAMPLE_SIZE = 128
 #: Most-confident foreground examples kept for the attention heatmaps.
 TOP_EXAMPLES = 3
-_FORMAT = 2  # 2: pass-2 chunks hold per-filter presence counts (partner-conditioned test)
+_FORMAT = 3  # 2: pass-2 chunks hold per-filter presence counts (partner-conditioned test); 3: and seconds
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,27 +185,33 @@ class StreamSource:
         """Identity of the inputs (for the settings hash)."""
         return {k: _file_stamp(p) for k, p in sorted(self.files.items())}
 
-    def chunks(self, chunk_size: int, length: int) -> Iterator[tuple[list[str], np.ndarray, np.ndarray]]:
+    def chunks(self, chunk_size: int, length: int, keep: Callable[[int], bool] | None = None
+               ) -> Iterator[tuple[list[str], np.ndarray | None, np.ndarray]]:
         """``(ids (B,), codes (B, length) uint8, labels (B, C) float32)`` per chunk, in file order.
 
         FASTA records of another length are centre-cropped / N-padded to ``length`` (as training
         does with ``data.length``); records without labels, and (after the last chunk) labels
-        without records, raise :class:`InputError`.
+        without records, raise :class:`InputError`. With ``keep``, a chunk ``k`` for which
+        ``keep(k)`` is false comes with ``codes = None``: its sequences are neither encoded nor
+        (BED) fetched from the genome, but its ids are still checked against the labels.
         """
         from satori_jax.data.encoding import encode_sequence, encode_sequences, resize_codes
         from satori_jax.data.io import fetch_regions
 
         if self.kind == "bed":
             chroms, starts, ends, labels, ids = self._bed
-            for s in range(0, self.n, chunk_size):
+            for k, s in enumerate(range(0, self.n, chunk_size)):
                 e = min(s + chunk_size, self.n)
+                if keep is not None and not keep(k):
+                    yield ids[s:e], None, labels[s:e]
+                    continue
                 codes = fetch_regions(self.files["genome"], chroms[s:e], starts[s:e], ends[s:e], length,
                                       bed_path=self.files["bed"])
                 yield ids[s:e], codes, labels[s:e]
             return
         fasta, lab_path = self.files["fasta"], self.files["labels"]
         seen = np.zeros(self.n, bool)
-        for ids, seqs in iter_fasta_chunks(fasta, chunk_size):
+        for k, (ids, seqs) in enumerate(iter_fasta_chunks(fasta, chunk_size)):
             rows = np.empty(len(ids), np.int64)
             for i, rid in enumerate(ids):
                 r = self._index.get(rid)
@@ -201,7 +219,9 @@ class StreamSource:
                     raise input_error(fasta, f"record has no labels in {lab_path}", rid)
                 rows[i] = r
             seen[rows] = True
-            if all(len(s) == length for s in seqs):
+            if keep is not None and not keep(k):
+                codes = None
+            elif all(len(s) == length for s in seqs):
                 codes = encode_sequences(seqs, path=fasta, ids=ids)
             else:
                 codes = np.stack([resize_codes(encode_sequence(s, path=fasta, record=rid), length)
@@ -489,6 +509,35 @@ def _fold(scores, num_filters: int, bins: _Bins, dist_width: int, dist_bins: int
 # --------------------------------------------------------------------------------------------
 
 
+def _together(name: str, fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` here, then meet the other processes; an error in any of them stops all of them.
+
+    One process: just ``fn()``. Several: every process calls this at the same point
+    (:func:`satori_jax.parallel.first_error`), so none waits for one that failed.
+    """
+    from satori_jax import parallel
+
+    err, res = None, None
+    try:
+        res = fn()
+    except Exception as exc:  # noqa: BLE001 - handed to first_error, which re-raises it
+        err = exc
+    parallel.first_error(err, name)
+    return res
+
+
+def _check_shared(stream: Path, settings: dict) -> None:
+    """Fail unless process 0's ``stream/settings.json`` (same settings) is visible here."""
+    try:
+        h = json.loads((stream / "settings.json").read_text()).get("hash")
+    except (OSError, ValueError):
+        h = None
+    if h != _settings_hash(settings):
+        raise input_error(stream, "process 0's partial results are not visible from this host: with "
+                                  "several processes --out must be a directory every process sees "
+                                  "(a shared file system)")
+
+
 def _settings_hash(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -515,6 +564,22 @@ def _prepare_stream_dir(stream: Path, settings: dict, log) -> None:
     write_json(sfile, {"hash": h, "settings": settings})
 
 
+def _on_this_process_devices(fn: Callable) -> Callable:
+    """Run ``fn`` with interpretation calls placed on this process's devices only."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from satori_jax import parallel
+        from satori_jax.interpret.interactions import use_mesh
+
+        with use_mesh(parallel.local_mesh()):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@_on_this_process_devices
 def interpret_stream(
     run_dir: str | Path,
     out_dir: str | Path | None = None,
@@ -572,7 +637,6 @@ def interpret_stream(
     """
     import jax
 
-    from satori_jax import parallel
     from satori_jax.interpret import motifs as motif_lib
     from satori_jax.interpret import report
     from satori_jax.interpret.pipeline import (
@@ -588,9 +652,10 @@ def interpret_stream(
         parse_methods,
     )
 
-    parallel.refuse_several_processes("interpret with a streamed test set (--fasta/--data/--bed)",
-                                      "its resumable chunk files live in one --out")
-    log = _Log(verbose)
+    nproc, pid = jax.process_count(), jax.process_index()
+    writer = pid == 0  # process 0 prepares --out and writes the final results
+    own = (lambda k: k % nproc == pid) if nproc > 1 else None  # chunks dealt out in turn
+    log = _Log(verbose and writer)
     t_start = time.perf_counter()
     run_dir = Path(run_dir)
     out = Path(out_dir) if out_dir is not None else run_dir / "interpret"
@@ -644,12 +709,20 @@ def interpret_stream(
         "motif_fraction": None if motif_fraction is None else float(motif_fraction),
         "attr_normalize": bool(attr_normalize), "seed": int(seed), "length": length,
     }
-    out.mkdir(parents=True, exist_ok=True)
-    stale = out / "summary.json"
-    if stale.exists():
-        stale.unlink()  # an interrupted re-run must not look complete
     stream = out / "stream"
-    _prepare_stream_dir(stream, settings, log)
+
+    def prepare() -> None:
+        if writer:
+            out.mkdir(parents=True, exist_ok=True)
+            stale = out / "summary.json"
+            if stale.exists():
+                stale.unlink()  # an interrupted re-run must not look complete
+            _prepare_stream_dir(stream, settings, log)
+            if nproc > 1:
+                log(f"{nproc} processes: each reads and scores every {nproc}th chunk on its own devices")
+
+    _together("preparing --out", prepare)
+    _together("checking --out", lambda: None if writer else _check_shared(stream, settings))
     place = Placement()
     mesh = place.mesh
     predict_fn = make_predict_fn(model)
@@ -657,32 +730,36 @@ def interpret_stream(
     # ---- pass 1: predictions, selection, running filter maxima -------------------------------
     from satori_jax.interpret.activity import filter_thresholds
 
-    t = time.perf_counter()
-    n_chunks = 0
-    for k, (ids, codes, lab) in enumerate(source.chunks(chunk_size, length)):
-        n_chunks = k + 1
-        path = stream / f"pass1_{k:05d}.npz"
-        if path.is_file():
-            continue
-        probs = predict_probs(model, variables, codes, batch_size, predict_fn=predict_fn, mesh=mesh)
-        fg, targets, bg = _select_chunk(lab, probs, binary, background, prob_cutoff, neg_cutoff,
-                                        precision_cutoff)
-        fgi = np.flatnonzero(fg)
-        fmax = (filter_thresholds(model, variables, codes[fgi], 1.0, batch_size) if fgi.size
-                else np.full(num_filters, -np.inf, np.float32))
-        conf = np.where(targets[fgi], probs[fgi], -np.inf).max(axis=1) if fgi.size else np.zeros(0)
-        top = fgi[np.argsort(-conf, kind="stable")[:TOP_EXAMPLES]]
-        bgi = np.flatnonzero(bg)
-        top_conf = np.where(targets[top], probs[top], -np.inf).max(axis=1) if top.size else np.zeros(0)
-        _save_npz(path, n=np.int64(len(ids)), fg=fg, bg=bg, targets=targets[fg],
-                  probs=probs.astype(np.float32), labels=np.asarray(lab, np.float32),
-                  fmax=np.asarray(fmax, np.float32), top_conf=top_conf,
-                  top_ids=np.asarray([ids[i] for i in top], dtype=str), top_codes=codes[top],
-                  top_targets=targets[top], sample_fg=codes[fgi[:SAMPLE_SIZE]],
-                  sample_fg_targets=targets[fgi[:SAMPLE_SIZE]], sample_bg=codes[bgi[:SAMPLE_SIZE]])
-        _after_chunk(1, k)
-        log(f"pass 1: chunk {k + 1} ({len(ids)} sequences, {fgi.size} foreground, {bgi.size} background)")
-    log.step("pass1", time.perf_counter() - t)
+    def pass1() -> int:
+        t = time.perf_counter()
+        n_chunks = 0
+        for k, (ids, codes, lab) in enumerate(source.chunks(chunk_size, length, keep=own)):
+            n_chunks = k + 1
+            path = stream / f"pass1_{k:05d}.npz"
+            if codes is None or path.is_file():
+                continue
+            probs = predict_probs(model, variables, codes, batch_size, predict_fn=predict_fn, mesh=mesh)
+            fg, targets, bg = _select_chunk(lab, probs, binary, background, prob_cutoff, neg_cutoff,
+                                            precision_cutoff)
+            fgi = np.flatnonzero(fg)
+            fmax = (filter_thresholds(model, variables, codes[fgi], 1.0, batch_size) if fgi.size
+                    else np.full(num_filters, -np.inf, np.float32))
+            conf = np.where(targets[fgi], probs[fgi], -np.inf).max(axis=1) if fgi.size else np.zeros(0)
+            top = fgi[np.argsort(-conf, kind="stable")[:TOP_EXAMPLES]]
+            bgi = np.flatnonzero(bg)
+            top_conf = np.where(targets[top], probs[top], -np.inf).max(axis=1) if top.size else np.zeros(0)
+            _save_npz(path, n=np.int64(len(ids)), fg=fg, bg=bg, targets=targets[fg],
+                      probs=probs.astype(np.float32), labels=np.asarray(lab, np.float32),
+                      fmax=np.asarray(fmax, np.float32), top_conf=top_conf,
+                      top_ids=np.asarray([ids[i] for i in top], dtype=str), top_codes=codes[top],
+                      top_targets=targets[top], sample_fg=codes[fgi[:SAMPLE_SIZE]],
+                      sample_fg_targets=targets[fgi[:SAMPLE_SIZE]], sample_bg=codes[bgi[:SAMPLE_SIZE]])
+            _after_chunk(1, k)
+            log(f"pass 1: chunk {k + 1} ({len(ids)} sequences, {fgi.size} foreground, {bgi.size} background)")
+        log.step("pass1", time.perf_counter() - t)
+        return n_chunks
+
+    n_chunks = _together("pass 1", pass1)
 
     # ---- between the passes: thresholds, exemplars, sample --------------------------------------
     n_test = n_fg = n_bg = 0
@@ -733,16 +810,19 @@ def interpret_stream(
     # normalised attr maps peak at exactly 1: bounded bins with a bin of their own for the peaks
     peaked = {m: m == "attr" and bool(attr_normalize) for m in method_list}
     rfile = stream / "ranges.json"
-    if rfile.is_file():
-        ranges = json.loads(rfile.read_text())
-    else:
-        t = time.perf_counter()
-        ranges = {}
-        for m in method_list:
-            sc = [scorers[m].score(ctx, s_fg, s_fgt).score, scorers[m].score(ctx, s_bg, s_bgt).score]
-            ranges[m] = _range_from(np.concatenate(sc), bounded=m == "raw" or peaked[m])
-        report.write_json(rfile, ranges)
-        log.step("ranges", time.perf_counter() - t)
+
+    def score_ranges() -> None:
+        if writer and not rfile.is_file():
+            t = time.perf_counter()
+            ranges = {}
+            for m in method_list:
+                sc = [scorers[m].score(ctx, s_fg, s_fgt).score, scorers[m].score(ctx, s_bg, s_bgt).score]
+                ranges[m] = _range_from(np.concatenate(sc), bounded=m == "raw" or peaked[m])
+            report.write_json(rfile, ranges)
+            log.step("ranges", time.perf_counter() - t)
+
+    _together("score ranges", score_ranges)
+    ranges = json.loads(rfile.read_text())
     bins = {m: _Bins(float(ranges[m][0]), float(ranges[m][1]), int(hist_bins), top=peaked[m])
             for m in method_list}
     dist_width = max(1, -(-(length + 1) // 512))
@@ -751,153 +831,167 @@ def interpret_stream(
     # ---- pass 2: motifs, background, per-method histograms ---------------------------------------
     from satori_jax.interpret.interactions import PairScores
 
-    t = time.perf_counter()
-    method_seconds = {m: 0.0 for m in method_list}
-    for k, (_, codes, _) in enumerate(source.chunks(chunk_size, length)):
-        path = stream / f"pass2_{k:05d}.npz"
-        if path.is_file():
-            continue
-        z = _load_npz(stream / f"pass1_{k:05d}.npz")
-        fg_codes = codes[z["fg"]]
-        fg_t = z["targets"].astype(bool)
-        if background == "negatives":
-            bg_codes = codes[z["bg"]]
-            bg_t = np.ones((len(bg_codes), 1), bool)
-        elif len(fg_codes):
-            from satori_jax.data.shuffle import shuffled_background
-
-            bg_codes = shuffled_background(model, variables, fg_codes, motif_thresholds,
-                                           np.random.default_rng([seed, k]), batch_size=batch_size)
-            bg_t = fg_t.copy()
-        else:
-            bg_codes, bg_t = fg_codes, fg_t
-        counts, n_sites = motif_lib.filter_pwms(model, variables, fg_codes, motif_thresholds, cfg.model,
-                                                batch_size=batch_size)
-        res: dict[str, np.ndarray] = {"counts": counts, "n_sites": n_sites}
-        for m in method_list:
-            tm = time.perf_counter()
-            for side, c, tg in (("fg", fg_codes, fg_t), ("bg", bg_codes, bg_t)):
-                ps = scorers[m].score(ctx, c, tg) if len(c) else PairScores.empty(0)
-                for key, v in _fold(ps, num_filters, bins[m], dist_width, dist_bins).items():
-                    res[f"{m}/{side}/{key}"] = v
-            method_seconds[m] += time.perf_counter() - tm
-        _save_npz(path, **res)
-        _after_chunk(2, k)
-        log(f"pass 2: chunk {k + 1}/{n_chunks} done")
-    log.step("pass2", time.perf_counter() - t)
-
-    # ---- final: motifs ----------------------------------------------------------------------------
-    t = time.perf_counter()
-    counts = np.zeros((num_filters, int(cfg.model.filter_width), 4))
-    n_sites = np.zeros(num_filters, np.int64)
-    for k in range(n_chunks):
-        with np.load(stream / f"pass2_{k:05d}.npz") as z:
-            counts += z["counts"]
-            n_sites += z["n_sites"]
-    pwms = motif_lib.to_pwm(counts, 0.1)
-    motif_lib.write_filters_meme(out / "filters.meme", motif_lib.filter_motifs(pwms, n_sites), n_sites)
-    matches = motif_lib.match_filters(pwms, n_sites, db)
-    motif_lib.write_tomtom_table(out / "filters_tomtom.tsv", matches)
-    n_matched = sum(m.matched for m in matches)
-    ctx.extra["matches"] = matches
-    log.step("motifs", time.perf_counter() - t)
-    log(f"{n_matched} filters match a database motif")
-
-    images: dict[str, Any] = {"logos": [], "attention": [], "overlap": None, "extra": []}
-    top_codes = np.stack([x[2] for x in tops])
-    top_targets = np.stack([x[3] for x in tops]).astype(bool)
-    if plots:
-        _motif_plots(out, pwms, matches, tops, thresholds, model, variables, cfg, images, max_logos, log)
-
-    # ---- final: statistics per method ------------------------------------------------------------
-    from satori_jax.interpret.stats import benjamini_hochberg, empirical_null
-
-    summary_methods: dict[str, dict] = {}
-    tables, tf_tables, top_labels = {}, {}, {}
-    dist_values = np.arange(dist_bins) * dist_width + (dist_width - 1) / 2.0
-    for m in method_list:
+    def pass2() -> None:
         t = time.perf_counter()
-        stats, cut_value, n_obs, n_ex_fg, n_ex_bg = _method_stats(stream, n_chunks, m, num_filters, bins[m],
-                                                                  dist_bins, cutoff, dist_values, test)
-        centre, scale = 0.0, 1.0
-        if null == "empirical":
-            stats["p_value"], centre, scale = empirical_null(stats["p_value"])
-        stats["q_value"] = benjamini_hochberg(stats["p_value"])
-        order = np.lexsort((stats["p_value"], stats["q_value"]))
-        stats = {kk: v[order] for kk, v in stats.items()}
-        rows, tf_rows, sig, fam_counts = _method_tables(out, m, stats, matches, num_filters, alpha,
-                                                        min_effect)
-        n_sig = int(sig.sum())
-        tables[m], tf_tables[m] = rows, tf_rows
-        top_labels[m] = [report.pair_label(r["tf_a"], r["tf_b"]) for r in tf_rows]
-        dist = None
-        if sig.any():
-            dh = _sig_distance_hist(stream, n_chunks, m, num_filters, dist_bins, stats["filter_a"][sig],
-                                    stats["filter_b"][sig])
-            dist = {k2: float(hist_quantile(dh, dist_values, q)[0]) for k2, q in
-                    (("median", 0.5), ("q25", 0.25), ("q75", 0.75))}
-        seconds = method_seconds[m] + time.perf_counter() - t
-        entry = _method_entry(n_examples=n_ex_fg, n_background=n_ex_bg, n_observed=n_obs, cut_value=cut_value,
-                              rows=rows, tf_rows=tf_rows, n_sig=n_sig, fam_counts=fam_counts,
-                              seconds=seconds, dist=dist, truth_pairs=truth_pairs)
-        entry["null"] = {"kind": null, "centre": centre, "scale": scale}
-        summary_methods[m] = entry
-        log(f"method {m}: {len(rows)} pairs tested, {n_sig} significant filter pairs, "
-            f"{len(tf_rows)} TF pairs")
+        for k, (_, codes, _) in enumerate(source.chunks(chunk_size, length, keep=own)):
+            path = stream / f"pass2_{k:05d}.npz"
+            if codes is None or path.is_file():
+                continue
+            z = _load_npz(stream / f"pass1_{k:05d}.npz")
+            fg_codes = codes[z["fg"]]
+            fg_t = z["targets"].astype(bool)
+            if background == "negatives":
+                bg_codes = codes[z["bg"]]
+                bg_t = np.ones((len(bg_codes), 1), bool)
+            elif len(fg_codes):
+                from satori_jax.data.shuffle import shuffled_background
+
+                bg_codes = shuffled_background(model, variables, fg_codes, motif_thresholds,
+                                               np.random.default_rng([seed, k]), batch_size=batch_size)
+                bg_t = fg_t.copy()
+            else:
+                bg_codes, bg_t = fg_codes, fg_t
+            counts, n_sites = motif_lib.filter_pwms(model, variables, fg_codes, motif_thresholds, cfg.model,
+                                                    batch_size=batch_size)
+            res: dict[str, np.ndarray] = {"counts": counts, "n_sites": n_sites}
+            for m in method_list:
+                tm = time.perf_counter()
+                for side, c, tg in (("fg", fg_codes, fg_t), ("bg", bg_codes, bg_t)):
+                    ps = scorers[m].score(ctx, c, tg) if len(c) else PairScores.empty(0)
+                    for key, v in _fold(ps, num_filters, bins[m], dist_width, dist_bins).items():
+                        res[f"{m}/{side}/{key}"] = v
+                res[f"{m}/seconds"] = np.float64(time.perf_counter() - tm)
+            _save_npz(path, **res)
+            _after_chunk(2, k)
+            log(f"pass 2: chunk {k + 1}/{n_chunks} done")
+        log.step("pass2", time.perf_counter() - t)
+
+    _together("pass 2", pass2)
+    if not writer:  # process 0 writes the results; the others wait for them and return the same summary
+        _together("final", lambda: None)
+        return json.loads((out / "summary.json").read_text())
+
+    # ---- final (process 0): motifs ---------------------------------------------------------------
+    def final() -> dict:
+        t = time.perf_counter()
+        counts = np.zeros((num_filters, int(cfg.model.filter_width), 4))
+        n_sites = np.zeros(num_filters, np.int64)
+        method_seconds = {m: 0.0 for m in method_list}
+        for k in range(n_chunks):
+            with np.load(stream / f"pass2_{k:05d}.npz") as z:
+                counts += z["counts"]
+                n_sites += z["n_sites"]
+                for m in method_list:
+                    method_seconds[m] += float(z[f"{m}/seconds"])
+        pwms = motif_lib.to_pwm(counts, 0.1)
+        motif_lib.write_filters_meme(out / "filters.meme", motif_lib.filter_motifs(pwms, n_sites), n_sites)
+        matches = motif_lib.match_filters(pwms, n_sites, db)
+        motif_lib.write_tomtom_table(out / "filters_tomtom.tsv", matches)
+        n_matched = sum(m.matched for m in matches)
+        ctx.extra["matches"] = matches
+        log.step("motifs", time.perf_counter() - t)
+        log(f"{n_matched} filters match a database motif")
+
+        images: dict[str, Any] = {"logos": [], "attention": [], "overlap": None, "extra": []}
+        top_codes = np.stack([x[2] for x in tops])
+        top_targets = np.stack([x[3] for x in tops]).astype(bool)
         if plots:
-            from satori_jax.interpret import plots as plot_lib
+            _motif_plots(out, pwms, matches, tops, thresholds, model, variables, cfg, images, max_logos, log)
 
-            groups = {}
-            for r in tf_rows[:15]:
-                pa = [tuple(int(x.removeprefix("filter")) for x in it.split("-"))
-                      for it in r["filter_pairs"].split(";") if it]
-                groups[report.pair_label(r["tf_a"], r["tf_b"])] = _expand_distances(
-                    _sig_distance_hist(stream, n_chunks, m, num_filters, dist_bins,
-                                       np.array([p[0] for p in pa]), np.array([p[1] for p in pa]))[0],
-                    dist_values)
-            images[m] = {
-                "family": plot_lib.family_barplot(fam_counts, out / f"families_{m}.png",
-                                                  title=f"{m}: significant TF pairs per family pair"),
-                "distance": plot_lib.distance_boxplot(groups, out / f"distances_{m}.png",
-                                                      title=f"{m}: distances of the top TF pairs"),
-            }
-            scorer = scorers[m]
-            if scorer.plots is not None:
-                try:
-                    images["extra"].extend(scorer.plots(ctx, out, top_codes, top_targets))
-                except Exception as exc:  # noqa: BLE001 - a plot must not sink the run
-                    log(f"{m} plots skipped: {exc}")
-    _overlap_plot(out, images, top_labels, method_list, plots)
+        # ---- final: statistics per method ------------------------------------------------------------
+        from satori_jax.interpret.stats import benjamini_hochberg, empirical_null
 
-    import satori_jax
+        summary_methods: dict[str, dict] = {}
+        tables, tf_tables, top_labels = {}, {}, {}
+        dist_values = np.arange(dist_bins) * dist_width + (dist_width - 1) / 2.0
+        for m in method_list:
+            t = time.perf_counter()
+            stats, cut_value, n_obs, n_ex_fg, n_ex_bg = _method_stats(
+                stream, n_chunks, m, num_filters, bins[m], dist_bins, cutoff, dist_values, test)
+            centre, scale = 0.0, 1.0
+            if null == "empirical":
+                stats["p_value"], centre, scale = empirical_null(stats["p_value"])
+            stats["q_value"] = benjamini_hochberg(stats["p_value"])
+            order = np.lexsort((stats["p_value"], stats["q_value"]))
+            stats = {kk: v[order] for kk, v in stats.items()}
+            rows, tf_rows, sig, fam_counts = _method_tables(out, m, stats, matches, num_filters, alpha,
+                                                            min_effect)
+            n_sig = int(sig.sum())
+            tables[m], tf_tables[m] = rows, tf_rows
+            top_labels[m] = [report.pair_label(r["tf_a"], r["tf_b"]) for r in tf_rows]
+            dist = None
+            if sig.any():
+                dh = _sig_distance_hist(stream, n_chunks, m, num_filters, dist_bins, stats["filter_a"][sig],
+                                        stats["filter_b"][sig])
+                dist = {k2: float(hist_quantile(dh, dist_values, q)[0]) for k2, q in
+                        (("median", 0.5), ("q25", 0.25), ("q75", 0.75))}
+            seconds = method_seconds[m] + time.perf_counter() - t
+            entry = _method_entry(n_examples=n_ex_fg, n_background=n_ex_bg, n_observed=n_obs,
+                                  cut_value=cut_value, rows=rows, tf_rows=tf_rows, n_sig=n_sig,
+                                  fam_counts=fam_counts, seconds=seconds, dist=dist, truth_pairs=truth_pairs)
+            entry["null"] = {"kind": null, "centre": centre, "scale": scale}
+            summary_methods[m] = entry
+            log(f"method {m}: {len(rows)} pairs tested, {n_sig} significant filter pairs, "
+                f"{len(tf_rows)} TF pairs")
+            if plots:
+                from satori_jax.interpret import plots as plot_lib
 
-    summary = {
-        "methods": summary_methods,
-        "run": {
-            "run_dir": str(run_dir), "out_dir": str(out), "task": "binary" if binary else "multi-label",
-            "label_names": label_names, "n_test": int(n_test), "n_foreground_selected": int(n_fg),
-            "n_foreground": int(n_fg), "n_background": int(n_bg if background == "negatives" else n_fg),
-            "background": background, "motif_db": str(motif_db), "n_db_motifs": len(db),
-            "family_table": None if family_table is None else str(family_table), "num_filters": num_filters,
-            "filter_width": int(cfg.model.filter_width),
-            "n_filters_with_sites": int((n_sites >= motif_lib.MIN_SITES).sum()),
-            "n_filters_matched": int(n_matched), "activity_fraction": float(activity_fraction),
-            "motif_fraction": float(motif_fraction), "attr_normalize": bool(attr_normalize),
-            "attn_cutoff": cutoff, "prob_cutoff": float(prob_cutoff), "neg_cutoff": float(neg_cutoff),
-            "precision_cutoff": float(precision_cutoff), "alpha": float(alpha),
-            "min_effect": float(min_effect), "test": test, "null": null, "max_examples": None,
-            "batch_size": int(batch_size), "seed": int(seed), "truth": None if truth is None else str(truth),
-            "device": str(jax.devices()[0].platform), "n_devices": int(jax.device_count()),
-            "version": getattr(satori_jax, "__version__", ""), "step_seconds": log.steps,
-            "streaming": {
-                "inputs": {k2: str(v) for k2, v in source.files.items()}, "chunk_size": int(chunk_size),
-                "n_chunks": int(n_chunks), "hist_bins": int(hist_bins),
-                "score_ranges": {m: list(ranges[m]) for m in method_list},
-                "distance_bin_bp": int(dist_width), "settings_hash": _settings_hash(settings),
+                groups = {}
+                for r in tf_rows[:15]:
+                    pa = [tuple(int(x.removeprefix("filter")) for x in it.split("-"))
+                          for it in r["filter_pairs"].split(";") if it]
+                    groups[report.pair_label(r["tf_a"], r["tf_b"])] = _expand_distances(
+                        _sig_distance_hist(stream, n_chunks, m, num_filters, dist_bins,
+                                           np.array([p[0] for p in pa]), np.array([p[1] for p in pa]))[0],
+                        dist_values)
+                images[m] = {
+                    "family": plot_lib.family_barplot(fam_counts, out / f"families_{m}.png",
+                                                      title=f"{m}: significant TF pairs per family pair"),
+                    "distance": plot_lib.distance_boxplot(groups, out / f"distances_{m}.png",
+                                                          title=f"{m}: distances of the top TF pairs"),
+                }
+                scorer = scorers[m]
+                if scorer.plots is not None:
+                    try:
+                        images["extra"].extend(scorer.plots(ctx, out, top_codes, top_targets))
+                    except Exception as exc:  # noqa: BLE001 - a plot must not sink the run
+                        log(f"{m} plots skipped: {exc}")
+        _overlap_plot(out, images, top_labels, method_list, plots)
+
+        import satori_jax
+
+        summary = {
+            "methods": summary_methods,
+            "run": {
+                "run_dir": str(run_dir), "out_dir": str(out), "task": "binary" if binary else "multi-label",
+                "label_names": label_names, "n_test": int(n_test), "n_foreground_selected": int(n_fg),
+                "n_foreground": int(n_fg), "n_background": int(n_bg if background == "negatives" else n_fg),
+                "background": background, "motif_db": str(motif_db), "n_db_motifs": len(db),
+                "family_table": None if family_table is None else str(family_table),
+                "num_filters": num_filters,
+                "filter_width": int(cfg.model.filter_width),
+                "n_filters_with_sites": int((n_sites >= motif_lib.MIN_SITES).sum()),
+                "n_filters_matched": int(n_matched), "activity_fraction": float(activity_fraction),
+                "motif_fraction": float(motif_fraction), "attr_normalize": bool(attr_normalize),
+                "attn_cutoff": cutoff, "prob_cutoff": float(prob_cutoff), "neg_cutoff": float(neg_cutoff),
+                "precision_cutoff": float(precision_cutoff), "alpha": float(alpha),
+                "min_effect": float(min_effect), "test": test, "null": null, "max_examples": None,
+                "batch_size": int(batch_size), "seed": int(seed),
+                "truth": None if truth is None else str(truth),
+                "device": str(jax.devices()[0].platform), "n_devices": int(jax.device_count()),
+                "n_processes": int(nproc),
+                "version": getattr(satori_jax, "__version__", ""), "step_seconds": log.steps,
+                "streaming": {
+                    "inputs": {k2: str(v) for k2, v in source.files.items()}, "chunk_size": int(chunk_size),
+                    "n_chunks": int(n_chunks), "hist_bins": int(hist_bins),
+                    "score_ranges": {m: list(ranges[m]) for m in method_list},
+                    "distance_bin_bp": int(dist_width), "settings_hash": _settings_hash(settings),
+                },
             },
-        },
-    }
-    return _write_outputs(out, summary, truth_pairs, t_start, tables, tf_tables, images, log)
+        }
+        return _write_outputs(out, summary, truth_pairs, t_start, tables, tf_tables, images, log)
+
+    return _together("final", final)
 
 
 def _expand_distances(hist: np.ndarray, values: np.ndarray, cap: int = 20_000) -> np.ndarray:
