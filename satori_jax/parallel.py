@@ -14,7 +14,7 @@ assembles the global batch from those per-process rows. Interpretation runs the 
 process's slice, results are gathered on every host and process 0 writes them.
 
 A streamed interpretation splits differently: whole chunks of the input go to processes in turn
-(:func:`my_share`), each process reads and scores only its chunks on its own devices
+(:mod:`satori_jax.interpret.streaming`), each process reads and scores only its chunks on its own devices
 (:func:`local_mesh`), the chunk files meet in one shared output directory, and the processes
 wait for each other between passes with :func:`first_error`, which also carries an error raised
 in one process to all of them (none is left waiting on a collective that will never come).
@@ -140,11 +140,6 @@ def _spans_processes(mesh: Mesh) -> bool:
     """True when ``mesh`` has devices of another process (then arrays need every process's part)."""
     me = jax.process_index()
     return jax.process_count() > 1 and any(d.process_index != me for d in mesh.devices.flat)
-
-
-def my_share(n_items: int) -> list[int]:
-    """Indices ``0 … n_items − 1`` that this process takes when items are dealt out in turn."""
-    return list(range(jax.process_index(), int(n_items), jax.process_count()))
 
 
 _ERROR_BYTES = 2048

@@ -71,7 +71,6 @@ def test_first_error_in_one_process_is_a_plain_raise():
     with pytest.raises(ValueError) as info:
         parallel.first_error(err, "somewhere")
     assert info.value is err
-    assert parallel.my_share(5) == [0, 1, 2, 3, 4]
 
 
 def test_a_process_that_cannot_see_process_zeros_out_dir_says_so(tmp_path):
