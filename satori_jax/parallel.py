@@ -159,7 +159,7 @@ def first_error(exc: BaseException | None, name: str = "satori") -> None:
     exc
         The exception this process caught since the last meeting, or ``None``.
     name
-        A label for the meeting (only for reading tracebacks).
+        Where the processes meet, for the other processes' message (``"pass 1"``).
     """
     if jax.process_count() == 1:
         if exc is not None:
@@ -169,10 +169,11 @@ def first_error(exc: BaseException | None, name: str = "satori") -> None:
 
     from satori_jax.errors import InputError
 
-    msg = b""
-    if exc is not None:
-        kind = b"I" if isinstance(exc, InputError) else b"E"
-        msg = kind + f"{type(exc).__name__}: {exc}".encode("utf-8", "replace")[: _ERROR_BYTES - 1]
+    msg = b""  # first byte: I for an input error (message as is), E for any other (type: message)
+    if isinstance(exc, InputError):
+        msg = b"I" + str(exc).encode("utf-8", "replace")[: _ERROR_BYTES - 1]
+    elif exc is not None:
+        msg = b"E" + f"{type(exc).__name__}: {exc}".encode("utf-8", "replace")[: _ERROR_BYTES - 1]
     buf = np.zeros(_ERROR_BYTES, np.uint8)
     buf[: len(msg)] = np.frombuffer(msg, np.uint8)
     every = np.asarray(multihost_utils.process_allgather(buf)).reshape(jax.process_count(), _ERROR_BYTES)
@@ -183,7 +184,7 @@ def first_error(exc: BaseException | None, name: str = "satori") -> None:
         if text:
             body = text[1:].decode("utf-8", "replace")
             if text[:1] == b"I":
-                raise InputError(f"process {pid} stopped at {name}: {body.split(': ', 1)[-1]}")
+                raise InputError(f"process {pid} stopped at {name}: {body}")
             raise RuntimeError(f"process {pid} stopped at {name}: {body}")
 
 
@@ -218,7 +219,6 @@ def shard_batch(batch: Any, mesh: Mesh, *, local: bool = False) -> Any:
     """
     sharding = NamedSharding(mesh, PartitionSpec("data"))
     nproc, pid = jax.process_count(), jax.process_index()
-
     spans = _spans_processes(mesh)
 
     def put(a):

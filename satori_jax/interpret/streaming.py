@@ -796,30 +796,32 @@ def interpret_stream(
     ctx = ScoreContext(model, variables, cfg, np.asarray(thresholds, np.float32), int(batch_size), int(seed),
                        False, extra={"matches": [], "attr_normalize": bool(attr_normalize)})
     scorers = available_methods()
-    s_fg = np.concatenate(samp_fg)[:SAMPLE_SIZE]
-    s_fgt = np.concatenate(samp_fgt)[:SAMPLE_SIZE].astype(bool)
-    if background == "negatives":
-        s_bg = np.concatenate(samp_bg)[:SAMPLE_SIZE]
-        s_bgt = np.ones((len(s_bg), 1), bool)
-    else:
-        from satori_jax.data.shuffle import shuffled_background
-
-        s_bg = shuffled_background(model, variables, s_fg, motif_thresholds,
-                                   np.random.default_rng([seed, 10**6]), batch_size=batch_size)
-        s_bgt = s_fgt.copy()
     # normalised attr maps peak at exactly 1: bounded bins with a bin of their own for the peaks
     peaked = {m: m == "attr" and bool(attr_normalize) for m in method_list}
     rfile = stream / "ranges.json"
 
     def score_ranges() -> None:
-        if writer and not rfile.is_file():
-            t = time.perf_counter()
-            ranges = {}
-            for m in method_list:
-                sc = [scorers[m].score(ctx, s_fg, s_fgt).score, scorers[m].score(ctx, s_bg, s_bgt).score]
-                ranges[m] = _range_from(np.concatenate(sc), bounded=m == "raw" or peaked[m])
-            report.write_json(rfile, ranges)
-            log.step("ranges", time.perf_counter() - t)
+        """Process 0, unless a resumed run has them: score ranges from the pass-1 sample."""
+        if not writer or rfile.is_file():
+            return
+        s_fg = np.concatenate(samp_fg)[:SAMPLE_SIZE]
+        s_fgt = np.concatenate(samp_fgt)[:SAMPLE_SIZE].astype(bool)
+        if background == "negatives":
+            s_bg = np.concatenate(samp_bg)[:SAMPLE_SIZE]
+            s_bgt = np.ones((len(s_bg), 1), bool)
+        else:
+            from satori_jax.data.shuffle import shuffled_background
+
+            s_bg = shuffled_background(model, variables, s_fg, motif_thresholds,
+                                       np.random.default_rng([seed, 10**6]), batch_size=batch_size)
+            s_bgt = s_fgt.copy()
+        t = time.perf_counter()
+        ranges = {}
+        for m in method_list:
+            sc = [scorers[m].score(ctx, s_fg, s_fgt).score, scorers[m].score(ctx, s_bg, s_bgt).score]
+            ranges[m] = _range_from(np.concatenate(sc), bounded=m == "raw" or peaked[m])
+        report.write_json(rfile, ranges)
+        log.step("ranges", time.perf_counter() - t)
 
     _together("score ranges", score_ranges)
     ranges = json.loads(rfile.read_text())
