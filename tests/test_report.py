@@ -137,3 +137,56 @@ def test_min_effect_floor():
     assert report.tf_pair_table(rows, alpha=0.05, min_effect=0.7) == []
     assert len(report.tf_pair_table(rows, alpha=0.05)) == 1  # off by default
     assert report.is_significant(rows[1], 0.05, 0.6) and not report.is_significant(rows[1], 0.05, 0.61)
+
+
+def test_tf_pairs_carry_the_smallest_q_excess_and_excess_rows_filter():
+    st = _stats()
+    st["excess_z"] = np.array([1.0, 5.0, 0.0, 0.0, 0.0])
+    st["q_excess"] = np.array([0.3, 0.01, 0.5, 0.02, 0.9])
+    rows = report.interaction_table(st, _matches(), 5)
+    assert rows[1]["q_excess"] == pytest.approx(0.01) and rows[1]["excess_z"] == 5.0
+    tf = report.tf_pair_table(rows, alpha=0.05)
+    # A-B merges (0,1) (q_excess 0.3) and (1,2) (0.01): the smallest q_excess is kept
+    assert tf[0]["q_excess"] == pytest.approx(0.01)
+    assert [(r["tf_a"], r["tf_b"]) for r in report.excess_tf_pairs(tf)] == [("A", "B")]
+    assert report.excess_tf_pairs(tf, alpha=0.005) == []
+    # a table without the excess columns: nan, and no excess pairs
+    plain = report.tf_pair_table(report.interaction_table(_stats(), _matches(), 5))
+    assert math.isnan(plain[0]["q_excess"]) and report.excess_tf_pairs(plain) == []
+
+
+def test_method_tables_and_summary_report_the_excess_pairs(tmp_path):
+    """30 named filters; filter 0's motif is enriched (all its pairs raised), pair (3, 7) interacts.
+    The pair test calls both; the summary's ``excess`` entry keeps only T3-T7."""
+    from scipy.special import ndtr
+
+    from satori_jax.interpret.pipeline import _method_entry, _method_tables
+    from satori_jax.interpret.stats import benjamini_hochberg
+
+    rng = np.random.default_rng(4)  # (a draw without a chance N(0, 1) outlier > 3.3: BH allows those)
+    f = 30
+    e = np.zeros(f)
+    e[0] = 6.0
+    z = e[:, None] + e[None, :] + rng.normal(0, 1, (f, f))
+    z[3, 7] += 9.0
+    a, b = np.triu_indices(f, 1)
+    p = ndtr(-z[a, b])
+    t = a.size
+    stats = {"filter_a": a, "filter_b": b, "n_fg": np.full(t, 10), "n_bg": np.full(t, 10),
+             "median_score_fg": np.ones(t), "median_score_bg": np.ones(t), "median_distance_bp": np.ones(t),
+             "max_score_fg": np.ones(t), "u_statistic": np.ones(t), "p_value": p,
+             "q_value": benjamini_hochberg(p), "effect_size": np.full(t, 0.6)}
+    matches = [FilterMatch(i, 50, 9.0, f"T{i}", f"MA{i}", 1e-6, 1e-4, 0, "+", "fam") for i in range(f)]
+    rows, tf_rows, sig, fam, excess = _method_tables(tmp_path, "raw", stats, matches, f, 0.05)
+    assert len(tf_rows) > 20  # T0 with (nearly) everything, and T3-T7
+    assert [(r["tf_a"], r["tf_b"]) for r in excess["tf_rows"]] == [("T3", "T7")]
+    back = report.read_tsv(tmp_path / "tf_interactions_raw.tsv")
+    assert {(r["tf_a"], r["tf_b"]) for r in back if float(r["q_excess"]) < 0.05} == {("T3", "T7")}
+    entry = _method_entry(n_examples=10, n_background=10, n_observed=t, cut_value=0.0, rows=rows,
+                          tf_rows=tf_rows, n_sig=int(sig.sum()), fam_counts=fam, seconds=1.0, dist=None,
+                          truth_pairs={frozenset(("T3", "T7"))}, excess=excess)
+    assert entry["precision"] < 0.1 and entry["recall"] == 1.0
+    ex = entry["excess"]
+    assert (ex["precision"], ex["recall"], ex["n_significant_tf_pairs"]) == (1.0, 1.0, 1)
+    assert ex["n_significant_filter_pairs"] == 1 and ex["top_tf_pairs"][0]["q_excess"] < 0.05
+    assert abs(ex["null_centre"]) < 0.2 and ex["null_scale"] >= 1.0

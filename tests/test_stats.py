@@ -318,3 +318,75 @@ def test_mann_whitney_several_zero_counts_share_one_sort():
         one = mann_whitney_greater(fv, fgp, bv, bgp, g, bg_zeros=bz[d], fg_zeros=fz[d])
         for a, b in zip(stacked, one, strict=True):
             np.testing.assert_allclose(a[d], b, rtol=1e-12, equal_nan=True)
+
+
+def _pair_p(z: np.ndarray, f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Upper-triangle pairs of an ``(F, F)`` z matrix and their one-sided p-values."""
+    from scipy.special import ndtr as phi
+
+    a, b = np.triu_indices(f, 1)
+    return a, b, phi(-z[a, b])
+
+
+def test_pair_main_effects_recover_an_additive_matrix():
+    from satori_jax.interpret.stats import pair_main_effects
+
+    rng = np.random.default_rng(0)
+    f = 12
+    e = rng.normal(0, 3, f)
+    z = 1.5 + e[:, None] + e[None, :]
+    np.fill_diagonal(z, np.nan)
+    z[2, 5] = z[5, 2] = np.nan  # an untested pair
+    centre, effect, res = pair_main_effects(z)
+    fit = centre + effect[:, None] + effect[None, :]
+    ok = np.isfinite(z)
+    # median polish stops at one of its (non-unique) fixed points: what remains of effects spread
+    # over +-9 is a small fraction of the unit null spread the excess test divides by
+    assert np.allclose(fit[ok] + res[ok], z[ok]) and np.max(np.abs(res[ok])) < 0.3
+    assert np.median(np.abs(res[ok])) < 0.05
+    assert np.corrcoef(effect, e)[0, 1] > 0.999
+    assert np.isnan(res[2, 5]) and np.allclose(res, res.T, equal_nan=True)
+
+
+def test_excess_test_finds_the_interaction_not_the_enriched_filter():
+    """Filter 0 is enriched in the foreground (all its pairs raised by 6 z); pair (3, 7) has an extra
+    +8 on top of its filters' effects. Only (3, 7) has a significant excess; the pair test calls all
+    of filter 0's pairs too."""
+    from satori_jax.interpret.stats import excess_test
+
+    rng = np.random.default_rng(1)
+    f = 30
+    e = np.zeros(f)
+    e[0], e[3], e[7] = 6.0, 1.0, 1.0
+    z = e[:, None] + e[None, :] + rng.normal(0, 1, (f, f))
+    z = np.triu(z, 1) + np.triu(z, 1).T
+    z[3, 7] = z[7, 3] = z[3, 7] + 8.0
+    a, b, p = _pair_p(z, f)
+    q = benjamini_hochberg(p)
+    with_0 = (a == 0) | (b == 0)
+    assert np.mean(q[with_0] < 0.05) > 0.9  # the pair test calls filter 0's pairs
+    out = excess_test(a, b, p, f)
+    hit = out["q_excess"] < 0.05
+    hits = {(int(x), int(y)) for x, y in zip(a[hit], b[hit], strict=True)}
+    assert hits == {(3, 7)}
+    assert abs(out["null_centre"]) < 0.2 and out["null_scale"] == pytest.approx(1.0, abs=0.2)
+    # the same input in another order gives the same values
+    perm = rng.permutation(a.size)
+    again = excess_test(b[perm], a[perm], p[perm], f)
+    assert np.allclose(again["q_excess"], out["q_excess"][perm])
+
+
+def test_excess_test_never_more_liberal_and_needs_enough_pairs():
+    from satori_jax.interpret.stats import excess_test
+
+    f = 20
+    z = np.full((f, f), 2.0)
+    z[4, 9] = z[9, 4] = 3.0  # excess of 1: below any threshold with the spread floored at 1
+    a, b, p = _pair_p(z, f)
+    p[5] = np.nan  # untested pairs are ignored
+    out = excess_test(a, b, p, f)
+    assert out["null_scale"] == 1.0
+    assert np.all(out["q_excess"][np.isfinite(p)] > 0.05) and np.isnan(out["q_excess"][5])
+    few = excess_test(a[:50], b[:50], p[:50], f)  # fewer than EMPIRICAL_MIN_TESTS tests
+    assert np.isnan(few["q_excess"]).all() and np.isnan(few["null_scale"])
+    assert np.isnan(excess_test(a[:99], b[:99], p[:99], f, min_tests=200)["excess_z"]).all()

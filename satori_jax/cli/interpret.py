@@ -19,7 +19,10 @@ Interpret a trained SATORI run (a directory written by `python -m satori_jax.tra
      (filters_tomtom.tsv);
   3. score every filter pair in every example with each method (raw attention, attention
      attribution, ...), test foreground > background (Mann-Whitney U, Benjamini-Hochberg), and
-     name significant pairs by their filters' TF matches.
+     name significant pairs by their filters' TF matches;
+  4. flag the pairs that also stand out from their two filters' other pairs (q_excess < 0.05:
+     the pair's z-score beyond a robust filter-a + filter-b fit), so that two motifs that are
+     each merely enriched in the foreground are not read as an interaction.
 
 Outputs in --out: filters.meme, filters_tomtom.tsv, interactions_<method>.tsv,
 tf_interactions_<method>.tsv, PNG plots, report.html (opens offline) and, written last,
@@ -192,6 +195,12 @@ def _print_summary(summary: dict) -> None:
         extra = f", F1 {s['f1']:.3f}" if "f1" in s else ""
         print(f"{m}: {s['n_significant_filter_pairs']} significant filter pairs, "
               f"{s['n_significant_tf_pairs']} TF pairs (top: {top}), {s['seconds']:.1f} s{extra}")
+        ex = s.get("excess")
+        if ex is not None:
+            top = ", ".join(f"{p['tf_a']}-{p['tf_b']}" for p in ex["top_tf_pairs"][:3]) or "none"
+            extra = f", F1 {ex['f1']:.3f}" if "f1" in ex else ""
+            print(f"{m}, beyond their filters' enrichment (q_excess < 0.05): "
+                  f"{ex['n_significant_tf_pairs']} TF pairs (top: {top}){extra}")
     print(f"outputs in {out} (report: {out}/report.html, summary: {out}/summary.json)")
 
 

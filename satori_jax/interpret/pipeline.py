@@ -356,15 +356,24 @@ def _method_tables(out: Path, method: str, stats: dict, matches, num_filters: in
                    min_effect: float = 0.0):
     """Write ``interactions_{method}.tsv`` and ``tf_interactions_{method}.tsv`` from tested pairs.
 
+    Adds the excess test's columns (``excess_z``, ``p_excess``, ``q_excess``;
+    :func:`satori_jax.interpret.stats.excess_test`) to ``stats`` first.
+
     Returns
     -------
-    rows, tf_rows, sig, fam_counts
+    rows, tf_rows, sig, fam_counts, excess
         Filter-pair and TF-pair table rows, the ``(T,)`` mask of significant filter pairs
-        (:func:`_significant`, in the order of ``stats``) and the number of significant TF pairs
-        per family pair.
+        (:func:`_significant`, in the order of ``stats``), the number of significant TF pairs
+        per family pair, and the excess test's summary: ``n_significant_filter_pairs`` (also
+        ``q_excess < alpha``), ``tf_rows`` (:func:`satori_jax.interpret.report.excess_tf_pairs`),
+        ``null_centre`` and ``null_scale``.
     """
     from satori_jax.interpret import report
+    from satori_jax.interpret.stats import excess_test
 
+    ex = excess_test(stats["filter_a"], stats["filter_b"], stats["p_value"], num_filters)
+    for k in ("excess_z", "p_excess", "q_excess"):
+        stats[k] = ex[k]
     rows = report.interaction_table(stats, matches, num_filters)
     tf_rows = report.tf_pair_table(rows, alpha, min_effect)
     report.write_tsv(out / f"interactions_{method}.tsv", report.INTERACTION_COLUMNS, rows)
@@ -374,13 +383,18 @@ def _method_tables(out: Path, method: str, stats: dict, matches, num_filters: in
     for r in tf_rows:
         key = report.pair_label(r["family_a"] or "unknown", r["family_b"] or "unknown")
         fam_counts[key] = fam_counts.get(key, 0) + 1
-    return rows, tf_rows, sig, fam_counts
+    sig_ex = sig & (np.nan_to_num(ex["q_excess"], nan=1.0) < alpha)
+    excess = {"n_significant_filter_pairs": int(sig_ex.sum()),
+              "tf_rows": report.excess_tf_pairs(tf_rows, alpha),
+              "null_centre": ex["null_centre"], "null_scale": ex["null_scale"]}
+    return rows, tf_rows, sig, fam_counts, excess
 
 
 def _method_entry(*, n_examples: int, n_background: int, n_observed: int, cut_value, rows, tf_rows,
                   n_sig: int, fam_counts: dict[str, int], seconds: float, dist,
-                  truth_pairs) -> dict[str, Any]:
-    """The ``summary.json`` entry of one method (``dist``: median/q25/q75 bp of significant pairs or None)."""
+                  truth_pairs, excess: dict | None = None) -> dict[str, Any]:
+    """The ``summary.json`` entry of one method (``dist``: median/q25/q75 bp of significant pairs or None;
+    ``excess``: the last value :func:`_method_tables` returns)."""
     entry: dict[str, Any] = {
         "n_examples": int(n_examples),
         "n_background": int(n_background),
@@ -396,11 +410,34 @@ def _method_entry(*, n_examples: int, n_background: int, n_observed: int, cut_va
         "distance_bp_significant": None if dist is None else {k: dist[k] for k in ("median", "q25", "q75")},
     }
     if truth_pairs is not None:
-        from satori_jax.interpret.evaluate import score_pairs
-
-        sc = score_pairs([(r["tf_a"], r["tf_b"]) for r in tf_rows], truth_pairs)
-        entry.update({k: sc[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn")})
+        entry.update(_truth_scores(tf_rows, truth_pairs))
+    if excess is not None:
+        ex_rows = excess["tf_rows"]
+        sub: dict[str, Any] = {
+            "n_significant_filter_pairs": int(excess["n_significant_filter_pairs"]),
+            "n_significant_tf_pairs": int(len(ex_rows)),
+            "top_tf_pairs": [{"tf_a": r["tf_a"], "tf_b": r["tf_b"], "q_value": float(r["q_value"]),
+                              "q_excess": float(r["q_excess"])} for r in ex_rows[:25]],
+            # None (not nan) when too few pairs were tested for the excess test
+            "null_centre": _finite_or_none(excess["null_centre"]),
+            "null_scale": _finite_or_none(excess["null_scale"]),
+        }
+        if truth_pairs is not None:
+            sub.update(_truth_scores(ex_rows, truth_pairs))
+        entry["excess"] = sub
     return entry
+
+
+def _finite_or_none(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def _truth_scores(tf_rows, truth_pairs) -> dict[str, Any]:
+    """Precision, recall, F1, tp, fp, fn of the TF pairs of ``tf_rows`` against the true pairs."""
+    from satori_jax.interpret.evaluate import score_pairs
+
+    sc = score_pairs([(r["tf_a"], r["tf_b"]) for r in tf_rows], truth_pairs)
+    return {k: sc[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn")}
 
 
 def _overlap_plot(out: Path, images: dict, top_labels: dict[str, list[str]], method_list,
@@ -677,8 +714,8 @@ def interpret_run(
         seconds = time.perf_counter() - t
         cut_value = (float(np.mean(fg_scores.score, dtype=np.float64)) if len(fg_scores) else None) \
             if cutoff == "mean" else float(cutoff)
-        rows, tf_rows, sig, fam_counts = _method_tables(out, method, stats, matches, num_filters, alpha,
-                                                        min_effect)
+        rows, tf_rows, sig, fam_counts, excess = _method_tables(out, method, stats, matches, num_filters,
+                                                                alpha, min_effect)
         n_sig = int(sig.sum())
         tables[method], tf_tables[method] = rows, tf_rows
         top_labels[method] = [report.pair_label(r["tf_a"], r["tf_b"]) for r in tf_rows]
@@ -687,11 +724,12 @@ def interpret_run(
         entry = _method_entry(n_examples=len(fg_codes), n_background=len(bg_codes),
                               n_observed=fg_scores.num_pairs(), cut_value=cut_value, rows=rows,
                               tf_rows=tf_rows, n_sig=n_sig, fam_counts=fam_counts, seconds=seconds,
-                              dist=dist, truth_pairs=truth_pairs)
+                              dist=dist, truth_pairs=truth_pairs, excess=excess)
         entry["null"] = {"kind": null, "centre": null_info["null_centre"], "scale": null_info["null_scale"]}
         summary_methods[method] = entry
         log(f"method {method}: {len(rows)} pairs tested, {n_sig} significant filter pairs, "
-            f"{len(tf_rows)} TF pairs, {seconds:.1f} s")
+            f"{len(tf_rows)} TF pairs ({len(excess['tf_rows'])} beyond their filters' enrichment), "
+            f"{seconds:.1f} s")
         if plots:
             from satori_jax.interpret import plots as plot_lib
 

@@ -31,6 +31,7 @@ __all__ = [
     "INTERACTION_COLUMNS",
     "TF_INTERACTION_COLUMNS",
     "atomic_write_text",
+    "excess_tf_pairs",
     "interaction_table",
     "pair_label",
     "read_tsv",
@@ -46,11 +47,12 @@ ALPHA = 0.05
 INTERACTION_COLUMNS = (
     "filter_a", "filter_b", "tf_a", "tf_b", "family_a", "family_b", "n_fg", "n_bg", "median_score_fg",
     "median_score_bg", "median_distance_bp", "u_statistic", "p_value", "q_value", "effect_size",
+    "excess_z", "q_excess",
 )
 
 TF_INTERACTION_COLUMNS = (
     "tf_a", "tf_b", "family_a", "family_b", "n_filter_pairs", "q_value", "p_value", "median_distance_bp",
-    "median_score_fg", "median_score_bg", "n_fg", "n_bg", "effect_size", "filter_pairs",
+    "median_score_fg", "median_score_bg", "n_fg", "n_bg", "effect_size", "q_excess", "filter_pairs",
 )
 
 COLUMN_DOCS: dict[str, str] = {
@@ -74,6 +76,13 @@ COLUMN_DOCS: dict[str, str] = {
     "effect_size": "Probability that a foreground score exceeds a background score (U / (n_fg * n_bg), "
                    "ties count 1/2; 0.5 = no difference). With --min-effect, pairs below it are not "
                    "significant.",
+    "excess_z": "The pair's z-score (from p_value) minus what its two filters' effects over all their "
+                "pairs predict (robust additive fit): how much more this pair is raised in the "
+                "foreground than its filters' other pairs. nan when fewer than 100 pairs were tested.",
+    "q_excess": "Benjamini-Hochberg q-value of excess_z against the spread of all pairs' excess (TF "
+                "table: smallest over the merged filter pairs). A pair with q_value < 0.05 AND "
+                "q_excess < 0.05 stands out from its partners' pairs: an interaction rather than two "
+                "motifs that are each enriched in the foreground.",
     "n_filter_pairs": "Significant filter pairs merged into this TF pair.",
     "filter_pairs": "The merged filter pairs, 'filterA-filterB' separated by ';', best first.",
     # filters_tomtom.tsv
@@ -183,6 +192,9 @@ def _names(matches: Sequence[Any], num_filters: int) -> tuple[list[str], list[st
     return tf, fam
 
 
+_OPTIONAL = ("excess_z", "q_excess")  # columns a stats table may lack (nan in the rows)
+
+
 def interaction_table(stats: Mapping[str, np.ndarray], matches: Sequence[Any], num_filters: int
                       ) -> list[dict[str, Any]]:
     """Rows of ``interactions_<method>.tsv`` from a :func:`satori_jax.interpret.stats.test_pairs` table.
@@ -191,7 +203,9 @@ def interaction_table(stats: Mapping[str, np.ndarray], matches: Sequence[Any], n
     ----------
     stats
         Columns ``filter_a``, ``filter_b``, ``n_fg``, ``n_bg``, ``median_score_fg``,
-        ``median_score_bg``, ``median_distance_bp``, ``u_statistic``, ``p_value``, ``q_value``
+        ``median_score_bg``, ``median_distance_bp``, ``u_statistic``, ``p_value``, ``q_value``,
+        ``effect_size`` and optionally ``excess_z``, ``q_excess``
+        (:func:`~satori_jax.interpret.stats.excess_test`)
         (``(T,)`` each), sorted by q-value.
     matches
         Per-filter best TomTom hits (:class:`~satori_jax.interpret.motifs.FilterMatch`).
@@ -212,7 +226,7 @@ def interaction_table(stats: Mapping[str, np.ndarray], matches: Sequence[Any], n
         row: dict[str, Any] = {"filter_a": f"filter{a}", "filter_b": f"filter{b}", "tf_a": tf[a],
                                "tf_b": tf[b], "family_a": fam[a], "family_b": fam[b]}
         for c in INTERACTION_COLUMNS[6:]:
-            v = stats[c][i]
+            v = stats[c][i] if c in stats or c not in _OPTIONAL else np.nan
             row[c] = int(v) if c in ("n_fg", "n_bg") else float(v)
         rows.append(row)
     return rows
@@ -238,10 +252,12 @@ def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
     Keeps significant rows (:func:`is_significant`) whose two filters are both named (best hit q < 0.05),
     drops self pairs (same TF name), orders each pair by name and merges duplicates keeping the
     statistics of the smallest q-value (then p-value). Output sorted by q-value, then p-value,
-    then names. Keys: :data:`TF_INTERACTION_COLUMNS`.
+    then names. Keys: :data:`TF_INTERACTION_COLUMNS` (``q_excess``: the smallest over the merged
+    filter pairs, ``nan`` when the rows carry none).
     """
     best: dict[tuple[str, str], dict[str, Any]] = {}
     members: dict[tuple[str, str], list[tuple[float, float, str]]] = {}
+    excess: dict[tuple[str, str], float] = {}
     for r in rows:
         q = float(r["q_value"])
         named = r["tf_a"] and r["tf_b"] and r["tf_a"] != r["tf_b"]
@@ -253,6 +269,9 @@ def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
             key, fams = (r["tf_b"], r["tf_a"]), (r["family_b"], r["family_a"])
         p = float(r["p_value"])
         members.setdefault(key, []).append((q, p, f"{r['filter_a']}-{r['filter_b']}"))
+        qx = float(r.get("q_excess", float("nan")))
+        if np.isfinite(qx) and qx < excess.get(key, np.inf):
+            excess[key] = qx
         cur = best.get(key)
         if cur is None or (q, p) < (cur["q_value"], cur["p_value"]):
             best[key] = {
@@ -265,10 +284,22 @@ def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
     for key, row in best.items():
         mem = sorted(members[key])
         row["n_filter_pairs"] = len(mem)
+        row["q_excess"] = excess.get(key, float("nan"))
         row["filter_pairs"] = ";".join(m[2] for m in mem)
         out.append(row)
     out.sort(key=lambda r: (r["q_value"], r["p_value"], r["tf_a"], r["tf_b"]))
     return out
+
+
+def excess_tf_pairs(tf_rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA) -> list[dict[str, Any]]:
+    """The rows of a :func:`tf_pair_table` whose ``q_excess < alpha``, by ``q_excess`` then ``q_value``.
+
+    These TF pairs pass the pair test and stand out from their filters' other pairs
+    (:func:`satori_jax.interpret.stats.excess_test`).
+    """
+    keep = [dict(r) for r in tf_rows if float(r.get("q_excess", float("nan"))) < alpha]
+    keep.sort(key=lambda r: (r["q_excess"], r["q_value"], r["tf_a"], r["tf_b"]))
+    return keep
 
 
 # --------------------------------------------------------------------------------------------
@@ -389,6 +420,11 @@ def write_html(
         parts.append(f"<h2>Method <code>{html.escape(m)}</code></h2>")
         parts.append(f"<h3>TF interactions (<code>tf_interactions_{html.escape(m)}.tsv</code>)</h3>")
         parts.append(_table(TF_INTERACTION_COLUMNS, tf_tables.get(m, [])))
+        parts.append("<h3>Beyond their filters' enrichment (q_excess &lt; 0.05)</h3><p>The TF pairs above "
+                     "whose foreground shift also exceeds what their two filters show with every other "
+                     "partner: interactions rather than two motifs each enriched in the foreground "
+                     "(see q_excess below).</p>")
+        parts.append(_table(TF_INTERACTION_COLUMNS, excess_tf_pairs(tf_tables.get(m, []))))
         parts.append(f"<h3>Filter-pair tests (<code>interactions_{html.escape(m)}.tsv</code>)</h3>")
         parts.append(_table(INTERACTION_COLUMNS, tables.get(m, [])))
         imgs = images.get(m, {})
@@ -413,6 +449,9 @@ def write_html(
         "<dt>methods.&lt;m&gt;.n_significant_filter_pairs</dt><dd>Tested pairs with q &lt; 0.05.</dd>"
         "<dt>methods.&lt;m&gt;.n_significant_tf_pairs</dt><dd>Rows of tf_interactions_&lt;m&gt;.tsv.</dd>"
         "<dt>methods.&lt;m&gt;.top_tf_pairs</dt><dd>Best TF pairs (tf_a, tf_b, q_value), best first.</dd>"
+        "<dt>methods.&lt;m&gt;.excess</dt><dd>The same counts, top pairs (with q_excess) and, with "
+        "--truth, precision / recall / F1 for the pairs that also have q_excess &lt; 0.05; null_centre and "
+        "null_scale of the excess test.</dd>"
         "<dt>methods.&lt;m&gt;.seconds</dt><dd>Wall time of scoring (foreground + background) and "
         "statistics.</dd>"
         "<dt>methods.&lt;m&gt;.precision / recall / f1</dt><dd>With --truth: significant TF pairs scored "

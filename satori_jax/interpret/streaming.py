@@ -916,8 +916,8 @@ def interpret_stream(
             stats["q_value"] = benjamini_hochberg(stats["p_value"])
             order = np.lexsort((stats["p_value"], stats["q_value"]))
             stats = {kk: v[order] for kk, v in stats.items()}
-            rows, tf_rows, sig, fam_counts = _method_tables(out, m, stats, matches, num_filters, alpha,
-                                                            min_effect)
+            rows, tf_rows, sig, fam_counts, excess = _method_tables(out, m, stats, matches, num_filters,
+                                                                    alpha, min_effect)
             n_sig = int(sig.sum())
             tables[m], tf_tables[m] = rows, tf_rows
             top_labels[m] = [report.pair_label(r["tf_a"], r["tf_b"]) for r in tf_rows]
@@ -930,11 +930,12 @@ def interpret_stream(
             seconds = method_seconds[m] + time.perf_counter() - t
             entry = _method_entry(n_examples=n_ex_fg, n_background=n_ex_bg, n_observed=n_obs,
                                   cut_value=cut_value, rows=rows, tf_rows=tf_rows, n_sig=n_sig,
-                                  fam_counts=fam_counts, seconds=seconds, dist=dist, truth_pairs=truth_pairs)
+                                  fam_counts=fam_counts, seconds=seconds, dist=dist, truth_pairs=truth_pairs,
+                                  excess=excess)
             entry["null"] = {"kind": null, "centre": centre, "scale": scale}
             summary_methods[m] = entry
             log(f"method {m}: {len(rows)} pairs tested, {n_sig} significant filter pairs, "
-                f"{len(tf_rows)} TF pairs")
+                f"{len(tf_rows)} TF pairs ({len(excess['tf_rows'])} beyond their filters' enrichment)")
             if plots:
                 from satori_jax.interpret import plots as plot_lib
 
