@@ -133,6 +133,8 @@ def test_interpret_run_end_to_end(run_and_db):
         ex = s["excess"]
         assert s["n_tested"] < 100 and ex["null_scale"] is None and ex["n_significant_tf_pairs"] == 0
         assert ex["f1"] == 0.0 and ex["top_tf_pairs"] == []
+        if s["n_significant_tf_pairs"]:  # the candidates include every reported pair
+            assert s["baseline"]["recall"] >= s["recall"] and s["baseline"]["n_tf_pairs"] >= 1
         assert s["seconds"] > 0
         rows = read_tsv(out / f"interactions_{m}.tsv")
         if s["top_tf_pairs"]:

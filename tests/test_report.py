@@ -186,6 +186,8 @@ def test_method_tables_and_summary_report_the_excess_pairs(tmp_path):
                           tf_rows=tf_rows, n_sig=int(sig.sum()), fam_counts=fam, seconds=1.0, dist=None,
                           truth_pairs={frozenset(("T3", "T7"))}, excess=excess)
     assert entry["precision"] < 0.1 and entry["recall"] == 1.0
+    base = entry["baseline"]  # every one of the 435 named TF pairs, one of them true
+    assert base["n_tf_pairs"] == t and base["recall"] == 1.0 and base["precision"] == pytest.approx(1 / t)
     ex = entry["excess"]
     assert (ex["precision"], ex["recall"], ex["n_significant_tf_pairs"]) == (1.0, 1.0, 1)
     assert ex["n_significant_filter_pairs"] == 1 and ex["top_tf_pairs"][0]["q_excess"] < 0.05

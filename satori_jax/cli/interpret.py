@@ -192,7 +192,7 @@ def _print_summary(summary: dict) -> None:
     out = summary["run"]["out_dir"]
     for m, s in summary["methods"].items():
         top = ", ".join(f"{p['tf_a']}-{p['tf_b']}" for p in s["top_tf_pairs"][:3]) or "none"
-        extra = f", F1 {s['f1']:.3f}" if "f1" in s else ""
+        extra = f", F1 {s['f1']:.3f} (every tested TF pair: {s['baseline']['f1']:.3f})" if "f1" in s else ""
         print(f"{m}: {s['n_significant_filter_pairs']} significant filter pairs, "
               f"{s['n_significant_tf_pairs']} TF pairs (top: {top}), {s['seconds']:.1f} s{extra}")
         ex = s.get("excess")

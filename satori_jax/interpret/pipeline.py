@@ -411,6 +411,11 @@ def _method_entry(*, n_examples: int, n_background: int, n_observed: int, cut_va
     }
     if truth_pairs is not None:
         entry.update(_truth_scores(tf_rows, truth_pairs))
+        # what calling every candidate would score: the bar a method's F1 must clear to mean anything
+        every = sorted({tuple(sorted((r["tf_a"], r["tf_b"]))) for r in rows
+                        if r["tf_a"] and r["tf_b"] and r["tf_a"] != r["tf_b"]})
+        entry["baseline"] = {"rule": "every TF pair with a tested filter pair", "n_tf_pairs": len(every),
+                             **_truth_scores([{"tf_a": a, "tf_b": b} for a, b in every], truth_pairs)}
     if excess is not None:
         ex_rows = excess["tf_rows"]
         sub: dict[str, Any] = {
