@@ -190,17 +190,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _print_summary(summary: dict) -> None:
     out = summary["run"]["out_dir"]
+
+    def top(entry: dict) -> str:
+        return ", ".join(f"{p['tf_a']}-{p['tf_b']}" for p in entry["top_tf_pairs"][:3]) or "none"
+
     for m, s in summary["methods"].items():
-        top = ", ".join(f"{p['tf_a']}-{p['tf_b']}" for p in s["top_tf_pairs"][:3]) or "none"
         extra = f", F1 {s['f1']:.3f} (every tested TF pair: {s['baseline']['f1']:.3f})" if "f1" in s else ""
         print(f"{m}: {s['n_significant_filter_pairs']} significant filter pairs, "
-              f"{s['n_significant_tf_pairs']} TF pairs (top: {top}), {s['seconds']:.1f} s{extra}")
+              f"{s['n_significant_tf_pairs']} TF pairs (top: {top(s)}), {s['seconds']:.1f} s{extra}")
         ex = s.get("excess")
         if ex is not None:
-            top = ", ".join(f"{p['tf_a']}-{p['tf_b']}" for p in ex["top_tf_pairs"][:3]) or "none"
             extra = f", F1 {ex['f1']:.3f}" if "f1" in ex else ""
             print(f"{m}, beyond their filters' enrichment (q_excess < 0.05): "
-                  f"{ex['n_significant_tf_pairs']} TF pairs (top: {top}){extra}")
+                  f"{ex['n_significant_tf_pairs']} TF pairs (top: {top(ex)}){extra}")
     print(f"outputs in {out} (report: {out}/report.html, summary: {out}/summary.json)")
 
 

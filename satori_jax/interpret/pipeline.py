@@ -412,10 +412,10 @@ def _method_entry(*, n_examples: int, n_background: int, n_observed: int, cut_va
     if truth_pairs is not None:
         entry.update(_truth_scores(tf_rows, truth_pairs))
         # what calling every candidate would score: the bar a method's F1 must clear to mean anything
-        every = sorted({tuple(sorted((r["tf_a"], r["tf_b"]))) for r in rows
-                        if r["tf_a"] and r["tf_b"] and r["tf_a"] != r["tf_b"]})
-        entry["baseline"] = {"rule": "every TF pair with a tested filter pair", "n_tf_pairs": len(every),
-                             **_truth_scores([{"tf_a": a, "tf_b": b} for a, b in every], truth_pairs)}
+        # (score_pairs drops self pairs and duplicates; unnamed filters have no TF pair)
+        every = _truth_scores([r for r in rows if r["tf_a"] and r["tf_b"]], truth_pairs, ("n_predicted",))
+        entry["baseline"] = {"rule": "every TF pair with a tested filter pair",
+                             "n_tf_pairs": every.pop("n_predicted"), **every}
     if excess is not None:
         ex_rows = excess["tf_rows"]
         sub: dict[str, Any] = {
@@ -437,12 +437,13 @@ def _finite_or_none(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def _truth_scores(tf_rows, truth_pairs) -> dict[str, Any]:
-    """Precision, recall, F1, tp, fp, fn of the TF pairs of ``tf_rows`` against the true pairs."""
+def _truth_scores(tf_rows, truth_pairs, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Precision, recall, F1, tp, fp, fn (and the ``extra`` keys of
+    :func:`~satori_jax.interpret.evaluate.score_pairs`) of the TF pairs of ``tf_rows``."""
     from satori_jax.interpret.evaluate import score_pairs
 
     sc = score_pairs([(r["tf_a"], r["tf_b"]) for r in tf_rows], truth_pairs)
-    return {k: sc[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn")}
+    return {k: sc[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn", *extra)}
 
 
 def _overlap_plot(out: Path, images: dict, top_labels: dict[str, list[str]], method_list,

@@ -220,13 +220,15 @@ def interaction_table(stats: Mapping[str, np.ndarray], matches: Sequence[Any], n
     tf, fam = _names(matches, num_filters)
     fa = np.asarray(stats["filter_a"], np.int64)
     fb = np.asarray(stats["filter_b"], np.int64)
+    cols = {c: np.full(fa.size, np.nan) if c in _OPTIONAL and c not in stats else stats[c]
+            for c in INTERACTION_COLUMNS[6:]}
     rows = []
     for i in range(fa.size):
         a, b = int(fa[i]), int(fb[i])
         row: dict[str, Any] = {"filter_a": f"filter{a}", "filter_b": f"filter{b}", "tf_a": tf[a],
                                "tf_b": tf[b], "family_a": fam[a], "family_b": fam[b]}
-        for c in INTERACTION_COLUMNS[6:]:
-            v = stats[c][i] if c in stats or c not in _OPTIONAL else np.nan
+        for c, col in cols.items():
+            v = col[i]
             row[c] = int(v) if c in ("n_fg", "n_bg") else float(v)
         rows.append(row)
     return rows
