@@ -432,11 +432,12 @@ def run_methods(
 ) -> dict:
     """Section 1: the four methods on the same selected examples, per architecture and size."""
     from satori_jax.interpret.activity import filter_thresholds
-    from satori_jax.interpret.pipeline import ACTIVITY_FRACTION, ScoreContext, available_methods
+    from satori_jax.interpret.options import ACTIVITY_FRACTION
+    from satori_jax.interpret.scorers import ScoreContext, available_methods
     from satori_jax.interpret.stats import test_pairs
     from satori_jax.metrics import auroc
     from satori_jax.models import pooled_length
-    from satori_jax.train import predict_probs
+    from satori_jax.predict import predict_probs
 
     scorers = available_methods()
     missing = [m for m in methods if m not in scorers]
@@ -666,7 +667,8 @@ def run_scaling(prof: Profile, seed: int, models: dict[str, ArchModel]) -> dict:
     """Section 2: raw and fis time / peak RSS against N and L (basic model, scorer only)."""
     from satori_jax.interpret.activity import filter_thresholds
     from satori_jax.interpret.fis import fis_scores
-    from satori_jax.interpret.pipeline import ACTIVITY_FRACTION, ScoreContext, available_methods
+    from satori_jax.interpret.options import ACTIVITY_FRACTION
+    from satori_jax.interpret.scorers import ScoreContext, available_methods
 
     am = models.get("basic") or build_arch("basic", prof, seed)
     models["basic"] = am

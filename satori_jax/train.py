@@ -28,6 +28,7 @@ from satori_jax.data.encoding import one_hot
 from satori_jax.errors import InputError
 from satori_jax.metrics import classification_metrics
 from satori_jax.models import attention_entropy, bce_loss, build_model, count_params, init_variables
+from satori_jax.predict import make_predict_fn, predict_probs, progress
 
 _tree_norm = getattr(getattr(optax, "tree", None), "norm", None) or optax.tree_utils.tree_l2_norm
 
@@ -145,56 +146,6 @@ def make_train_step(entropy_weight: float, learning_rate: float) -> Callable:
         return state, metrics
 
     return jax.jit(train_step, donate_argnums=(0,))
-
-
-def make_predict_fn(model) -> Callable:
-    """jit-compiled ``predict(variables, codes (B, L) uint8) -> probs (B, C)``."""
-
-    @jax.jit
-    def predict(variables, codes):
-        logits, _ = model.apply(variables, one_hot(codes), train=False)
-        return jax.nn.sigmoid(logits)
-
-    return predict
-
-
-def predict_probs(
-    model,
-    variables,
-    codes: np.ndarray,
-    batch_size: int = 512,
-    verbose: bool = False,
-    predict_fn: Callable | None = None,
-    mesh=None,
-) -> np.ndarray:
-    """Probabilities ``(N, C)`` for uint8 codes ``(N, L)``, in fixed-shape padded batches (one compile).
-
-    With a ``mesh`` (:mod:`satori_jax.parallel`) every batch is sharded over its devices.
-    """
-    predict_fn = predict_fn or make_predict_fn(model)
-    n = codes.shape[0]
-    out = []
-    bs = min(batch_size, max(n, 1))
-    if mesh is not None:
-        bs = parallel.round_batch(bs, mesh)
-        variables = parallel.replicate(variables, mesh)
-    for start in _progress(range(0, n, bs), verbose, "predict"):
-        chunk = codes[start : start + bs]
-        pad = bs - chunk.shape[0]
-        if pad:
-            chunk = np.concatenate([chunk, np.zeros((pad,) + chunk.shape[1:], chunk.dtype)])
-        if mesh is not None:
-            chunk = parallel.shard_batch(chunk, mesh)
-        out.append(parallel.to_host(predict_fn(variables, chunk))[: bs - pad])
-    return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
-
-
-def _progress(it, verbose: bool, desc: str, total: int | None = None):
-    if not verbose:
-        return it
-    from tqdm.auto import tqdm
-
-    return tqdm(it, desc=desc, total=total, leave=False, dynamic_ncols=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -380,7 +331,7 @@ def fit(
             rc_augment=cfg.data.rc_augment,
         )
         step_metrics = []
-        for i, batch in enumerate(_progress(batches, verbose, f"epoch {epoch + 1}/{tc.epochs}", n_batches)):
+        for i, batch in enumerate(progress(batches, verbose, f"epoch {epoch + 1}/{tc.epochs}", n_batches)):
             batch = parallel.shard_batch(batch, mesh, local=True)
             state, m = train_step(state, batch, jax.random.fold_in(epoch_rng, i))
             step_metrics.append(m)

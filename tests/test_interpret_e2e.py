@@ -198,7 +198,8 @@ def test_cli_and_errors(run_and_db, capsys):
 def test_fis_and_dfim_plug_in(run_and_db):
     pytest.importorskip("satori_jax.interpret.fis")
     pytest.importorskip("satori_jax.interpret.dfim")
-    from satori_jax.interpret.pipeline import available_methods, interpret_run
+    from satori_jax.interpret.pipeline import interpret_run
+    from satori_jax.interpret.scorers import available_methods
 
     assert {"raw", "attr", "fis", "dfim"} <= set(available_methods())
     base, run = run_and_db

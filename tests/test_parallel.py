@@ -17,7 +17,8 @@ SCRIPT = textwrap.dedent(
     import jax, numpy as np
     from jax.sharding import Mesh
     from satori_jax import config as config_lib, parallel
-    from satori_jax.train import create_state, make_train_step, predict_probs, build_model
+    from satori_jax.train import create_state, make_train_step, build_model
+    from satori_jax.predict import predict_probs
     from satori_jax.data.pipeline import batch_iterator
 
     assert jax.device_count() == 2, jax.devices()

@@ -143,8 +143,8 @@ def test_hist_quantile_matches_numpy_on_integers():
 def stream_case(tmp_path_factory):
     """A tiny run whose test_predictions.npz holds the model's own probabilities, the same test set as
     FASTA (multi-line records) + labels TSV, and a motif database."""
+    from satori_jax.predict import predict_probs
     from satori_jax.runs import load_run
-    from satori_jax.train import predict_probs
 
     base = tmp_path_factory.mktemp("stream")
     run = _write_run(base / "run")

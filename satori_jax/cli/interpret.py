@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "re-calibrated to the centre and spread of all tested pairs' z-scores, never more "
                         "liberal; for data sets where nearly every pair comes out, e.g. few motifs and "
                         "large samples)")
-    from satori_jax.interpret.pipeline import ACTIVITY_FRACTION
+    from satori_jax.interpret.options import ACTIVITY_FRACTION
 
     p.add_argument("--activity-fraction", type=fraction, default=ACTIVITY_FRACTION, metavar="F",
                    help="a filter is active (for pairing and FIS/DFIM sources) where its activation reaches "

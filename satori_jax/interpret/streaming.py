@@ -86,7 +86,7 @@ from typing import Any
 import numpy as np
 
 from satori_jax.errors import InputError, input_error
-from satori_jax.interpret.pipeline import ACTIVITY_FRACTION, split_thresholds
+from satori_jax.interpret.options import ACTIVITY_FRACTION, split_thresholds
 
 __all__ = [
     "SAMPLE_SIZE",
@@ -679,8 +679,8 @@ def interpret_stream(
     log.step("motif_db", time.perf_counter() - t)
 
     from satori_jax.interpret.interactions import Placement
+    from satori_jax.predict import make_predict_fn, predict_probs
     from satori_jax.runs import load_model
-    from satori_jax.train import make_predict_fn, predict_probs
 
     cfg, model, variables, info = load_model(run_dir)
     label_names = list(info["label_names"])
