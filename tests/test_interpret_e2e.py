@@ -1,4 +1,4 @@
-"""End-to-end smoke test: a hand-built run directory through ``interpret_run`` and the CLI."""
+"""End-to-end smoke test: a hand-built run directory through ``interpret`` and the CLI."""
 
 from __future__ import annotations
 
@@ -16,6 +16,14 @@ from satori_jax.errors import InputError
 K, L, N = 8, 64, 60
 MOTIF_A = "TGACTCAG"
 MOTIF_B = "CACGTGAC"
+
+
+def interpret_run(run, out=None, **kw):
+    """:func:`satori_jax.interpret.driver.interpret` on the run's test set with these options."""
+    from satori_jax.interpret.driver import interpret
+    from satori_jax.interpret.options import InterpretOptions
+
+    return interpret(run, InterpretOptions(out=out, **kw))
 
 
 def _pwm(consensus: str) -> np.ndarray:
@@ -96,7 +104,6 @@ def run_and_db(tmp_path_factory):
 
 def test_interpret_run_end_to_end(run_and_db):
     from satori_jax.interpret.motifs import TOMTOM_COLUMNS
-    from satori_jax.interpret.pipeline import interpret_run
     from satori_jax.interpret.report import INTERACTION_COLUMNS, TF_INTERACTION_COLUMNS, read_tsv
 
     base, run = run_and_db
@@ -151,7 +158,6 @@ def test_interpret_run_end_to_end(run_and_db):
 def test_cli_and_errors(run_and_db, capsys):
     from satori_jax.cli.common import run_cli
     from satori_jax.cli.interpret import main
-    from satori_jax.interpret.pipeline import interpret_run
 
     base, run = run_and_db
     out = base / "out_cli"
@@ -198,7 +204,6 @@ def test_cli_and_errors(run_and_db, capsys):
 def test_fis_and_dfim_plug_in(run_and_db):
     pytest.importorskip("satori_jax.interpret.fis")
     pytest.importorskip("satori_jax.interpret.dfim")
-    from satori_jax.interpret.pipeline import interpret_run
     from satori_jax.interpret.scorers import available_methods
 
     assert {"raw", "attr", "fis", "dfim"} <= set(available_methods())

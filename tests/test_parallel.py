@@ -78,7 +78,11 @@ def test_a_process_that_cannot_see_process_zeros_out_dir_says_so(tmp_path):
     """Several processes need one shared --out: a host that does not see process 0's settings
     file (another disk, or stale settings) gets a clear error naming the directory."""
     from satori_jax.errors import InputError
-    from satori_jax.interpret.streaming import _check_shared, _settings_hash
+    from satori_jax.interpret.accumulate import DirStore
+    from satori_jax.interpret.accumulate import settings_hash as _settings_hash
+
+    def _check_shared(root, settings):
+        DirStore(root).check_shared(settings)
 
     settings = {"chunk_size": 10}
     with pytest.raises(InputError, match="shared file system"):

@@ -160,7 +160,8 @@ def test_method_tables_and_summary_report_the_excess_pairs(tmp_path):
     The pair test calls both; the summary's ``excess`` entry keeps only T3-T7."""
     from scipy.special import ndtr
 
-    from satori_jax.interpret.pipeline import _method_entry, _method_tables
+    from satori_jax.interpret.outputs import method_entry as _method_entry
+    from satori_jax.interpret.outputs import method_tables as _method_tables
     from satori_jax.interpret.stats import benjamini_hochberg
 
     rng = np.random.default_rng(4)  # (a draw without a chance N(0, 1) outlier > 3.3: BH allows those)

@@ -11,18 +11,12 @@ from scipy.stats import mannwhitneyu
 
 from satori_jax.data.io import read_fasta
 from satori_jax.data.meme import Motif, write_meme
+from satori_jax.data.sources import iter_fasta_chunks, open_source
 from satori_jax.errors import InputError
-from satori_jax.interpret import streaming
+from satori_jax.interpret import accumulate
+from satori_jax.interpret.histogram import Bins, hist_median, hist_quantile, mann_whitney_hist, range_from
 from satori_jax.interpret.stats import mann_whitney_greater
-from satori_jax.interpret.streaming import (
-    _Bins,
-    hist_median,
-    hist_quantile,
-    interpret_stream,
-    iter_fasta_chunks,
-    mann_whitney_hist,
-)
-from tests.test_interpret_e2e import MOTIF_A, MOTIF_B, _pwm, _write_run
+from tests.test_interpret_e2e import MOTIF_A, MOTIF_B, _pwm, _write_run, interpret_run
 
 PROB_CUTOFF, NEG_CUTOFF = 0.42, 0.62  # the tiny model's probabilities sit around 0.4-0.7
 CHUNK = 16  # 60 test sequences -> 4 chunks
@@ -89,7 +83,7 @@ def _hist_of(values, groups, n_groups, bins):
 def test_mann_whitney_hist_exact_on_bin_values():
     """Scores on the bins' representative values: identical to the exact (tie-aware) test."""
     rng = np.random.default_rng(0)
-    bins = _Bins(1e-4, 1.0, 64)
+    bins = Bins(1e-4, 1.0, 64)
     vals = bins.values()
     g = 40
     gf, gb = rng.integers(0, g, 3000), rng.integers(0, g, 2500)
@@ -113,7 +107,7 @@ def test_mann_whitney_hist_close_to_exact_on_continuous_scores():
     effect = np.where(np.arange(g) % 3 == 0, 0.15, 0.0)[gf]
     f = np.exp(rng.normal(-4 + effect, 1.0)).astype(np.float32)
     b = np.exp(rng.normal(-4, 1.0, gb.size)).astype(np.float32)
-    bins = _Bins(*streaming._range_from(np.concatenate([f[:500], b[:500]]), bounded=False), 1024)
+    bins = Bins(*range_from(np.concatenate([f[:500], b[:500]]), bounded=False), 1024)
     u, p = mann_whitney_hist(_hist_of(f, gf, g, bins), _hist_of(b, gb, g, bins))
     u_ref, p_ref, _, _ = mann_whitney_greater(f, gf, b, gb, g)
     np.testing.assert_allclose(u, u_ref, rtol=1e-3)
@@ -175,13 +169,15 @@ KW = dict(methods=("raw", "attr"), prob_cutoff=PROB_CUTOFF, batch_size=16, verbo
 
 def _stream(base, run, out, **kw):
     kw = {**KW, "plots": False, "chunk_size": CHUNK, "fasta": base / "test.fa", **kw}
-    return interpret_stream(run, out, labels=base / "test.tsv", motif_db=base / "db.meme", **kw)
+    from satori_jax.interpret.driver import interpret
+    from satori_jax.interpret.options import InterpretOptions
+
+    source = open_source(fasta=kw.pop("fasta"), labels=base / "test.tsv")
+    return interpret(run, InterpretOptions(out=out, motif_db=base / "db.meme", **kw), source)
 
 
 @pytest.fixture(scope="module")
 def reference(stream_case):
-    from satori_jax.interpret.pipeline import interpret_run
-
     base, run = stream_case
     mem = interpret_run(run, base / "mem", motif_db=base / "db.meme", plots=False, **KW)
     st = _stream(base, run, base / "st")
@@ -237,8 +233,6 @@ def test_chunked_equals_whole_set_for_other_tests(stream_case, reference, tmp_pa
     import shutil
 
     from satori_jax.interpret import stats
-    from satori_jax.interpret.pipeline import interpret_run
-
     monkeypatch.setattr(stats, "EMPIRICAL_MIN_TESTS", 5)  # the tiny case tests ~15 pairs
     base, run = stream_case
     shutil.copytree(base / "st" / "stream", tmp_path / "st" / "stream")
@@ -275,7 +269,7 @@ def test_resume_after_failure_gives_identical_outputs(stream_case, reference, mo
         if (pass_no, chunk) == (2, 1):
             raise RuntimeError("injected failure")
 
-    monkeypatch.setattr(streaming, "_after_chunk", fail)
+    monkeypatch.setattr(accumulate, "after_chunk", fail)
     with pytest.raises(RuntimeError, match="injected"):
         _stream(base, run, out)
     assert not (out / "summary.json").exists()
@@ -285,7 +279,7 @@ def test_resume_after_failure_gives_identical_outputs(stream_case, reference, mo
     assert not list((out / "stream").glob(".*tmp*"))
 
     done = []
-    monkeypatch.setattr(streaming, "_after_chunk", lambda p, c: done.append((p, c)))
+    monkeypatch.setattr(accumulate, "after_chunk", lambda p, c: done.append((p, c)))
     summary = _stream(base, run, out)
     assert done == [(2, 2), (2, 3)]  # only the unfinished chunks were recomputed
     ref = base / "st"

@@ -147,42 +147,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse arguments, run :func:`satori_jax.interpret.pipeline.interpret_run`, print where outputs went."""
+    """Parse arguments, run :func:`satori_jax.interpret.driver.interpret`, print where outputs went."""
     args = build_parser().parse_args(argv)
     from satori_jax import parallel
-    from satori_jax.interpret.pipeline import interpret_run, parse_methods
+    from satori_jax.interpret.driver import interpret
+    from satori_jax.interpret.options import InterpretOptions
 
-    methods = parse_methods(args.methods)
+    opts = InterpretOptions(
+        out=args.out, methods=args.methods, motif_db=args.motif_db, family_table=args.family_table,
+        background=args.background, truth=args.truth, max_examples=args.max_examples,
+        attn_cutoff=args.attn_cutoff, prob_cutoff=args.prob_cutoff, precision_cutoff=args.precision_cutoff,
+        batch_size=args.batch_size, seed=args.seed, verbose=not args.quiet, min_effect=args.min_effect,
+        activity_fraction=args.activity_fraction, motif_fraction=args.motif_fraction,
+        attr_normalize=args.attr_normalize, test=args.test, null=args.null, chunk_size=args.chunk_size,
+        hist_bins=args.hist_bins)
+    source = None
     streamed = {"data_dir": args.data, "fasta": args.fasta, "labels": args.labels, "bed": args.bed,
                 "genome": args.genome}
     if any(v is not None for v in streamed.values()):
         if args.max_examples is not None:
             raise InputError("--max-examples is not available with a streamed test set "
                              "(--fasta/--data/--bed); every selected example is used")
-        from satori_jax.interpret.streaming import interpret_stream
+        from satori_jax.data.sources import open_source
 
-        parallel.initialize()  # several processes: each takes its turn at chunks (README)
-        summary = interpret_stream(
-            args.run, out_dir=args.out, **streamed, chunk_size=args.chunk_size, hist_bins=args.hist_bins,
-            methods=methods, motif_db=args.motif_db, family_table=args.family_table,
-            background=args.background, truth=args.truth, attn_cutoff=args.attn_cutoff,
-            prob_cutoff=args.prob_cutoff, precision_cutoff=args.precision_cutoff, batch_size=args.batch_size,
-            seed=args.seed, verbose=not args.quiet, min_effect=args.min_effect,
-            activity_fraction=args.activity_fraction, motif_fraction=args.motif_fraction,
-            attr_normalize=args.attr_normalize, test=args.test, null=args.null,
-        )
-        if parallel.is_writer():
-            _print_summary(summary)
-        return 0
-    parallel.initialize()  # several processes: each scores its share, process 0 writes (README)
-    summary = interpret_run(
-        args.run, out_dir=args.out, methods=methods, motif_db=args.motif_db, family_table=args.family_table,
-        background=args.background, truth=args.truth, max_examples=args.max_examples,
-        attn_cutoff=args.attn_cutoff, prob_cutoff=args.prob_cutoff, precision_cutoff=args.precision_cutoff,
-        batch_size=args.batch_size, seed=args.seed, verbose=not args.quiet, min_effect=args.min_effect,
-        activity_fraction=args.activity_fraction, motif_fraction=args.motif_fraction,
-        attr_normalize=args.attr_normalize, test=args.test, null=args.null,
-    )
+        source = open_source(**streamed)
+    parallel.initialize()  # several processes (README): the run's test set is shared, streamed chunks dealt
+    summary = interpret(args.run, opts, source)
     if parallel.is_writer():
         _print_summary(summary)
     return 0

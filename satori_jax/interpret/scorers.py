@@ -16,6 +16,11 @@ import numpy as np
 
 from satori_jax.errors import InputError
 
+#: Most examples per raw / attr pair-scoring call, and per FIS / DFIM call (their default before
+#: ``--batch-size`` reached them).
+PAIR_BATCH_CAP = 64
+GRADIENT_BATCH_CAP = 4
+
 __all__ = ["SCORERS", "ScoreContext", "Scorer", "available_methods", "parse_methods", "register_scorer"]
 
 
@@ -33,8 +38,8 @@ class ScoreContext:
         ``(F,)`` filter activity thresholds for pairing (``activity_fraction`` of each filter's
         foreground maximum; used for fg and bg alike).
     batch_size
-        The user's batch size; ``pair_batch_size`` bounds the examples per pair-scoring call
-        (a chunk holds ``(B, F, L', L')`` intermediates).
+        The user's batch size (``--batch-size``); each scorer uses at most its
+        :attr:`Scorer.batch_cap` of it per call (:meth:`batch_for`).
     """
 
     model: Any
@@ -48,7 +53,12 @@ class ScoreContext:
 
     @property
     def pair_batch_size(self) -> int:
-        return int(max(1, min(self.batch_size, 64)))
+        """Examples per raw / attr pair-scoring call (a call holds ``(B, F, L', L')`` intermediates)."""
+        return self.batch_for(PAIR_BATCH_CAP)
+
+    def batch_for(self, cap: int) -> int:
+        """``--batch-size``, at most ``cap`` (a scorer's :attr:`Scorer.batch_cap`)."""
+        return int(max(1, min(self.batch_size, cap)))
 
 
 @dataclass(frozen=True)
@@ -68,12 +78,16 @@ class Scorer:
         :func:`satori_jax.interpret.plots.heatmap`); they are added to the report.
     description
         One line for ``--help`` and the report.
+    batch_cap
+        Most examples per device call: the scorer uses ``min(--batch-size, batch_cap)``
+        (raw / attr hold ``(B, F, L', L')`` pair intermediates, FIS / DFIM one IG path per source).
     """
 
     name: str
     score: Callable[[ScoreContext, np.ndarray, np.ndarray], Any]
     plots: Callable[[ScoreContext, Path, np.ndarray, np.ndarray], list] | None = None
     description: str = ""
+    batch_cap: int = 64
 
 
 SCORERS: dict[str, Scorer] = {}
@@ -129,12 +143,13 @@ def _optional_scorer(name: str) -> Scorer | None:
         return None
 
     def score(ctx: ScoreContext, codes: np.ndarray, targets: np.ndarray):
-        return fn(ctx.model, ctx.variables, codes, targets, ctx.thresholds, verbose=ctx.verbose)
+        return fn(ctx.model, ctx.variables, codes, targets, ctx.thresholds,
+                  batch_size=ctx.batch_for(GRADIENT_BATCH_CAP), verbose=ctx.verbose)
 
     plots = getattr(mod, "pipeline_plots", None)
     if plots is None and name == "dfim" and hasattr(mod, "dfim_map") and hasattr(mod, "plot_dfim"):
         plots = _dfim_plots
-    return Scorer(name, score, plots, desc)
+    return Scorer(name, score, plots, desc, batch_cap=GRADIENT_BATCH_CAP)
 
 
 def _motif_windows(ctx: ScoreContext, codes: np.ndarray) -> list[tuple[int, int, str]]:

@@ -141,3 +141,25 @@ def select_examples(
         )
     targets = tp[fg]
     return Selection(fg, None, targets, targets.copy())
+
+
+def select_masks(labels: np.ndarray, probs: np.ndarray, binary: bool, background: str, prob_cutoff: float,
+                  neg_cutoff: float, precision_cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rules of :func:`select_examples` as masks over one chunk of a test set, raising nothing.
+
+    Returns ``fg (B,) bool``, ``targets (B, C) bool`` (rows of fg examples meaningful) and
+    ``bg (B,) bool`` (negatives; all False for a shuffled background).
+    """
+    lab = np.asarray(labels).reshape(len(labels), -1) > 0.5
+    p = np.asarray(probs, np.float64).reshape(lab.shape)
+    if binary:
+        fg = lab[:, 0] & (p[:, 0] > prob_cutoff)
+        bg = (~lab[:, 0] & (p[:, 0] < neg_cutoff)) if background == "negatives" else np.zeros(len(lab), bool)
+        return fg, np.ones_like(lab), bg
+    pred = p > 0.5
+    n_pred = pred.sum(1)
+    tp = pred & lab
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(n_pred > 0, tp.sum(1) / np.maximum(n_pred, 1), np.nan)
+    fg = (n_pred > 0) & (precision >= precision_cutoff)
+    return fg, tp, np.zeros(len(lab), bool)

@@ -47,6 +47,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from satori_jax.interpret.interactions import PairScores
+from satori_jax.interpret.options import NULLS, TESTS
 
 __all__ = [
     "benjamini_hochberg",
@@ -496,8 +497,6 @@ def excess_test(filter_a: np.ndarray, filter_b: np.ndarray, p_value: np.ndarray,
     return {"excess_z": r, "p_excess": p_ex, "q_excess": q_ex, "null_centre": centre, "null_scale": scale}
 
 
-TESTS = ("conditioned", "observed")
-NULLS = ("theoretical", "empirical")
 
 
 def test_pairs(
@@ -617,13 +616,6 @@ def test_pairs(
         u, p, effect, testable = weaker_direction(us, ps, effects)
         tested &= testable
     tid = np.flatnonzero(tested)
-    p_t = p[tid]
-    centre, scale = 0.0, 1.0
-    if null == "empirical":
-        p_t, centre, scale = empirical_null(p_t)
-    if info is not None:
-        info.update(null_centre=centre, null_scale=scale)
-    q = benjamini_hochberg(p_t)
     med_bg = np.where(n_bg == 0, 0.0, med_bg)
     cols = {
         "filter_a": (tid // f).astype(np.int32),
@@ -635,12 +627,45 @@ def test_pairs(
         "median_distance_bp": med_d[tid],
         "max_score_fg": max_fg[tid],
         "u_statistic": u[tid],
-        "p_value": p_t,
-        "q_value": q,
+        "p_value": p[tid],
         "effect_size": effect[tid],
     }
-    order = np.lexsort((cols["p_value"], q))
-    return {k: v[order] for k, v in cols.items()}
+    cols, centre, scale = finish_tests(cols, null)
+    if info is not None:
+        info.update(null_centre=centre, null_scale=scale)
+    return cols
+
+
+def finish_tests(cols: dict[str, np.ndarray], null: str = "theoretical"
+                 ) -> tuple[dict[str, np.ndarray], float, float]:
+    """The last step of every pair test, exact (:func:`test_pairs`) or binned
+    (:func:`satori_jax.interpret.histogram.hist_method_stats`): the null, Benjamini–Hochberg, the order.
+
+    Parameters
+    ----------
+    cols
+        ``(T,)`` columns of the tested pairs with ``p_value`` (raw).
+    null
+        ``"theoretical"`` or ``"empirical"`` (:func:`empirical_null` over all tested pairs).
+
+    Returns
+    -------
+    cols, centre, scale
+        The columns with ``p_value`` re-calibrated (empirical null) and ``q_value`` added after it,
+        sorted by q-value then p-value; the null's centre and scale (0 and 1 when theoretical).
+    """
+    p = cols["p_value"]
+    centre, scale = 0.0, 1.0
+    if null == "empirical":
+        p, centre, scale = empirical_null(p)
+    q = benjamini_hochberg(p)
+    out: dict[str, np.ndarray] = {}
+    for k, v in cols.items():
+        out[k] = p if k == "p_value" else v
+        if k == "p_value":
+            out["q_value"] = q
+    order = np.lexsort((p, q))
+    return {k: v[order] for k, v in out.items()}, centre, scale
 
 
 test_pairs.__test__ = False  # not a pytest test

@@ -1,0 +1,233 @@
+"""What an interpretation writes: per-method tables and summary entries, figures, the report.
+
+Shared by every test set the driver (:func:`satori_jax.interpret.driver.interpret`) reads.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Log", "method_entry", "method_plots", "method_tables", "motif_plots", "overlap_plot",
+           "write_outputs"]
+
+
+class Log:
+    def __init__(self, verbose: bool):
+        self.verbose = verbose
+        self.t0 = time.perf_counter()
+        self.steps: dict[str, float] = {}
+
+    def __call__(self, msg: str) -> None:
+        if self.verbose:
+            print(f"[{time.perf_counter() - self.t0:7.1f} s] {msg}", file=sys.stderr, flush=True)
+
+    def step(self, name: str, seconds: float) -> None:
+        self.steps[name] = round(self.steps.get(name, 0.0) + seconds, 3)
+
+
+
+def _significant(stats: dict, alpha: float, min_effect: float) -> np.ndarray:
+    """``(T,)`` bool: ``q < alpha`` and, when ``min_effect > 0``, ``effect_size >= min_effect``."""
+    sig = np.asarray(stats["q_value"]) < alpha
+    if min_effect > 0:
+        sig &= np.asarray(stats["effect_size"]) >= min_effect
+    return sig
+
+
+def method_tables(out: Path, method: str, stats: dict, matches, num_filters: int, alpha: float,
+                   min_effect: float = 0.0):
+    """Write ``interactions_{method}.tsv`` and ``tf_interactions_{method}.tsv`` from tested pairs.
+
+    Adds the excess test's columns (``excess_z``, ``p_excess``, ``q_excess``;
+    :func:`satori_jax.interpret.stats.excess_test`) to ``stats`` first.
+
+    Returns
+    -------
+    rows, tf_rows, sig, fam_counts, excess
+        Filter-pair and TF-pair table rows, the ``(T,)`` mask of significant filter pairs
+        (:func:`_significant`, in the order of ``stats``), the number of significant TF pairs
+        per family pair, and the excess test's summary: ``n_significant_filter_pairs`` (also
+        ``q_excess < alpha``), ``tf_rows`` (:func:`satori_jax.interpret.report.excess_tf_pairs`),
+        ``null_centre`` and ``null_scale``.
+    """
+    from satori_jax.interpret import report
+    from satori_jax.interpret.stats import excess_test
+
+    ex = excess_test(stats["filter_a"], stats["filter_b"], stats["p_value"], num_filters)
+    for k in ("excess_z", "p_excess", "q_excess"):
+        stats[k] = ex[k]
+    rows = report.interaction_table(stats, matches, num_filters)
+    tf_rows = report.tf_pair_table(rows, alpha, min_effect)
+    report.write_tsv(out / f"interactions_{method}.tsv", report.INTERACTION_COLUMNS, rows)
+    report.write_tsv(out / f"tf_interactions_{method}.tsv", report.TF_INTERACTION_COLUMNS, tf_rows)
+    sig = _significant(stats, alpha, min_effect)
+    fam_counts: dict[str, int] = {}
+    for r in tf_rows:
+        key = report.pair_label(r["family_a"] or "unknown", r["family_b"] or "unknown")
+        fam_counts[key] = fam_counts.get(key, 0) + 1
+    sig_ex = sig & (np.nan_to_num(ex["q_excess"], nan=1.0) < alpha)
+    excess = {"n_significant_filter_pairs": int(sig_ex.sum()),
+              "tf_rows": report.excess_tf_pairs(tf_rows, alpha),
+              "null_centre": ex["null_centre"], "null_scale": ex["null_scale"]}
+    return rows, tf_rows, sig, fam_counts, excess
+
+
+def method_entry(*, n_examples: int, n_background: int, n_observed: int, cut_value, rows, tf_rows,
+                  n_sig: int, fam_counts: dict[str, int], seconds: float, dist,
+                  truth_pairs, excess: dict | None = None) -> dict[str, Any]:
+    """The ``summary.json`` entry of one method (``dist``: median/q25/q75 bp of significant pairs or None;
+    ``excess``: the last value :func:`method_tables` returns)."""
+    entry: dict[str, Any] = {
+        "n_examples": int(n_examples),
+        "n_background": int(n_background),
+        "n_observed_pairs_fg": int(n_observed),
+        "cutoff": cut_value,
+        "n_tested": int(len(rows)),
+        "n_significant_filter_pairs": n_sig,
+        "n_significant_tf_pairs": int(len(tf_rows)),
+        "top_tf_pairs": [{"tf_a": r["tf_a"], "tf_b": r["tf_b"], "q_value": float(r["q_value"])}
+                         for r in tf_rows[:25]],
+        "seconds": round(seconds, 3),
+        "family_pairs": dict(sorted(fam_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "distance_bp_significant": None if dist is None else {k: dist[k] for k in ("median", "q25", "q75")},
+    }
+    if truth_pairs is not None:
+        entry.update(_truth_scores(tf_rows, truth_pairs))
+        # what calling every candidate would score: the bar a method's F1 must clear to mean anything
+        # (score_pairs drops self pairs and duplicates; unnamed filters have no TF pair)
+        every = _truth_scores([r for r in rows if r["tf_a"] and r["tf_b"]], truth_pairs, ("n_predicted",))
+        entry["baseline"] = {"rule": "every TF pair with a tested filter pair",
+                             "n_tf_pairs": every.pop("n_predicted"), **every}
+    if excess is not None:
+        ex_rows = excess["tf_rows"]
+        sub: dict[str, Any] = {
+            "n_significant_filter_pairs": int(excess["n_significant_filter_pairs"]),
+            "n_significant_tf_pairs": int(len(ex_rows)),
+            "top_tf_pairs": [{"tf_a": r["tf_a"], "tf_b": r["tf_b"], "q_value": float(r["q_value"]),
+                              "q_excess": float(r["q_excess"])} for r in ex_rows[:25]],
+            # None (not nan) when too few pairs were tested for the excess test
+            "null_centre": _finite_or_none(excess["null_centre"]),
+            "null_scale": _finite_or_none(excess["null_scale"]),
+        }
+        if truth_pairs is not None:
+            sub.update(_truth_scores(ex_rows, truth_pairs))
+        entry["excess"] = sub
+    return entry
+
+
+def _finite_or_none(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def _truth_scores(tf_rows, truth_pairs, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Precision, recall, F1, tp, fp, fn (and the ``extra`` keys of
+    :func:`~satori_jax.interpret.evaluate.score_pairs`) of the TF pairs of ``tf_rows``."""
+    from satori_jax.interpret.evaluate import score_pairs
+
+    sc = score_pairs([(r["tf_a"], r["tf_b"]) for r in tf_rows], truth_pairs)
+    return {k: sc[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn", *extra)}
+
+
+def overlap_plot(out: Path, images: dict, top_labels: dict[str, list[str]], method_list,
+                  plots: bool) -> None:
+    """``method_overlap.png`` (top TF pairs per method) when plotting and at least two methods ran."""
+    if plots and len(method_list) >= 2:
+        from satori_jax.interpret import plots as plot_lib
+
+        images["overlap"] = plot_lib.method_overlap(top_labels, out / "method_overlap.png",
+                                                    title="top TF pairs per method")
+
+
+def write_outputs(out: Path, summary: dict, truth_pairs, t_start: float, tables, tf_tables, images,
+                   log) -> dict:
+    """Finish ``summary`` (true pairs, total time), write ``report.html`` and, last, ``summary.json``."""
+    from satori_jax.interpret import report
+
+    if truth_pairs is not None:
+        summary["run"]["n_true_pairs"] = len(truth_pairs)
+    tomtom_rows = report.read_tsv(out / "filters_tomtom.tsv")
+    summary["run"]["total_seconds"] = round(time.perf_counter() - t_start, 3)
+    report.write_html(out / "report.html", summary, tomtom_rows=tomtom_rows, tables=tables,
+                      tf_tables=tf_tables, images=images)
+    report.write_json(out / "summary.json", summary)  # last: its presence marks a complete run
+    log(f"done in {summary['run']['total_seconds']:.1f} s; outputs in {out}")
+    return summary
+
+
+def _safe_name(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)
+
+
+def motif_plots(out: Path, pwms: np.ndarray, matches, tops, thresholds: np.ndarray, model, variables, cfg,
+                images: dict, max_logos: int, log: Log) -> None:
+    """Logos of the matched filters and attention heatmaps of the most confident foreground examples.
+
+    Parameters
+    ----------
+    pwms
+        ``(F, W, 4)`` filter PWMs.
+    tops
+        ``[(confidence, id, codes (L,) uint8, targets (C,) bool), ...]`` the examples to draw.
+    images
+        The report's image lists; ``images["logos"]`` and ``images["attention"]`` are extended.
+    """
+    import jax.numpy as jnp
+
+    from satori_jax.data.encoding import one_hot
+    from satori_jax.interpret import plots as plot_lib
+    from satori_jax.interpret.activity import pooled_activity
+
+    ranked = sorted((m for m in matches if m.matched), key=lambda m: (m.q_value, m.filter))[:max_logos]
+    for m in ranked:
+        p = plot_lib.logo(pwms[m.filter], out / "logos" / f"filter{m.filter}.png",
+                          title=f"filter{m.filter}: {m.target} ({m.target_id}) q={m.q_value:.2g}")
+        images["logos"].append((p, f"filter{m.filter} ~ {m.target}, {m.n_sites} sites"))
+    if not tops:
+        return
+    try:
+        codes = np.stack([x[2] for x in tops])
+        _, inter = model.apply(variables, one_hot(jnp.asarray(codes)), train=False)
+        attn = np.asarray(inter["attention"]).max(axis=1)
+        pool = int(cfg.model.pool_size)
+        active = np.asarray(pooled_activity(inter["conv"], jnp.asarray(thresholds), pool))  # (n, L', F)
+        lp = active.shape[1]
+        c = np.asarray(inter["conv"])[:, : lp * pool].reshape(len(codes), lp, pool, -1).max(axis=2)
+        names = {mm.filter: mm.target for mm in matches if mm.matched}
+        for e, (_, rid, _, _) in enumerate(tops):
+            marks = []
+            for p_ in range(lp):
+                named = [f for f in np.flatnonzero(active[e, p_]) if f in names]
+                if named:
+                    marks.append((p_, names[max(named, key=lambda f: c[e, p_, f])]))
+            p = plot_lib.attention_heatmap(attn[e], marks, out / f"attention_{_safe_name(rid)}.png",
+                                           title=f"test example {rid}", pool_size=pool)
+            images["attention"].append((p, f"test example {rid}: raw attention, max over heads"))
+    except Exception as exc:  # noqa: BLE001 - a plot must not sink the run
+        log(f"attention heatmaps skipped: {exc}")
+
+
+def method_plots(out: Path, method: str, tf_rows: list[dict], fam_counts: dict[str, int], distances) -> dict:
+    """A method's family bar plot and the distance box plots of its top TF pairs.
+
+    ``distances(filter_a (S,), filter_b (S,)) -> (D,)`` gives the foreground distances of filter pairs.
+    """
+    from satori_jax.interpret import plots as plot_lib
+    from satori_jax.interpret import report
+
+    groups = {}
+    for r in tf_rows[:15]:
+        pairs = [tuple(int(x.removeprefix("filter")) for x in it.split("-"))
+                 for it in r["filter_pairs"].split(";") if it]
+        groups[report.pair_label(r["tf_a"], r["tf_b"])] = distances(
+            np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.int64))
+    return {
+        "family": plot_lib.family_barplot(fam_counts, out / f"families_{method}.png",
+                                          title=f"{method}: significant TF pairs per family pair"),
+        "distance": plot_lib.distance_boxplot(groups, out / f"distances_{method}.png",
+                                              title=f"{method}: distances of the top TF pairs"),
+    }
