@@ -329,7 +329,7 @@ def _pair_p(z: np.ndarray, f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def test_pair_main_effects_recover_an_additive_matrix():
-    from satori_jax.interpret.stats import pair_main_effects
+    from satori_jax.interpret.excess import pair_main_effects
 
     rng = np.random.default_rng(0)
     f = 12
@@ -352,7 +352,7 @@ def test_excess_test_finds_the_interaction_not_the_enriched_filter():
     """Filter 0 is enriched in the foreground (all its pairs raised by 6 z); pair (3, 7) has an extra
     +8 on top of its filters' effects. Only (3, 7) has a significant excess; the pair test calls all
     of filter 0's pairs too."""
-    from satori_jax.interpret.stats import excess_test
+    from satori_jax.interpret.excess import excess_test
 
     rng = np.random.default_rng(1)
     f = 30
@@ -377,7 +377,7 @@ def test_excess_test_finds_the_interaction_not_the_enriched_filter():
 
 
 def test_excess_test_never_more_liberal_and_needs_enough_pairs():
-    from satori_jax.interpret.stats import excess_test
+    from satori_jax.interpret.excess import excess_test
 
     f = 20
     z = np.full((f, f), 2.0)

@@ -44,7 +44,7 @@ def method_tables(out: Path, method: str, stats: dict, matches, num_filters: int
     """Write ``interactions_{method}.tsv`` and ``tf_interactions_{method}.tsv`` from tested pairs.
 
     Adds the excess test's columns (``excess_z``, ``p_excess``, ``q_excess``;
-    :func:`satori_jax.interpret.stats.excess_test`) to ``stats`` first.
+    :func:`satori_jax.interpret.excess.excess_test`) to ``stats`` first.
 
     Returns
     -------
@@ -56,7 +56,7 @@ def method_tables(out: Path, method: str, stats: dict, matches, num_filters: int
         ``null_centre`` and ``null_scale``.
     """
     from satori_jax.interpret import report
-    from satori_jax.interpret.stats import excess_test
+    from satori_jax.interpret.excess import excess_test
 
     ex = excess_test(stats["filter_a"], stats["filter_b"], stats["p_value"], num_filters)
     for k in ("excess_z", "p_excess", "q_excess"):

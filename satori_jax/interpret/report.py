@@ -205,7 +205,7 @@ def interaction_table(stats: Mapping[str, np.ndarray], matches: Sequence[Any], n
         Columns ``filter_a``, ``filter_b``, ``n_fg``, ``n_bg``, ``median_score_fg``,
         ``median_score_bg``, ``median_distance_bp``, ``u_statistic``, ``p_value``, ``q_value``,
         ``effect_size`` and optionally ``excess_z``, ``q_excess``
-        (:func:`~satori_jax.interpret.stats.excess_test`)
+        (:func:`~satori_jax.interpret.excess.excess_test`)
         (``(T,)`` each), sorted by q-value.
     matches
         Per-filter best TomTom hits (:class:`~satori_jax.interpret.motifs.FilterMatch`).
@@ -297,7 +297,7 @@ def excess_tf_pairs(tf_rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA) 
     """The rows of a :func:`tf_pair_table` whose ``q_excess < alpha``, by ``q_excess`` then ``q_value``.
 
     These TF pairs pass the pair test and stand out from their filters' other pairs
-    (:func:`satori_jax.interpret.stats.excess_test`).
+    (:func:`satori_jax.interpret.excess.excess_test`).
     """
     keep = [dict(r) for r in tf_rows if float(r.get("q_excess", float("nan"))) < alpha]
     keep.sort(key=lambda r: (r["q_excess"], r["q_value"], r["tf_a"], r["tf_b"]))
