@@ -40,18 +40,18 @@ examples:
       --sizes 500 --cap fis=8 --train-steps 200
       raw against FIS on a briefly trained model, FIS measured at N=8
   python -m bench --tiny --out /tmp/bench
-      smoke test (what tests/test_bench.py runs)
+      smoke test: every section at the smallest sizes (about 2 min)
 
 sections (--sections, default all, run in this order; rough times on an
 idle 2-core CPU, full / --quick):
   methods   raw, attr, fis and dfim on the same N foreground + N background
             examples per architecture: the interpret scorers plus the
             statistics, ratios to raw; fis/dfim above --cap extrapolated
-            (full: ~20 min for 3 architectures / quick: ~1 min)
+            (full: ~20 min for 3 architectures / quick: 1-2 min)
   scaling   raw and fis time and peak memory against N and sequence length
-            (basic model, scorer only), log-log exponents (~3 min / ~20 s)
+            (basic model, scorer only), log-log exponents (~3 min / < 1 min)
   training  sequences/s of the jit train_step per architecture and
-            --train-lengths (~1 min / ~30 s)
+            --train-lengths (~1 min / under 1 min)
   peers     PyTorch/captum peer of the basic model: training step and input
             IG against ours (~30 s / ~20 s; skipped without torch/captum)
   device    device, versions, parameter counts, FLOP estimates and achieved
