@@ -1,5 +1,5 @@
-"""``python -m bench``: see :mod:`bench.run`."""
+"""``python -m bench``: see :mod:`bench.cli`."""
 
-from bench.run import main
+from bench.cli import main
 
 raise SystemExit(main())

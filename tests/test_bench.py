@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import importlib
 import json
 import os
 import subprocess
@@ -13,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import measure
-from bench import run as bench_run
+from bench import cli, measure
+from bench.profiles import make_profile
+from bench.sections import SECTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,7 +34,7 @@ def test_tiny_bench_writes_results_and_skips_peers_without_torch(tmp_path, monke
     monkeypatch.delitem(sys.modules, "bench.peers_torch", raising=False)
     monkeypatch.setattr(builtins, "__import__", no_torch)
     t0 = time.perf_counter()
-    rc = bench_run.main(["--tiny", "--archs", "basic", "--out", str(tmp_path)])
+    rc = cli.main(["--tiny", "--archs", "basic", "--out", str(tmp_path)])
     elapsed = time.perf_counter() - t0
     assert rc == 0
     (path,) = tmp_path.glob("*-tiny.json")
@@ -56,7 +58,7 @@ def test_tiny_bench_writes_results_and_skips_peers_without_torch(tmp_path, monke
         assert not cells[(m, 2)]["extrapolated"] and ratios[(m, 2)]["extrapolated"] is False
         assert cells[(m, 16)]["extrapolated"] and cells[(m, 16)]["from_n"] == 2
         assert cells[(m, 16)]["seconds"] == pytest.approx(8 * cells[(m, 2)]["seconds"])
-    for m in ("raw", "attr", "fis", "dfim"):  # bench.run.KERNELS must name the scorers' jitted kernels
+    for m in ("raw", "attr", "fis", "dfim"):  # bench.fixtures.KERNELS must name the scorers' jitted kernels
         assert cells[(m, 2 if m in ("fis", "dfim") else 16)]["flops_per_example"], f"no FLOP estimate for {m}"
     assert not cells[("raw", 16)]["extrapolated"] and cells[("raw", 16)]["repeats"] >= 1
     assert cells[("raw", 16)]["peak_rss_mb"] > 0
@@ -82,9 +84,11 @@ def test_tiny_bench_writes_results_and_skips_peers_without_torch(tmp_path, monke
 def test_torch_peer_matches_our_model():
     pytest.importorskip("torch")
     pytest.importorskip("captum")
-    prof = bench_run.make_profile("tiny", "cpu")
+    from bench.sections.peers import run_peers
+
+    prof = make_profile("tiny", "cpu")
     prof.train_timed_steps, prof.repeats = 2, 1
-    res = bench_run.run_peers(prof, seed=0, threads=1)
+    res = run_peers(prof, seed=0, threads=1)
     assert res["status"] == "ok"
     assert res["params"]["ours"] == res["params"]["peer_trainable"]
     eq = res["equivalence"]
@@ -127,3 +131,19 @@ def test_runs_as_a_script():
         timeout=60,
     )
     assert out.returncode == 0 and "--quick" in out.stdout and "--sections" in out.stdout
+    assert "examples:" in out.stdout and "python -m bench --tiny" in out.stdout
+
+
+def test_every_section_has_a_module_and_the_parser_knows_it(capsys):
+    # each section is a module bench.sections.<name> with run_<name>, importable without running anything
+    for name in SECTIONS:
+        mod = importlib.import_module(f"bench.sections.{name}")
+        assert callable(getattr(mod, f"run_{name}")), name
+    parser = cli.build_parser()
+    assert parser.get_default("sections") == ",".join(SECTIONS)
+    assert parser.parse_args(["--sections", ",".join(SECTIONS)]).sections == ",".join(SECTIONS)
+    help_text = parser.format_help()
+    for name in SECTIONS:  # the epilog explains every section
+        assert f"\n  {name} " in help_text, name
+    with pytest.raises(SystemExit):
+        cli.main(["--sections", "methods,nope"])
