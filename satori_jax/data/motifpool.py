@@ -11,7 +11,13 @@ import numpy as np
 from satori_jax.data.meme import Motif, information_content, reverse_complement_pwm
 from satori_jax.errors import InputError, input_error
 
-__all__ = ["motif_similarity", "choose_distinct_motifs", "random_interactions", "read_pairs_tsv"]
+__all__ = [
+    "motif_similarity",
+    "choose_distinct_motifs",
+    "random_interactions",
+    "regular_interactions",
+    "read_pairs_tsv",
+]
 
 
 def motif_similarity(a: np.ndarray, b: np.ndarray, min_overlap: int | None = None) -> float:
@@ -119,6 +125,51 @@ def random_interactions(names: Sequence[str], num_pairs: int, seed: int = 0) -> 
     extra = rng.choice(len(rest), size=n_extra, replace=False) if n_extra > 0 else np.zeros(0, np.int64)
     chosen += [rest[int(k)] for k in np.sort(extra)]
     return [(names[i], names[j]) for i, j in chosen]
+
+
+def regular_interactions(names: Sequence[str], num_pairs: int, seed: int = 0) -> list[tuple[str, str]]:
+    """``num_pairs`` distinct pairs in which every name has about the same number of partners.
+
+    Degrees are ``floor(2P / T)`` or one more (the extra ones on random names): a near-regular
+    graph, built by Havel-Hakimi (ties broken at random) and then randomized by 20 x P attempted
+    degree-preserving double-edge swaps. Deterministic by ``seed``.
+
+    Returns
+    -------
+    Pairs ``(a, b)`` with ``a`` before ``b`` in ``names``, sorted by that order.
+    """
+    t = len(names)
+    total = t * (t - 1) // 2
+    if num_pairs < 1 or num_pairs > total:
+        raise InputError(f"num_pairs must be in 1..{total} for {t} TFs, got {num_pairs}")
+    rng = np.random.default_rng(seed)
+    base, extra = divmod(2 * num_pairs, t)
+    left = np.full(t, base, dtype=np.int64)
+    left[rng.permutation(t)[:extra]] += 1
+    edges: set[tuple[int, int]] = set()
+    while left.max() > 0:  # Havel-Hakimi: a near-regular degree sequence is always graphical
+        key = np.lexsort((rng.random(t), -left))  # largest remaining degree first, random ties
+        v, rest = int(key[0]), key[1:]
+        nbrs = rest[: left[v]]
+        if left[v] > len(rest) or (left[nbrs] <= 0).any():  # pragma: no cover - not graphical
+            raise InputError(f"no graph with {num_pairs} pairs on {t} TFs and near-equal degrees")
+        for u in nbrs.tolist():
+            edges.add((min(v, u), max(v, u)))
+        left[nbrs] -= 1
+        left[v] = 0
+    elist = sorted(edges)
+    for _ in range(20 * num_pairs):  # double-edge swaps keep every degree
+        i, j = rng.choice(len(elist), size=2, replace=False)
+        (a, b), (c, d) = elist[i], elist[j]
+        if rng.random() < 0.5:
+            c, d = d, c
+        e1, e2 = (min(a, d), max(a, d)), (min(c, b), max(c, b))
+        if a == d or c == b or e1 == e2 or e1 in edges or e2 in edges:
+            continue
+        edges -= {elist[i], elist[j]}
+        edges |= {e1, e2}
+        elist[i], elist[j] = e1, e2
+    return [(names[i], names[j]) for i, j in sorted(edges)]
 
 
 def read_pairs_tsv(path: str | os.PathLike, names: Sequence[str]) -> list[tuple[str, str]]:

@@ -36,6 +36,13 @@ class SimulatedDataset:
         strand (+1 / -1, int8), log2-odds score. Sorted by sequence then start.
     generator, parameters, seed
         Provenance written to ``dataset.json``.
+    counts
+        Class and instance counts written to ``dataset.json``.
+    groups
+        ``(N,)`` int64 group of each sequence (twins share one), or ``None``; written as
+        ``groups.tsv`` (``id<TAB>group``), which random splits keep whole.
+    gates
+        Sanity checks computed at generation, written to ``dataset.json`` under ``"gates"``.
     """
 
     codes: np.ndarray
@@ -51,6 +58,8 @@ class SimulatedDataset:
     parameters: dict
     seed: int
     counts: dict = field(default_factory=dict)
+    groups: np.ndarray | None = None
+    gates: dict = field(default_factory=dict)
 
     @property
     def emb_end(self) -> np.ndarray:
@@ -208,6 +217,22 @@ def _check_unique_names(motifs: Sequence[Motif]) -> None:
         if m.name in seen:
             raise InputError(f"motif name {m.name!r} appears twice; motif names must be unique")
         seen.add(m.name)
+
+def _normalize_pairs(pairs: Sequence[tuple[str, str]], index: dict[str, int]) -> list[tuple[str, str]]:
+    """Interacting pairs checked against the motif names; self pairs rejected, duplicates merged."""
+    out: list[tuple[str, str]] = []
+    for a, b in pairs:
+        for x in (a, b):
+            if x not in index:
+                raise InputError(f"interacting pair ({a}, {b}): {x!r} is not one of the motifs")
+        if a == b:
+            raise InputError(f"interacting pair ({a}, {b}) is a self pair")
+        if (a, b) not in out and (b, a) not in out:
+            out.append((a, b))
+    if not out:
+        raise InputError("no interacting pairs given")
+    return out
+
 
 def _check_unique_motif_file(motifs: list[Motif], path) -> None:
     seen: set[str] = set()

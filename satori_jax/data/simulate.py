@@ -1,16 +1,21 @@
 """Simulated benchmarks with known interacting motif pairs (vectorized numpy, deterministic by seed).
 
-Two generators:
+Three generators:
 
 * :func:`simulate_pairs` -- SATORI 2.0 "Data-N" style: positives carry interacting motif pairs
   placed close together, negatives carry lone motifs far apart.
 * :func:`simulate_dfim` -- DFIM / SATORI benchmark 1 style: classes "A only", "B only" and
   "A and B" (label 1), with distractor motifs in every sequence.
+* :func:`simulate_twins` (:mod:`satori_jax.data.twins`) -- every positive has a twin negative
+  with the same TFs re-paired without true pairs: only the pairing carries the label.
 
-Both return a :class:`SimulatedDataset`; :func:`write_dataset` writes it as a directory with
+All return a :class:`SimulatedDataset`; :func:`write_dataset` writes it as a directory with
 ``sequences.fa``, ``labels.tsv``, ``motifs.meme``, ``interactions.tsv``, ``embeddings.tsv`` and
 ``dataset.json`` (the last one is the completeness marker; the directory is built under a
-temporary name and renamed into place).
+temporary name and renamed into place), plus ``groups.tsv`` (``id<TAB>group``) for data sets with
+groups (twins). The dataset container and building blocks live in :mod:`satori_jax.data.simcore`,
+motif choice and pair lists in :mod:`satori_jax.data.motifpool`; their public names are
+re-exported here.
 
 Conventions
 -----------
@@ -44,6 +49,7 @@ from satori_jax.data.motifpool import (
     motif_similarity,
     random_interactions,
     read_pairs_tsv,
+    regular_interactions,
 )
 from satori_jax.data.simcore import (
     DFIM_BACKGROUND,
@@ -55,14 +61,18 @@ from satori_jax.data.simcore import (
     _check_unique_names,
     _choose_without_replacement,
     _embed,
+    _normalize_pairs,
     _place_blocks,
     _range,
     _sorted_embeddings,
 )
+from satori_jax.data.splits import GROUPS_FILE
+from satori_jax.data.twins import TWIN_PRESETS, make_twins_dataset, simulate_twins, twin_gates
 from satori_jax.errors import InputError, input_error
 
 __all__ = [
     "PRESETS",
+    "TWIN_PRESETS",
     "DFIM_DEFAULT_A",
     "DFIM_DEFAULT_B",
     "DFIM_DEFAULT_DISTRACTORS",
@@ -70,6 +80,11 @@ __all__ = [
     "SimulatedDataset",
     "simulate_pairs",
     "simulate_dfim",
+    "simulate_twins",
+    "twin_gates",
+    "make_twins_dataset",
+    "regular_interactions",
+    "GROUPS_FILE",
     "make_pairs_dataset",
     "make_dfim_dataset",
     "choose_distinct_motifs",
@@ -161,17 +176,7 @@ def simulate_pairs(
     motifs = list(motifs)
     _check_unique_names(motifs)
     index = {m.name: i for i, m in enumerate(motifs)}
-    norm_pairs: list[tuple[str, str]] = []
-    for a, b in pairs:
-        for x in (a, b):
-            if x not in index:
-                raise InputError(f"interacting pair ({a}, {b}): {x!r} is not one of the motifs")
-        if a == b:
-            raise InputError(f"interacting pair ({a}, {b}) is a self pair")
-        if (a, b) not in norm_pairs and (b, a) not in norm_pairs:
-            norm_pairs.append((a, b))
-    if not norm_pairs:
-        raise InputError("no interacting pairs given")
+    norm_pairs = _normalize_pairs(pairs, index)
     if num_sequences < 2:
         raise InputError(f"num_sequences must be >= 2, got {num_sequences}")
     bg = _check_background(background)
@@ -502,6 +507,13 @@ def _write_files(d: Path, ds: SimulatedDataset) -> None:
                                            end.tolist(), ds.emb_strand.tolist(), ds.emb_score.tolist(),
                                            strict=True)
         ))
+    files = list(DATASET_FILES)
+    if ds.groups is not None:
+        with open(d / GROUPS_FILE, "w", newline="\n") as fh:
+            fh.write("id\tgroup\n")
+            prefix = "twin" if ds.generator == "twins" else "group"
+            fh.write("".join(f"seq{i}\t{prefix}{int(g)}\n" for i, g in enumerate(ds.groups)))
+        files.insert(-1, GROUPS_FILE)
     from satori_jax import __version__ as version
 
     meta = {
@@ -513,9 +525,11 @@ def _write_files(d: Path, ds: SimulatedDataset) -> None:
         "motifs": [{"name": m.name, "id": m.alt, "width": m.width, "family": m.family} for m in ds.motifs],
         "interactions": [list(p) for p in ds.interactions],
         "coordinates": "0-based, half-open; strand '-' = reverse complement of the motif written",
-        "files": list(DATASET_FILES),
+        "files": files,
         "sequences_sha256": sha.hexdigest(),
     }
+    if ds.gates:
+        meta["gates"] = ds.gates
     (d / "dataset.json").write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")
 
 
