@@ -103,9 +103,12 @@ def _draw_twins(adj: np.ndarray, pa: np.ndarray, pb: np.ndarray, n: int, k: int,
         cand = np.stack([pa[sel], pb[sel]], axis=2).reshape(todo.size, 2 * k)
         srt = np.sort(cand, axis=1)
         distinct = (np.diff(srt, axis=1) > 0).all(axis=1)
-        a = cand[:, match[:, :, 0]]  # (m, M, k)
-        b = cand[:, match[:, :, 1]]
-        valid = ~adj[a, b].any(axis=2) & distinct[:, None]  # (m, M) matchings without a true pair
+        valid = np.empty((todo.size, len(match)), dtype=bool)  # matchings without a true pair
+        step = max(1, (1 << 22) // match.size)  # bounded (rows, M, k) temporaries
+        for c in range(0, todo.size, step):
+            rows = cand[c:c + step]
+            valid[c:c + step] = ~adj[rows[:, match[:, :, 0]], rows[:, match[:, :, 1]]].any(axis=2)
+        valid &= distinct[:, None]
         ok = valid.any(axis=1)
         choice = np.argmax(np.where(valid, rng.random(valid.shape), -1.0), axis=1)
         tfs[todo[ok]] = cand[ok]
