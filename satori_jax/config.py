@@ -38,6 +38,9 @@ class DataConfig:
     """Randomly reverse-complement training sequences (per example, per epoch)."""
     seed: int = 0
     """Seed of the random split."""
+    groups: str = ""
+    """``id<TAB>group`` file whose groups a random split keeps whole; empty: a dataset directory's
+    ``groups.tsv`` when present (twins data); ``"none"``: ignore groups."""
 
 
 @dataclass(frozen=True)

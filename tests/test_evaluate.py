@@ -1,9 +1,20 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from satori_jax.errors import InputError
-from satori_jax.interpret.evaluate import pr_curve, read_truth, score_pairs
+from satori_jax.interpret.evaluate import (
+    average_precision,
+    candidate_pairs,
+    evaluate_interactions,
+    family_aliases,
+    pr_curve,
+    read_truth,
+    score_calls,
+    score_pairs,
+    score_ranking,
+)
 
 TRUTH = {frozenset(p) for p in [("A", "B"), ("C", "D"), ("E", "F"), ("A", "C")]}
 
@@ -54,3 +65,99 @@ def test_read_truth(tmp_path):
     p.write_text("tf_a\ttf_b\nA\tB\tC\n")
     with pytest.raises(InputError, match="line 2"):
         read_truth(p)
+
+
+def _brute_ap(labels, scores):
+    """Mean AP over every order of the tied items (all permutations consistent with the scores)."""
+    import itertools
+
+    labels, scores = np.asarray(labels), np.asarray(scores, float)
+    aps = []
+    for perm in itertools.permutations(range(len(labels))):
+        s = scores[list(perm)]
+        if (np.diff(s) > 0).any():  # not a descending order of the scores
+            continue
+        y = labels[list(perm)]
+        hits = np.cumsum(y)
+        aps.append(np.sum((hits / np.arange(1, len(y) + 1))[y == 1]) / y.sum())
+    return float(np.mean(aps))
+
+
+def test_average_precision_hand_made_and_ties():
+    assert average_precision([1, 0, 1, 0], [4, 3, 2, 1]) == pytest.approx((1 + 2 / 3) / 2)
+    assert average_precision([0, 1, 0, 1], [4, 3, 2, 1]) == pytest.approx((1 / 2 + 2 / 4) / 2)
+    assert average_precision([1, 1, 0], [3, 2, 1]) == pytest.approx(1.0)
+    assert average_precision([1, 0], [1, 1]) == pytest.approx(0.75)  # either order, equally likely
+    assert np.isnan(average_precision([0, 0], [1, 2]))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        y = rng.integers(0, 2, size=7)
+        y[0] = 1
+        s = rng.integers(0, 3, size=7).astype(float)
+        assert average_precision(y, s) == pytest.approx(_brute_ap(y, s))
+    # all tied: expected AP of a random ranking, a little above the prevalence
+    assert average_precision([1, 0, 0, 0], [0, 0, 0, 0]) == pytest.approx((1 + 1 / 2 + 1 / 3 + 1 / 4) / 4)
+
+
+def test_candidates_and_calls_against_chance():
+    cand = candidate_pairs(["A", "B", "C", "D"])
+    assert cand == {frozenset(p) for p in [("A", "B"), ("A", "C"), ("A", "D"), ("B", "C"), ("B", "D"),
+                                           ("C", "D")]}
+    assert candidate_pairs(tested=[("A", "B"), ("B", "A"), ("C", "C")]) == {frozenset(("A", "B"))}
+    with pytest.raises(InputError):
+        candidate_pairs(["A"], tested=[])
+    truth = [("A", "B"), ("C", "D")]
+    s = score_calls([("A", "B"), ("A", "C")], truth, cand)
+    assert (s["precision"], s["recall"], s["f1"]) == (0.5, 0.5, 0.5)
+    assert s["n_candidates"] == 6 and s["n_true_candidates"] == 2
+    assert s["chance_precision"] == pytest.approx(1 / 3) and s["chance_recall"] == 1.0
+    assert s["chance_f1"] == pytest.approx(0.5)
+    s = score_calls([], truth, [("A", "B"), ("A", "C")])  # tested pairs miss C-D: chance recall 1/2
+    assert s["f1"] == 0 and s["chance_precision"] == 0.5 and s["chance_recall"] == 0.5
+
+
+def test_score_ranking_known_values():
+    truth = [("A", "B"), ("C", "D")]
+    cand = candidate_pairs(["A", "B", "C", "D"])
+    perfect = {("A", "B"): 5.0, ("D", "C"): 4.0, ("A", "C"): 1.0}
+    r = score_ranking(perfect, truth, cand)
+    assert r["auprc"] == 1.0 and r["auroc"] == 1.0
+    assert r["chance_auprc"] == pytest.approx(2 / 6) and r["n_ranked"] == 6 and r["n_scored"] == 3
+    assert r["random_auprc"] == pytest.approx(_brute_ap([1, 1, 0, 0, 0, 0], [0] * 6))
+    # rows, q-values (smaller first); C-D never tested ranks last, tied with the 3 other untested pairs
+    rows = [("A", "C", 0.01), ("B", "A", 0.2), ("A", "B", 0.5), ("B", "D", float("nan"))]
+    r = score_ranking(rows, truth, cand, higher_is_better=False)
+    # order: A-C (0), A-B (1), then 4 tied pairs with one positive
+    assert r["auprc"] == pytest.approx(_brute_ap([0, 1, 1, 0, 0, 0], [3, 2, 1, 1, 1, 1]))
+    # A-B beats 3 of 4 negatives; C-D loses to A-C and ties with 3 -> (3 + 1.5) / 8
+    assert r["auroc"] == pytest.approx(4.5 / 8)
+    assert r["n_scored"] == 2 and r["n_true_scored"] == 1
+    # a true pair outside the candidates is ranked (last), not dropped
+    r = score_ranking({("A", "B"): 1.0}, truth, [("A", "B"), ("A", "C")])
+    assert r["n_ranked"] == 3 and r["chance_auprc"] == pytest.approx(2 / 3)
+    expected = (1 + (1 + 2 / 3) / 2) / 2  # C-D second or third with A-C, equally likely
+    assert r["auprc"] == pytest.approx(_brute_ap([1, 0, 1], [1, 0, 0])) == pytest.approx(expected)
+
+
+def test_family_merging():
+    from satori_jax.data.meme import Motif
+
+    pwm = np.full((4, 4), 0.25)
+    motifs = [Motif("ELF1", pwm, family="Ets-related"), Motif("GABPA", pwm, family="Ets-related"),
+              Motif("EHF", pwm, family="Ets-related"), Motif("HNF4A", pwm, family="Thyroid hormone receptor"),
+              Motif("X", pwm)]
+    fam = family_aliases(motifs)
+    assert fam["ELF1"] == fam["GABPA"] == fam["EHF"] == "family:Ets-related" and "X" not in fam
+    assert family_aliases([{"name": "ELF1", "family": "Ets-related"}, {"name": "Y", "family": ""}]) == {
+        "ELF1": "family:Ets-related"}
+    truth = [("ELF1", "HNF4A")]
+    cand = candidate_pairs([m.name for m in motifs])
+    out = evaluate_interactions(truth, cand, predicted=[("GABPA", "HNF4A"), ("EHF", "HNF4A")],
+                                scores={("GABPA", "HNF4A"): 2.0, ("ELF1", "X"): 1.0}, families=motifs)
+    assert out["exact"]["calls"]["tp"] == 0 and out["exact"]["calls"]["n_candidates"] == 10
+    assert out["family"]["calls"]["tp"] == 1 and out["family"]["calls"]["precision"] == 1.0
+    assert out["family"]["calls"]["n_candidates"] == 3  # ETS-HNF4A, ETS-X, HNF4A-X (ETS-ETS dropped)
+    fr = out["family"]["ranking"]
+    assert fr["auprc"] == 1.0 and fr["chance_auprc"] == pytest.approx(1 / 3)
+    assert out["exact"]["ranking"]["auprc"] < 0.5
+    assert set(evaluate_interactions(truth, cand, predicted=[])) == {"exact"}

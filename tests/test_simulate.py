@@ -296,3 +296,17 @@ def test_cli_dfim_defaults_and_default_dir(jaspar_cache, monkeypatch, tmp_path):
     assert (d / "dataset.json").stat().st_mtime_ns == stamp
     (d / "labels.tsv").unlink()  # incomplete -> regenerated
     assert (default_dataset_dir(num_sequences=60, length=120, seed=0) / "labels.tsv").is_file()
+
+
+def test_cli_twins_preset(jaspar_cache, monkeypatch, tmp_path):
+    monkeypatch.setenv("SATORI_JAX_CACHE", str(jaspar_cache))
+    out = tmp_path / "t40"
+    argv = ["twins", "--preset", "twins-40", "--out", str(out), "--num-sequences", "400", "--seed", "1"]
+    assert cli_main(argv) == 0
+    meta = json.loads((out / "dataset.json").read_text())
+    assert len(meta["motifs"]) == 20 and len(meta["interactions"]) == 40
+    assert Counter(Counter(x for p in meta["interactions"] for x in p).values()) == {4: 20}  # 4 partners each
+    g = meta["gates"]
+    assert g["twins_with_different_tf_counts"] == 0 and g["oracle_auroc"] == 1.0
+    assert 0.45 <= g["counts_logistic_auroc"] <= 0.55
+    assert (out / "groups.tsv").is_file() and meta["parameters"]["preset"] == "twins-40"

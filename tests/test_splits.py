@@ -5,7 +5,15 @@ import pytest
 
 from satori_jax.config import DataConfig
 from satori_jax.data.io import Dataset
-from satori_jax.data.splits import chrom_split, make_splits, random_split, read_splits, write_splits
+from satori_jax.data.splits import (
+    chrom_split,
+    group_split,
+    make_splits,
+    random_split,
+    read_groups,
+    read_splits,
+    write_splits,
+)
 from satori_jax.errors import InputError
 
 
@@ -90,3 +98,62 @@ def test_write_read_splits(tmp_path):
         np.testing.assert_array_equal(back[k], np.sort(splits[k]))
     with pytest.raises(InputError, match="splits.tsv: record d: id not in the dataset"):
         read_splits(p, ["a", "b", "c"])
+
+
+def _group_of(splits, groups):
+    where = {}
+    for name, idx in splits.items():
+        for g in np.asarray(groups)[idx].tolist():
+            assert where.setdefault(g, name) == name, f"group {g} in two splits"
+    return where
+
+
+def test_group_split_keeps_groups_whole_and_proportions():
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(1, 5, size=700)  # 700 groups of 1-4 examples
+    groups = np.repeat(np.arange(700), sizes)[rng.permutation(sizes.sum())]
+    n = len(groups)
+    s = group_split(groups, seed=2, val_fraction=0.1, test_fraction=0.2)
+    check_partition(s, n)
+    _group_of(s, groups)
+    assert abs(len(s["test"]) - 0.2 * n) <= 4 and abs(len(s["val"]) - 0.1 * n) <= 4
+    again = group_split(groups, seed=2, val_fraction=0.1, test_fraction=0.2)
+    assert all((again[k] == s[k]).all() for k in s)
+    assert not (group_split(groups, seed=3)["test"].tolist() == group_split(groups, seed=2)["test"].tolist())
+    # twins (pairs): exact 20 % of 1000 examples
+    twins = np.repeat(np.arange(500), 2)
+    s = group_split(twins, seed=0, val_fraction=0.1, test_fraction=0.2)
+    assert [len(s[k]) for k in ("train", "val", "test")] == [700, 100, 200]
+    # every held-out split gets a group when there are >= 3 groups; too few groups is an error
+    s = group_split(["a", "a", "a", "a", "b", "c"], seed=0, val_fraction=0.05, test_fraction=0.05)
+    assert [len(s[k]) > 0 for k in ("train", "val", "test")] == [True, True, True]
+    _group_of(s, ["a", "a", "a", "a", "b", "c"])
+    with pytest.raises(InputError, match="too few groups"):
+        group_split(["a", "b"], seed=0, val_fraction=0.4, test_fraction=0.4)
+
+
+def test_read_groups_and_make_splits_with_groups(tmp_path):
+    ids = [f"s{i}" for i in range(40)]
+    p = tmp_path / "g.tsv"
+    p.write_text("id\tgroup\n" + "".join(f"s{i}\tg{i // 4}\n" for i in range(36)))  # s36-s39 ungrouped
+    groups = read_groups(p, ids)
+    assert groups[:5].tolist() == ["g0", "g0", "g0", "g0", "g1"] and len(set(groups[36:].tolist())) == 4
+    ds = make_ds(ids)
+    s = make_splits(ds, DataConfig(seed=1, groups=str(p), val_fraction=0.2, test_fraction=0.2))
+    check_partition(s, 40)
+    _group_of(s, groups)
+    ds.groups = groups  # as loaded from a dataset directory's groups.tsv
+    assert all((make_splits(ds, DataConfig(seed=1, val_fraction=0.2, test_fraction=0.2))[k] == s[k]).all()
+               for k in s)
+    plain = make_splits(ds, DataConfig(seed=1, groups="none"))  # groups ignored
+    r = random_split(40, 1)
+    assert all((plain[k] == r[k]).all() for k in r)
+    p.write_text("s1\tg0\nzz\tg1\n")
+    with pytest.raises(InputError, match="g.tsv: record zz: id not in the dataset"):
+        read_groups(p, ids)
+    p.write_text("s1\tg0\ns1\tg1\n")
+    with pytest.raises(InputError, match="id given twice"):
+        read_groups(p, ids)
+    p.write_text("s1 g0\n")
+    with pytest.raises(InputError, match="line 1: expected id<TAB>group"):
+        read_groups(p, ids)

@@ -19,6 +19,10 @@ sequences.fa, labels.tsv, motifs.meme, interactions.tsv, embeddings.tsv, dataset
          negatives 1-3 lone motifs >= 40 bp apart (presets data-40/60/80, long).
   dfim   DFIM / SATORI benchmark: classes A only, B only, A and B (label 1), distractors
          embedded everywhere.
+  twins  only the pairing carries the label: each positive (true pairs 8-15 bp apart) has a
+         twin negative with the same background, TFs and motif instances, the TFs re-paired
+         without true pairs (presets twins-40/60/80); also writes groups.tsv (twin ids, kept
+         whole by training splits) and sanity gates in dataset.json.
 """
 
 EPILOG = """\
@@ -26,6 +30,7 @@ examples:
   python -m satori_jax.simulate pairs --preset data-40 --out data/d40 --seed 1
   python -m satori_jax.simulate pairs --motifs my.meme --pairs my_pairs.tsv --out data/mine
   python -m satori_jax.simulate dfim --out data/dfim --num-sequences 30000
+  python -m satori_jax.simulate twins --preset twins-40 --out data/t40
 """
 
 
@@ -40,13 +45,19 @@ def _background(text: str) -> tuple[float, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (subcommands ``pairs`` and ``dfim``)."""
+    """The argument parser (subcommands ``pairs``, ``dfim`` and ``twins``)."""
     from satori_jax.data.jaspar import DEFAULT_RELEASE
-    from satori_jax.data.simulate import DFIM_DEFAULT_A, DFIM_DEFAULT_B, DFIM_DEFAULT_DISTRACTORS, PRESETS
+    from satori_jax.data.simulate import (
+        DFIM_DEFAULT_A,
+        DFIM_DEFAULT_B,
+        DFIM_DEFAULT_DISTRACTORS,
+        PRESETS,
+        TWIN_PRESETS,
+    )
 
     p = argparse.ArgumentParser(prog="python -m satori_jax.simulate", description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", required=True, metavar="{pairs,dfim}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{pairs,dfim,twins}")
 
     def common(sp: argparse.ArgumentParser, n_default: int, n_help: str) -> None:
         sp.add_argument("--out", required=True, type=Path, help="output directory (must be empty or new)")
@@ -91,12 +102,37 @@ def build_parser() -> argparse.ArgumentParser:
                     help="distractor TF names (default: " + " ".join(DFIM_DEFAULT_DISTRACTORS) + ")")
     sd.add_argument("--motifs", type=Path, default=None,
                     help="look motif names up in this MEME file instead of JASPAR")
+
+    st = sub.add_parser("twins", help="twin negatives: only the pairing of TFs carries the label",
+                        description="Each positive holds --pairs-per-seq true pairs of distinct TFs (blocks, "
+                        "8-15 bp inside, >= 40 bp apart); its twin negative holds the same TFs and motif "
+                        "instances on the same background, re-paired by a matching without true pairs. "
+                        "Motifs from JASPAR CORE vertebrates (mutually dissimilar; near-regular pair "
+                        "graph) or from --motifs/--pairs. presets: "
+                        + "; ".join(f"{k}: {v}" for k, v in TWIN_PRESETS.items()))
+    common(st, 60000, "number of sequences, even: half positive, one twin pair each (preset or {n})")
+    st.add_argument("--preset", choices=sorted(TWIN_PRESETS), default=None,
+                    help="twins-40/60/80: 20/25/30 TFs with 40/60/80 pairs, 300 bp")
+    st.add_argument("--length", type=positive_int, default=None, help="sequence length (300)")
+    st.add_argument("--num-tfs", type=positive_int, default=None, help="JASPAR TFs to draw (preset or 20)")
+    st.add_argument("--num-pairs", type=positive_int, default=None,
+                    help="interacting pairs among them (preset or 40)")
+    st.add_argument("--pairs-per-seq", type=positive_int, default=None,
+                    help="true pairs in each positive, 1-5 (3)")
+    st.add_argument("--motifs", type=Path, default=None, help="MEME file of your motifs (with --pairs)")
+    st.add_argument("--pairs", type=Path, default=None,
+                    help="TSV of interacting pairs, two TF names (as in --motifs) per line")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, generate, write; returns the exit status."""
-    from satori_jax.data.simulate import make_dfim_dataset, make_pairs_dataset, write_dataset
+    from satori_jax.data.simulate import (
+        make_dfim_dataset,
+        make_pairs_dataset,
+        make_twins_dataset,
+        write_dataset,
+    )
 
     args = build_parser().parse_args(argv)
     out: Path = args.out
@@ -117,6 +153,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             num_pairs_per_seq=args.pairs_per_seq,
             release=args.jaspar_release,
         )
+    elif args.command == "twins":
+        ds = make_twins_dataset(
+            args.preset,
+            num_sequences=args.num_sequences,
+            length=args.length,
+            seed=args.seed,
+            num_tfs=args.num_tfs,
+            num_pairs=args.num_pairs,
+            motifs_file=args.motifs,
+            pairs_file=args.pairs,
+            background=args.background,
+            pairs_per_seq=args.pairs_per_seq,
+            release=args.jaspar_release,
+        )
     else:
         ds = make_dfim_dataset(
             num_sequences=args.num_sequences or 30000,
@@ -134,6 +184,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {c['sequences']} sequences x {ds.codes.shape[1]} bp ({c['positives']} positive), "
           f"{len(ds.motifs)} motifs, {len(ds.interactions)} true interactions, "
           f"{c['embedded_instances']} embedded instances to {out} in {time.perf_counter() - t0:.1f} s")
+    if ds.gates:
+        g = ds.gates
+        print(f"gates: {g['twins_with_different_tf_counts']} of {g['twins']} twins with different TF counts; "
+              f"oracle AUROC {g['oracle_auroc']:.3f} accuracy {g['oracle_accuracy']:.3f}; per-TF-count "
+              f"logistic regression AUROC {g['counts_logistic_auroc']:.3f}, per-TF-position one "
+              f"{g['positions_logistic_auroc']:.3f} (held-out twins)")
     print(f"next: python -m satori_jax.train --data {out} --workdir RUN")
     return 0
 

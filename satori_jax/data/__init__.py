@@ -23,10 +23,21 @@ from satori_jax.data.io import (
     read_labels,
 )
 from satori_jax.data.pipeline import batch_iterator, epoch_order, num_batches, rc_flags
-from satori_jax.data.splits import SPLITS, chrom_split, make_splits, random_split, read_splits, write_splits
+from satori_jax.data.splits import (
+    GROUPS_FILE,
+    SPLITS,
+    chrom_split,
+    group_split,
+    make_splits,
+    random_split,
+    read_groups,
+    read_splits,
+    write_splits,
+)
 
 __all__ = [
     "ALPHABET",
+    "GROUPS_FILE",
     "N_CODE",
     "SPLITS",
     "Dataset",
@@ -38,6 +49,7 @@ __all__ = [
     "encode_sequences",
     "epoch_order",
     "fetch_regions",
+    "group_split",
     "load_dataset",
     "make_splits",
     "num_batches",
@@ -47,6 +59,7 @@ __all__ = [
     "rc_flags",
     "read_bed",
     "read_fasta",
+    "read_groups",
     "read_labels",
     "read_splits",
     "resize_codes",

@@ -470,6 +470,9 @@ class Dataset:
         ``(N,)`` str array of chromosomes (from BED, or from ids like ``chr1:100-400``), or ``None``.
     source
         The input files, e.g. ``{"fasta": ..., "labels": ...}`` or ``{"bed": ..., "genome": ...}``.
+    groups
+        ``(N,)`` str group of each example (a dataset directory's ``groups.tsv``), or ``None``;
+        random splits keep groups whole.
     """
 
     ids: list[str]
@@ -478,6 +481,7 @@ class Dataset:
     label_names: list[str]
     chroms: np.ndarray | None = None
     source: dict[str, str] = field(default_factory=dict)
+    groups: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -555,7 +559,7 @@ def load_dataset(
     """Load a dataset from one of three inputs.
 
     - ``data_dir``: a directory with ``sequences.fa`` and ``labels.tsv`` (as written by
-      ``satori_jax.simulate``);
+      ``satori_jax.simulate``), and optionally ``groups.tsv`` (``id<TAB>group``);
     - ``fasta`` + ``labels``: records are matched by id and kept in the labels file's order;
     - ``bed`` + ``genome``: regions resized around their centre to ``length`` bp.
 
@@ -598,6 +602,10 @@ def load_dataset(
         lab = _find_in_dir(data_dir, ("labels.tsv", "labels.tsv.gz"), "labels")
         ds = _load_fasta_labels(fa, lab, length)
         ds.source["data_dir"] = str(data_dir)
+        from satori_jax.data.splits import GROUPS_FILE, read_groups
+
+        if (data_dir / GROUPS_FILE).is_file():
+            ds.groups = read_groups(data_dir / GROUPS_FILE, ds.ids)
         return ds
     if modes["fasta"]:
         if fasta is None or labels is None:

@@ -1,16 +1,21 @@
 """Simulated benchmarks with known interacting motif pairs (vectorized numpy, deterministic by seed).
 
-Two generators:
+Three generators:
 
 * :func:`simulate_pairs` -- SATORI 2.0 "Data-N" style: positives carry interacting motif pairs
   placed close together, negatives carry lone motifs far apart.
 * :func:`simulate_dfim` -- DFIM / SATORI benchmark 1 style: classes "A only", "B only" and
   "A and B" (label 1), with distractor motifs in every sequence.
+* :func:`simulate_twins` (:mod:`satori_jax.data.twins`) -- every positive has a twin negative
+  with the same TFs re-paired without true pairs: only the pairing carries the label.
 
-Both return a :class:`SimulatedDataset`; :func:`write_dataset` writes it as a directory with
+All return a :class:`SimulatedDataset`; :func:`write_dataset` writes it as a directory with
 ``sequences.fa``, ``labels.tsv``, ``motifs.meme``, ``interactions.tsv``, ``embeddings.tsv`` and
 ``dataset.json`` (the last one is the completeness marker; the directory is built under a
-temporary name and renamed into place).
+temporary name and renamed into place), plus ``groups.tsv`` (``id<TAB>group``) for data sets with
+groups (twins). The dataset container and building blocks live in :mod:`satori_jax.data.simcore`,
+motif choice and pair lists in :mod:`satori_jax.data.motifpool`; their public names are
+re-exported here.
 
 Conventions
 -----------
@@ -33,25 +38,41 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from satori_jax.data.jaspar import DEFAULT_RELEASE, cache_dir, get_motifs_by_name, load_jaspar
-from satori_jax.data.meme import (
-    Motif,
-    information_content,
-    max_log_odds,
-    pwm_to_log_odds,
-    read_meme,
-    reverse_complement_pwm,
-    write_meme,
+from satori_jax.data.meme import Motif, read_meme, write_meme
+from satori_jax.data.motifpool import (
+    choose_distinct_motifs,
+    motif_similarity,
+    random_interactions,
+    read_pairs_tsv,
+    regular_interactions,
 )
+from satori_jax.data.simcore import (
+    DFIM_BACKGROUND,
+    GENOME_BACKGROUND,
+    SimulatedDataset,
+    _background_codes,
+    _check_background,
+    _check_unique_motif_file,
+    _check_unique_names,
+    _choose_without_replacement,
+    _embed,
+    _normalize_pairs,
+    _place_blocks,
+    _range,
+    _sorted_embeddings,
+)
+from satori_jax.data.splits import GROUPS_FILE
+from satori_jax.data.twins import TWIN_PRESETS, make_twins_dataset, simulate_twins, twin_gates
 from satori_jax.errors import InputError, input_error
 
 __all__ = [
     "PRESETS",
+    "TWIN_PRESETS",
     "DFIM_DEFAULT_A",
     "DFIM_DEFAULT_B",
     "DFIM_DEFAULT_DISTRACTORS",
@@ -59,6 +80,11 @@ __all__ = [
     "SimulatedDataset",
     "simulate_pairs",
     "simulate_dfim",
+    "simulate_twins",
+    "twin_gates",
+    "make_twins_dataset",
+    "regular_interactions",
+    "GROUPS_FILE",
     "make_pairs_dataset",
     "make_dfim_dataset",
     "choose_distinct_motifs",
@@ -102,202 +128,7 @@ DATASET_FILES = (
     "dataset.json",
 )
 
-GENOME_BACKGROUND = (0.3, 0.2, 0.2, 0.3)
-DFIM_BACKGROUND = (0.27, 0.23, 0.23, 0.27)  # 46 % GC as in DFIM
 _LUT = np.frombuffer(b"ACGTN", dtype=np.uint8)
-
-
-@dataclass
-class SimulatedDataset:
-    """A generated data set in memory.
-
-    Attributes
-    ----------
-    codes
-        ``(N, L)`` uint8 sequences, A=0 C=1 G=2 T=3.
-    labels
-        ``(N,)`` int8, 0/1.
-    motifs
-        Motifs used (unique names).
-    interactions
-        True interacting TF pairs ``(tf_a, tf_b)``.
-    emb_seq, emb_motif, emb_start, emb_strand, emb_score
-        ``(E,)`` per embedded instance: sequence index, index into ``motifs``, 0-based start,
-        strand (+1 / -1, int8), log2-odds score. Sorted by sequence then start.
-    generator, parameters, seed
-        Provenance written to ``dataset.json``.
-    """
-
-    codes: np.ndarray
-    labels: np.ndarray
-    motifs: list[Motif]
-    interactions: list[tuple[str, str]]
-    emb_seq: np.ndarray
-    emb_motif: np.ndarray
-    emb_start: np.ndarray
-    emb_strand: np.ndarray
-    emb_score: np.ndarray
-    generator: str
-    parameters: dict
-    seed: int
-    counts: dict = field(default_factory=dict)
-
-    @property
-    def emb_end(self) -> np.ndarray:
-        """``(E,)`` end (exclusive) of each instance."""
-        widths = np.array([m.width for m in self.motifs], dtype=np.int64)
-        return self.emb_start + widths[self.emb_motif]
-
-
-# ----------------------------------------------------------------------------------------------
-# building blocks
-
-
-def _check_background(background: Sequence[float]) -> np.ndarray:
-    bg = np.asarray(background, dtype=np.float64)
-    if bg.shape != (4,) or not np.isfinite(bg).all() or (bg < 0).any() or bg.sum() <= 0:
-        raise InputError(f"background must be 4 non-negative frequencies for A,C,G,T, got {list(background)}")
-    return bg / bg.sum()
-
-
-def _range(value: int | Sequence[int], what: str) -> tuple[int, int]:
-    if isinstance(value, int | np.integer):
-        lo = hi = int(value)
-    else:
-        lo, hi = (int(v) for v in value)
-    if lo < 0 or hi < lo:
-        raise InputError(f"{what}: invalid range ({lo}, {hi})")
-    return lo, hi
-
-
-def _background_codes(n: int, length: int, bg: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``(n, length)`` i.i.d. uint8 codes with base frequencies ``bg``."""
-    cum = np.cumsum(bg)[:3].astype(np.float32)
-    out = np.empty((n, length), dtype=np.uint8)
-    step = max(1, (1 << 22) // max(length, 1))  # bounded temporaries (~4M bases per chunk)
-    for s in range(0, n, step):
-        u = rng.random((min(n, s + step) - s, length), dtype=np.float32)
-        out[s:s + step] = np.searchsorted(cum, u, side="right")
-    return out
-
-
-def _sample_instances(
-    motif: Motif, n: int, log_odds: np.ndarray, threshold: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sample ``n`` instances ``(n, K)`` uint8 from the PWM with score >= threshold; and ``(n,)`` scores.
-
-    Oversamples in batches and keeps the passing draws (no per-instance loop).
-    """
-    k = motif.width
-    cum = np.cumsum(motif.pwm, axis=1)[:, :3]  # (K, 3)
-    cols = np.arange(k)
-    got_codes: list[np.ndarray] = []
-    got_scores: list[np.ndarray] = []
-    have = 0
-    rate = 0.5
-    for _ in range(100):
-        if have >= n:
-            break
-        m = int((n - have) / rate * 1.2) + 32
-        u = rng.random((m, k))
-        codes = (u[:, :, None] >= cum[None, :, :]).sum(axis=2).astype(np.uint8)  # (m, K)
-        scores = log_odds[cols[None, :], codes].sum(axis=1)
-        keep = scores >= threshold - 1e-9
-        rate = max(float(keep.mean()), 1e-3)
-        got_codes.append(codes[keep][: n - have])
-        got_scores.append(scores[keep][: n - have])
-        have += len(got_codes[-1])
-    if have < n:
-        raise InputError(
-            f"motif {motif.name!r}: could not sample instances scoring >= half the maximum "
-            "(the motif is too close to the background)"
-        )
-    if not got_codes:
-        return np.zeros((0, k), np.uint8), np.zeros((0,), np.float64)
-    return np.concatenate(got_codes), np.concatenate(got_scores)
-
-
-def _place_blocks(widths: np.ndarray, spacing: int, length: int, rng: np.random.Generator) -> np.ndarray:
-    """Random non-overlapping starts for blocks laid out left to right in column order.
-
-    Parameters
-    ----------
-    widths
-        ``(N, M)`` block widths; 0 marks an absent block.
-    spacing
-        Minimum number of bases between consecutive present blocks.
-    length
-        Sequence length.
-
-    Returns
-    -------
-    ``(N, M)`` int64 starts (meaningless where width is 0). Present blocks satisfy
-    ``start_next - end_prev >= spacing`` and lie inside ``[0, length)``.
-    """
-    widths = widths.astype(np.int64)
-    present = widths > 0
-    count = present.sum(axis=1)
-    free = length - widths.sum(axis=1) - spacing * np.maximum(count - 1, 0)
-    if (free < 0).any():
-        i = int(np.argmin(free))
-        raise InputError(
-            f"sequence length {length} is too short for {int(count[i])} motif blocks of total width "
-            f"{int(widths[i].sum())} with spacing {spacing}; increase --length"
-        )
-    u = np.sort(rng.integers(0, free[:, None] + 1, size=widths.shape), axis=1)
-    advance = widths + spacing * present
-    offsets = np.cumsum(advance, axis=1) - advance
-    return u + offsets
-
-
-def _choose_without_replacement(n_rows: int, pool: int, k: int, rng: np.random.Generator) -> np.ndarray:
-    """``(n_rows, k)`` indices into ``range(pool)``, distinct within a row when ``pool >= k``."""
-    if pool >= k:
-        return np.argsort(rng.random((n_rows, pool)), axis=1)[:, :k]
-    return rng.integers(0, pool, size=(n_rows, k))
-
-
-def _embed(
-    codes: np.ndarray,
-    motifs: list[Motif],
-    inst_seq: np.ndarray,
-    inst_motif: np.ndarray,
-    inst_start: np.ndarray,
-    bg: np.ndarray,
-    pseudocount: float,
-    min_score_fraction: float,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sample and write every instance in place; returns ``(E,)`` strands (+1/-1) and scores."""
-    strands = np.ones(len(inst_seq), dtype=np.int8)
-    scores = np.zeros(len(inst_seq), dtype=np.float64)
-    for mi, motif in enumerate(motifs):  # loop over motifs (tens), not instances
-        idx = np.flatnonzero(inst_motif == mi)
-        if idx.size == 0:
-            continue
-        lo = pwm_to_log_odds(motif.pwm, bg, pseudocount)
-        thr = min_score_fraction * max_log_odds(lo)
-        inst, sc = _sample_instances(motif, idx.size, lo, thr, rng)
-        minus = rng.random(idx.size) < 0.5
-        inst[minus] = 3 - inst[minus, ::-1]
-        cols = inst_start[idx][:, None] + np.arange(motif.width)[None, :]
-        codes[inst_seq[idx][:, None], cols] = inst
-        strands[idx[minus]] = -1
-        scores[idx] = sc
-    return strands, scores
-
-
-def _sorted_embeddings(seq, motif, start, strand, score) -> tuple[np.ndarray, ...]:
-    order = np.lexsort((start, seq))
-    return seq[order], motif[order], start[order], strand[order], score[order]
-
-
-def _check_unique_names(motifs: Sequence[Motif]) -> None:
-    seen: set[str] = set()
-    for m in motifs:
-        if m.name in seen:
-            raise InputError(f"motif name {m.name!r} appears twice; motif names must be unique")
-        seen.add(m.name)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -345,17 +176,7 @@ def simulate_pairs(
     motifs = list(motifs)
     _check_unique_names(motifs)
     index = {m.name: i for i, m in enumerate(motifs)}
-    norm_pairs: list[tuple[str, str]] = []
-    for a, b in pairs:
-        for x in (a, b):
-            if x not in index:
-                raise InputError(f"interacting pair ({a}, {b}): {x!r} is not one of the motifs")
-        if a == b:
-            raise InputError(f"interacting pair ({a}, {b}) is a self pair")
-        if (a, b) not in norm_pairs and (b, a) not in norm_pairs:
-            norm_pairs.append((a, b))
-    if not norm_pairs:
-        raise InputError("no interacting pairs given")
+    norm_pairs = _normalize_pairs(pairs, index)
     if num_sequences < 2:
         raise InputError(f"num_sequences must be >= 2, got {num_sequences}")
     bg = _check_background(background)
@@ -523,155 +344,6 @@ def simulate_dfim(
 
 
 # ----------------------------------------------------------------------------------------------
-# motif choice
-
-
-def motif_similarity(a: np.ndarray, b: np.ndarray, min_overlap: int | None = None) -> float:
-    """Best ungapped-alignment similarity of two ``(K, 4)`` PWMs, both strands of ``b``.
-
-    For every offset with at least ``min_overlap`` overlapping columns (default
-    ``max(4, ceil(0.6 * min(Ka, Kb)))``) the score is the mean Pearson correlation of the aligned
-    columns (a flat column counts 0); the maximum over offsets and strands is returned
-    (in ``[-1, 1]``).
-    """
-    ka, kb = len(a), len(b)
-    if min_overlap is None:
-        min_overlap = max(4, int(np.ceil(0.6 * min(ka, kb))))
-    min_overlap = min(min_overlap, ka, kb)
-
-    def unit(x: np.ndarray) -> np.ndarray:
-        x = x - x.mean(axis=1, keepdims=True)
-        nrm = np.linalg.norm(x, axis=1, keepdims=True)
-        return np.divide(x, nrm, out=np.zeros_like(x), where=nrm > 1e-12)
-
-    ua = unit(np.asarray(a, float))
-    best = -1.0
-    for bb in (np.asarray(b, float), reverse_complement_pwm(b)):
-        corr = ua @ unit(bb).T  # (Ka, Kb)
-        for off in range(-(ka - min_overlap), kb - min_overlap + 1):
-            d = np.diagonal(corr, offset=off)
-            if d.size >= min_overlap:
-                best = max(best, float(d.mean()))
-    return best
-
-
-def _components(name: str) -> set[str]:
-    return {p.upper() for p in name.replace("(var.", "::(var.").split("::") if p and not p.startswith("(")}
-
-
-def choose_distinct_motifs(
-    all_motifs: Sequence[Motif],
-    n: int,
-    seed: int = 0,
-    max_similarity: float = 0.75,
-    width_range: tuple[int, int] = (6, 20),
-    min_mean_ic: float = 1.0,
-    min_total_ic: float = 8.0,
-) -> list[Motif]:
-    """Pick ``n`` motifs that are not near-duplicates of each other.
-
-    Candidates: width in ``width_range``, mean information content >= ``min_mean_ic`` bits and
-    total >= ``min_total_ic`` bits. They are visited in a seeded random order and accepted
-    greedily unless they share a TF name component with an accepted motif (``FOS::JUN`` vs
-    ``JUN``; case-insensitive) or their :func:`motif_similarity` with an accepted motif exceeds
-    ``max_similarity``.
-
-    Raises
-    ------
-    InputError
-        When fewer than ``n`` motifs qualify.
-    """
-    lo, hi = width_range
-    cands = []
-    for m in all_motifs:
-        ic = information_content(m.pwm)
-        if lo <= m.width <= hi and ic.mean() >= min_mean_ic and ic.sum() >= min_total_ic:
-            cands.append(m)
-    rng = np.random.default_rng(seed)
-    chosen: list[Motif] = []
-    used: set[str] = set()
-    for i in rng.permutation(len(cands)):
-        m = cands[int(i)]
-        comps = _components(m.name)
-        if comps & used:
-            continue
-        if any(motif_similarity(m.pwm, c.pwm) > max_similarity for c in chosen):
-            continue
-        chosen.append(m)
-        used |= comps
-        if len(chosen) == n:
-            return chosen
-    raise InputError(
-        f"only {len(chosen)} mutually dissimilar motifs (similarity <= {max_similarity}) found, {n} requested"
-    )
-
-
-def random_interactions(names: Sequence[str], num_pairs: int, seed: int = 0) -> list[tuple[str, str]]:
-    """``num_pairs`` distinct unordered pairs of distinct names.
-
-    When ``num_pairs >= ceil(T / 2)`` every name takes part in at least one pair (a random
-    perfect matching is drawn first, the rest uniformly from the remaining pairs).
-    """
-    t = len(names)
-    total = t * (t - 1) // 2
-    if num_pairs < 1 or num_pairs > total:
-        raise InputError(f"num_pairs must be in 1..{total} for {t} TFs, got {num_pairs}")
-    rng = np.random.default_rng(seed)
-    chosen: list[tuple[int, int]] = []
-    if num_pairs >= (t + 1) // 2:
-        order = rng.permutation(t)
-        for i in range(0, t - 1, 2):
-            chosen.append(tuple(sorted((int(order[i]), int(order[i + 1])))))
-        if t % 2:
-            other = int(order[rng.integers(0, t - 1)])
-            chosen.append(tuple(sorted((int(order[-1]), other))))
-    taken = set(chosen)
-    rest = [(i, j) for i in range(t) for j in range(i + 1, t) if (i, j) not in taken]
-    n_extra = num_pairs - len(chosen)
-    extra = rng.choice(len(rest), size=n_extra, replace=False) if n_extra > 0 else np.zeros(0, np.int64)
-    chosen += [rest[int(k)] for k in np.sort(extra)]
-    return [(names[i], names[j]) for i, j in chosen]
-
-
-def read_pairs_tsv(path: str | os.PathLike, names: Sequence[str]) -> list[tuple[str, str]]:
-    """Read interacting pairs: two TF names per line (tab or whitespace separated).
-
-    An optional header ``tf_a tf_b``, blank lines and ``#`` comments are skipped. Names must be
-    among ``names``; self pairs are rejected; duplicates (either order) are merged.
-    """
-    path = Path(path)
-    try:
-        lines = path.read_text().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise input_error(path, f"cannot read pairs file ({exc})") from None
-    known = set(names)
-    out: list[tuple[str, str]] = []
-    seen: set[frozenset[str]] = set()
-    for lineno, raw in enumerate(lines, 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        toks = line.split("\t") if "\t" in line else line.split()
-        toks = [t.strip() for t in toks if t.strip()]
-        if len(toks) != 2:
-            raise input_error(path, f"expected two TF names, got {len(toks)} fields", lineno)
-        if not out and not seen and [t.lower() for t in toks] == ["tf_a", "tf_b"]:
-            continue
-        for t in toks:
-            if t not in known:
-                raise input_error(path, f"unknown TF name {t!r} (not in the motif file)", lineno)
-        if toks[0] == toks[1]:
-            raise input_error(path, f"self pair {toks[0]!r}", lineno)
-        key = frozenset(toks)
-        if key not in seen:
-            seen.add(key)
-            out.append((toks[0], toks[1]))
-    if not out:
-        raise input_error(path, "no interacting pairs")
-    return out
-
-
-# ----------------------------------------------------------------------------------------------
 # high-level builders (used by the CLI)
 
 
@@ -733,13 +405,6 @@ def make_pairs_dataset(
                      "motif_ids": {m.name: m.alt for m in motifs}}
     return ds
 
-
-def _check_unique_motif_file(motifs: list[Motif], path) -> None:
-    seen: set[str] = set()
-    for m in motifs:
-        if m.name in seen:
-            raise input_error(path, "duplicate motif name (names must be unique)", m.name)
-        seen.add(m.name)
 
 
 def make_dfim_dataset(
@@ -842,6 +507,13 @@ def _write_files(d: Path, ds: SimulatedDataset) -> None:
                                            end.tolist(), ds.emb_strand.tolist(), ds.emb_score.tolist(),
                                            strict=True)
         ))
+    files = list(DATASET_FILES)
+    if ds.groups is not None:
+        with open(d / GROUPS_FILE, "w", newline="\n") as fh:
+            fh.write("id\tgroup\n")
+            prefix = "twin" if ds.generator == "twins" else "group"
+            fh.write("".join(f"seq{i}\t{prefix}{int(g)}\n" for i, g in enumerate(ds.groups)))
+        files.insert(-1, GROUPS_FILE)
     from satori_jax import __version__ as version
 
     meta = {
@@ -853,9 +525,11 @@ def _write_files(d: Path, ds: SimulatedDataset) -> None:
         "motifs": [{"name": m.name, "id": m.alt, "width": m.width, "family": m.family} for m in ds.motifs],
         "interactions": [list(p) for p in ds.interactions],
         "coordinates": "0-based, half-open; strand '-' = reverse complement of the motif written",
-        "files": list(DATASET_FILES),
+        "files": files,
         "sequences_sha256": sha.hexdigest(),
     }
+    if ds.gates:
+        meta["gates"] = ds.gates
     (d / "dataset.json").write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")
 
 

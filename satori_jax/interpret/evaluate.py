@@ -7,18 +7,44 @@ predicted and the true pairs.
 
 Conventions for empty sets: precision of an empty prediction is 0, recall with no true pairs
 is 0, F1 is 0 whenever precision + recall is 0.
+
+Beating chance. The candidates are the TF pairs a method could call: ``C(T, 2)`` over a TF pool
+or the pairs it tested (:func:`candidate_pairs`). :func:`score_calls` puts a call list next to
+the chance level of calling every candidate; :func:`score_ranking` scores a ranking of the
+candidates without a threshold (average precision and AUROC; pairs never scored rank last) next
+to its chance AUPRC, the fraction of true pairs among the candidates. :func:`family_aliases`
+maps TF names to families (JASPAR family annotation or a family table) so that ELF1 / GABPA / EHF
+count as one ETS call; :func:`evaluate_interactions` scores exact and family-merged pairs.
+scikit-learn is not a dependency; the few lines of ranking metrics are numpy (and
+:func:`satori_jax.metrics.auroc`).
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from satori_jax.errors import input_error
+import numpy as np
 
-__all__ = ["read_truth", "normalize_pairs", "score_pairs", "pr_curve", "read_table_rows"]
+from satori_jax.errors import InputError, input_error
+from satori_jax.metrics import auroc
+
+__all__ = [
+    "read_truth",
+    "normalize_pairs",
+    "score_pairs",
+    "pr_curve",
+    "read_table_rows",
+    "candidate_pairs",
+    "score_calls",
+    "average_precision",
+    "score_ranking",
+    "family_aliases",
+    "evaluate_interactions",
+]
 
 Pair = frozenset[str]
 
@@ -151,3 +177,215 @@ def read_table_rows(path: str | os.PathLike) -> list[dict]:
             return list(csv.DictReader(fh, delimiter="\t"))
     except (OSError, UnicodeDecodeError) as exc:
         raise input_error(path, f"cannot read table ({exc})") from None
+
+
+# ----------------------------------------------------------------------------------------------
+# beating chance: candidates, calls against chance, rankings, families
+
+
+def candidate_pairs(
+    tfs: Iterable[str] | None = None,
+    tested: Iterable[Iterable[str]] | None = None,
+    aliases: Mapping[str, str] | None = None,
+) -> set[Pair]:
+    """The TF pairs a method could call: all ``C(T, 2)`` pairs of a TF pool, or the tested pairs.
+
+    Parameters
+    ----------
+    tfs
+        TF pool (e.g. the names of ``motifs.meme``); after aliasing, every unordered pair of
+        distinct names.
+    tested
+        Pairs actually tested (normalized as by :func:`normalize_pairs`). Give ``tfs`` or ``tested``.
+    aliases
+        Optional ``name -> merged name`` map (e.g. :func:`family_aliases`).
+    """
+    if (tfs is None) == (tested is None):
+        raise InputError("candidate_pairs: give a TF pool (tfs) or the tested pairs (tested), not both")
+    if tested is not None:
+        return normalize_pairs(tested, aliases)
+    aliases = aliases or {}
+    names = sorted({aliases.get(t, t) for t in tfs})
+    return {frozenset(p) for p in itertools.combinations(names, 2)}
+
+
+def score_calls(
+    predicted: Iterable[Iterable[str]],
+    truth: Iterable[Iterable[str]],
+    candidates: Iterable[Iterable[str]],
+    aliases: Mapping[str, str] | None = None,
+) -> dict:
+    """:func:`score_pairs` of a call list, with the chance level of calling every candidate.
+
+    Returns
+    -------
+    The keys of :func:`score_pairs` plus ``n_candidates``, ``n_true_candidates`` (true pairs among
+    the candidates), ``chance_precision`` (= ``n_true_candidates / n_candidates``),
+    ``chance_recall`` and ``chance_f1`` (all candidates called; recall against all true pairs,
+    so a true pair that is no candidate lowers both).
+    """
+    out = score_pairs(predicted, truth, aliases)
+    cand = normalize_pairs(candidates, aliases)
+    chance = score_pairs(cand, truth, aliases)
+    out.update(n_candidates=len(cand), n_true_candidates=chance["tp"], chance_precision=chance["precision"],
+               chance_recall=chance["recall"], chance_f1=chance["f1"])
+    return out
+
+
+def average_precision(labels: Sequence | np.ndarray, scores: Sequence | np.ndarray) -> float:
+    """Average precision, exact expectation over random orders of tied scores; NaN without positives.
+
+    ``AP = (1 / P) * sum over positives of precision at its rank``. Inside a group of ``n`` tied
+    items with ``m`` positives, after ``a`` positives in ``r`` items ranked above, slot ``k`` holds
+    a positive with probability ``m / n`` and then ``1 + (k - 1)(m - 1)/(n - 1)`` positives of
+    the group up to it on average, so the group adds
+    ``sum_k (m / n) (a + 1 + (k - 1)(m - 1)/(n - 1)) / (r + k)`` (exact: ranks are fixed per slot).
+    Without ties this is the usual step-wise AP.
+
+    Parameters
+    ----------
+    labels, scores
+        ``(N,)`` 0/1 and real scores (higher = ranked first; ``-inf`` allowed).
+    """
+    y = np.asarray(labels).astype(bool)
+    s = np.asarray(scores, dtype=np.float64)
+    n_pos = int(y.sum())
+    if n_pos == 0:
+        return float("nan")
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    bounds = np.r_[0, np.flatnonzero(s[1:] != s[:-1]) + 1, s.size]
+    total, above_pos = 0.0, 0
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):  # loop over distinct scores
+        n, m = int(hi - lo), int(y[lo:hi].sum())
+        if m:
+            k = np.arange(1, n + 1)
+            within = 1 + (k - 1) * ((m - 1) / (n - 1) if n > 1 else 0.0)
+            total += float(np.sum((m / n) * (above_pos + within) / (lo + k)))
+        above_pos += m
+    return total / n_pos
+
+
+def _best_scores(scores, aliases: Mapping[str, str], higher_is_better: bool) -> dict[Pair, float]:
+    items = scores.items() if isinstance(scores, Mapping) else ((r[:2], r[2]) for r in scores)
+    best: dict[Pair, float] = {}
+    for pair, value in items:
+        key = frozenset(aliases.get(str(x), str(x)) for x in pair)
+        v = float(value)
+        if len(key) != 2 or v != v:  # self pair (also after merging) or NaN
+            continue
+        v = v if higher_is_better else -v
+        best[key] = max(v, best.get(key, -np.inf))
+    return best
+
+
+def score_ranking(
+    scores: Mapping[Iterable[str], float] | Iterable[tuple[str, str, float]],
+    truth: Iterable[Iterable[str]],
+    candidates: Iterable[Iterable[str]],
+    aliases: Mapping[str, str] | None = None,
+    higher_is_better: bool = True,
+) -> dict:
+    """Threshold-free quality of a ranking of candidate TF pairs.
+
+    Every candidate (plus every scored pair and every true pair, so a true pair never scored is a
+    miss, not left out) is ranked by its score; pairs without a score rank last, tied. A pair
+    scored several times (both orders, or several members of a merged family) keeps its best
+    score. Ties count as their expectation over random orders: AUROC with ties one half
+    (:func:`satori_jax.metrics.auroc`), AUPRC by :func:`average_precision`.
+
+    Parameters
+    ----------
+    scores
+        ``{(tf_a, tf_b): score}`` or rows ``(tf_a, tf_b, score)``; NaN scores count as missing.
+    truth, candidates
+        True pairs and candidate pairs (e.g. :func:`candidate_pairs`).
+    higher_is_better
+        ``False`` for scores such as q-values (smaller ranks first).
+
+    Returns
+    -------
+    ``auprc``, ``auroc``, ``chance_auprc`` (fraction of true pairs among the ranked pairs: the
+    AUPRC of a random ranking up to small-sample terms), ``random_auprc`` (exact expected AP of
+    a random ranking: all pairs tied), ``n_ranked``, ``n_true``, ``n_scored``,
+    ``n_true_scored``.
+    """
+    aliases = aliases or {}
+    best = _best_scores(scores, aliases, higher_is_better)
+    true = normalize_pairs(truth, aliases)
+    ranked = sorted(normalize_pairs(candidates, aliases) | true | set(best), key=sorted)
+    y = np.array([p in true for p in ranked], dtype=bool)
+    s = np.array([best.get(p, -np.inf) for p in ranked], dtype=np.float64)
+    n = len(ranked)
+    finite = np.where(np.isfinite(s), s, np.nan)
+    lowest = np.nanmin(finite) if np.isfinite(finite).any() else 0.0
+    s_auc = np.where(np.isfinite(s), s, lowest - 1.0)  # rankdata-safe "last"
+    return {
+        "auprc": average_precision(y, s) if n else float("nan"),
+        "auroc": auroc(y, s_auc) if n else float("nan"),
+        "chance_auprc": float(y.mean()) if n else float("nan"),
+        "random_auprc": average_precision(y, np.zeros(n)) if n else float("nan"),
+        "n_ranked": n,
+        "n_true": int(y.sum()),
+        "n_scored": len(best),
+        "n_true_scored": int(sum(p in true for p in best)),
+    }
+
+
+def family_aliases(families: Mapping[str, str] | Iterable) -> dict[str, str]:
+    """TF name -> family label, for merging pairs by family.
+
+    Parameters
+    ----------
+    families
+        ``{tf_name: family}`` (e.g. :func:`satori_jax.data.jaspar.jaspar_families` or
+        :func:`satori_jax.interpret.motifs.read_family_table`), or motifs / records with ``name``
+        and ``family`` (:class:`~satori_jax.data.meme.Motif`, or the ``"motifs"`` list of a
+        simulated ``dataset.json``). JASPAR families of heterodimers stay ``"::"``-joined.
+
+    Returns
+    -------
+    ``{tf_name: "family:<family>"}`` for TFs with a family; TFs without one are left out (they
+    keep their own name). The prefix keeps a family label from colliding with a TF name.
+    """
+    if isinstance(families, Mapping):
+        items = families.items()
+    else:
+        items = ((r["name"], r.get("family", "")) if isinstance(r, Mapping) else (r.name, r.family)
+                 for r in families)
+    return {str(name): f"family:{fam}" for name, fam in items if fam and str(fam).strip()}
+
+
+def evaluate_interactions(
+    truth: Iterable[Iterable[str]],
+    candidates: Iterable[Iterable[str]],
+    *,
+    predicted: Iterable[Iterable[str]] | None = None,
+    scores: Mapping[Iterable[str], float] | Iterable[tuple[str, str, float]] | None = None,
+    families: Mapping[str, str] | Iterable | None = None,
+    higher_is_better: bool = True,
+) -> dict:
+    """Calls and/or a ranking scored against chance, exactly and with TF families merged.
+
+    Returns
+    -------
+    ``{"exact": {...}, "family": {...}}`` (``"family"`` only with ``families``); each holds
+    ``"calls"`` (:func:`score_calls`, with ``predicted``) and/or ``"ranking"``
+    (:func:`score_ranking`, with ``scores``). Under family merging a true pair of two TFs of
+    one family becomes a self pair and drops out.
+    """
+    truth, candidates = list(truth), list(candidates)
+    predicted = None if predicted is None else list(predicted)
+    scores = None if scores is None else (scores if isinstance(scores, Mapping) else list(scores))
+    views = {"exact": {}}
+    if families is not None:
+        views["family"] = family_aliases(families)
+    out: dict = {}
+    for view, aliases in views.items():
+        res: dict = {}
+        if predicted is not None:
+            res["calls"] = score_calls(predicted, truth, candidates, aliases)
+        if scores is not None:
+            res["ranking"] = score_ranking(scores, truth, candidates, aliases, higher_is_better)
+        out[view] = res
+    return out
