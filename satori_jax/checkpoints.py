@@ -88,20 +88,31 @@ def restore_variables(path: str | Path) -> tuple[dict, dict] | None:
     ``(variables, meta)``: ``variables = {"params": ..., "batch_stats": ...}`` (``batch_stats`` only
     when the model has batch norm), as ``model.apply`` takes them.
     """
+    import jax
     import orbax.checkpoint as ocp
 
     path = Path(path)
     if not path.is_dir():
         return None
-    mngr = checkpoint_manager(path, create=False)
+    mngr = ocp.CheckpointManager(
+        path.absolute(),
+        options=ocp.CheckpointManagerOptions(create=False, enable_async_checkpointing=False),
+        item_handlers={"state": ocp.StandardCheckpointHandler(), "meta": ocp.JsonCheckpointHandler()},
+    )
     step = mngr.latest_step()
     if step is None:
         mngr.close()
         return None
-    # the saved tree's own metadata is the template (orbax cannot restore a subtree of a composite
-    # item); the optimizer state is read and dropped
+    # The template comes from the checkpoint's own metadata (shapes, dtypes), placed on this process's
+    # first device, so a checkpoint written on another topology (several GPUs) restores too. Orbax
+    # cannot restore a subtree of a composite item: the optimizer state is read and dropped.
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    meta_tree = mngr.item_metadata(step)["state"]
+    abstract = jax.tree_util.tree_map(
+        lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), meta_tree
+    )
     restored = mngr.restore(
-        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore())
+        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore())
     )
     mngr.close()
     tree = restored["state"]
