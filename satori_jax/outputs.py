@@ -230,35 +230,42 @@ def make_temp_dir(parent: Path, stem: str) -> Path:
 def write_dir(out: str | Path, spec: DirKind, fill: Callable[[Path], None]) -> Path:
     """Write the directory ``out`` atomically: ``fill(tmp)`` into a temporary sibling, write the
     marker, then swap it in (an existing ``out``, already cleared by :func:`check_output_dir`, is
-    moved aside first and deleted last).
+    moved aside first and deleted last). Into an existing empty directory the files are moved
+    one by one (the directory itself, perhaps the current one, stays).
 
     Raises
     ------
     InputError
         The file system refused (permission, no space, ...); the old ``out`` is left in place.
     """
-    out = Path(out)
+    shown = out
+    out = Path(os.path.abspath(out))  # "." and "x/.." have a real parent to write beside
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = make_temp_dir(out.parent, out.name)
     except OSError as exc:
-        raise input_error(out, f"cannot be created: {_errno_text(exc)}") from None
+        raise input_error(shown, f"cannot be created: {_errno_text(exc)}") from None
     aside = None
     try:
         fill(tmp)
         write_marker(tmp, spec.kind)
-        if out.exists() and any(out.iterdir()):
-            aside = out.parent / f"{TEMP_PREFIX}{out.name}-old-{secrets.token_hex(4)}"
-            os.rename(out, aside)
-        os.replace(tmp, out)
+        if out.is_dir() and not out.is_symlink() and not any(out.iterdir()):
+            # an existing empty directory (perhaps the current one) stays: the files move into it
+            for entry in sorted(tmp.iterdir(), key=lambda e: e.name != MARKER):
+                os.rename(entry, out / entry.name)
+        else:
+            if out.exists():
+                aside = out.parent / f"{TEMP_PREFIX}{out.name}-old-{secrets.token_hex(4)}"
+                os.rename(out, aside)
+            os.replace(tmp, out)
     except OSError as exc:
         if aside is not None and not out.exists():
             os.rename(aside, out)
             aside = None
-        raise input_error(out, f"cannot be written: {_errno_text(exc)}") from None
+        raise input_error(shown, f"cannot be written: {_errno_text(exc)}") from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
         if aside is not None:
-            shutil.rmtree(aside, ignore_errors=True)
-    return out
+            aside.unlink() if aside.is_symlink() else shutil.rmtree(aside, ignore_errors=True)
+    return Path(shown)

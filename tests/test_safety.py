@@ -171,6 +171,17 @@ def test_a_failed_write_keeps_the_old_directory(tmp_path):
     assert (out / "a").read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
+def test_writing_into_the_empty_current_directory(tmp_path, monkeypatch):
+    spec = DirKind("run", frozenset({"a"}), ("a",), "--overwrite")
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert not check_output_dir(".", spec, replace=False)
+    write_dir(".", spec, lambda d: (d / "a").write_text("x"))
+    assert sorted(p.name for p in here.iterdir()) == [MARKER, "a"]
+    assert [p.name for p in tmp_path.iterdir()] == ["here"]
+
+
 def test_a_dataset_is_not_a_run(tmp_path):
     d = tmp_path / "d"
     d.mkdir()
