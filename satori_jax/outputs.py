@@ -104,6 +104,13 @@ def check_writable(path: str | Path, *, directory: bool) -> Path:
         or the output exists as the wrong type.
     """
     p = Path(path)
+    try:
+        return _check_writable(p, directory)
+    except OSError as exc:  # e.g. a parent that cannot be searched
+        raise input_error(p, f"cannot be checked: {_errno_text(exc)}") from None
+
+
+def _check_writable(p: Path, directory: bool) -> Path:
     if p.exists() or p.is_symlink():
         if directory and not p.is_dir():
             raise input_error(p, "exists and is not a directory")
@@ -173,11 +180,17 @@ def check_output_dir(
     """
     out = Path(out)
     check_writable(out, directory=True)
-    if not out.exists() or not any(out.iterdir()):
-        return False
+    try:
+        if not out.exists() or not any(out.iterdir()):
+            return False
+    except OSError as exc:
+        raise input_error(out, f"cannot be read: {_errno_text(exc)}") from None
     if not replace:
         raise input_error(out, f"exists and is not empty (use {spec.flag} to replace it)")
-    why = refusal(out, spec, inputs)
+    try:
+        why = refusal(out, spec, inputs)
+    except OSError as exc:
+        raise input_error(out, f"cannot be read: {_errno_text(exc)}") from None
     if why:
         raise input_error(out, f"{spec.flag} refused: {why}; nothing was changed")
     return True
