@@ -50,8 +50,9 @@ def _write_run(run: Path, length: int) -> dict:
     import jax
 
     from satori_jax import config as config_lib
+    from satori_jax.checkpoints import save_checkpoint
     from satori_jax.models import count_params
-    from satori_jax.train import create_state, save_checkpoint
+    from satori_jax.train import create_state
 
     cfg = config_lib.from_dict({"data": {"length": length}})  # default model: basic, 200 filters, 8 heads
     run.mkdir(parents=True)

@@ -31,7 +31,8 @@ FAST = dict(steps=8, batch_size=4)
 def _write_run(run, seed=0):
     """A run directory as satori_jax.train writes it (config, data.json, best checkpoint); random biases
     make the model generic (a bias-free fresh model is homogeneous and IG from zeros is degenerate)."""
-    from satori_jax.train import create_state, save_checkpoint
+    from satori_jax.checkpoints import save_checkpoint
+    from satori_jax.train import create_state
 
     cfg = config_lib.from_dict(
         {

@@ -40,8 +40,9 @@ def _write_run(run, seed: int = 0):
     negatives one of them. Probabilities are made up (0.9 / 0.1): interpretation only uses them
     to select examples.
     """
+    from satori_jax.checkpoints import save_checkpoint
     from satori_jax.models import build_model
-    from satori_jax.train import create_state, save_checkpoint
+    from satori_jax.train import create_state
 
     cfg = config_lib.from_dict({
         "data": {"length": L},

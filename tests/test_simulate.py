@@ -21,6 +21,7 @@ from satori_jax.data.simulate import (
     write_dataset,
 )
 from satori_jax.errors import InputError
+from satori_jax.outputs import MARKER
 
 COMP = str.maketrans("ACGT", "TGCA")
 
@@ -100,7 +101,7 @@ def _check_instances(d, bg):
 
 def test_pairs_files_and_instances(pairs_dir):
     d, ds = pairs_dir
-    assert sorted(p.name for p in d.iterdir()) == sorted(DATASET_FILES)
+    assert sorted(p.name for p in d.iterdir()) == sorted([*DATASET_FILES, MARKER])
     _check_instances(d, (0.3, 0.2, 0.2, 0.3))
     ids, seqs = read_fasta(d / "sequences.fa")
     head, labels = read_tsv(d / "labels.tsv")

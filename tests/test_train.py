@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 from satori_jax import config as config_lib
+from satori_jax.checkpoints import restore_checkpoint, save_checkpoint
 from satori_jax.data.io import Dataset
 from satori_jax.data.pipeline import batch_iterator
 from satori_jax.data.splits import random_split
-from satori_jax.train import create_state, fit, make_train_step, restore_checkpoint, save_checkpoint
+from satori_jax.train import create_state, fit, make_train_step
 
 TINY = {
     "num_filters": 8,
@@ -193,7 +194,7 @@ def test_resume_matches_uninterrupted(tmp_path):
     cfg = _cfg(epochs=3, learning_rate=5e-3)
     logs = []
     resumed = fit(cfg, ds, random_split(240, 0), run, resume=True, verbose=False, log=logs.append)
-    assert any("resumed from epoch 0" in line for line in logs)
+    assert any("resumed from epoch 1 of 3" in line and "continuing with epoch 2" in line for line in logs)
     assert resumed["auroc_mean"] == full["auroc_mean"] and resumed["auprc_mean"] == full["auprc_mean"]
 
 

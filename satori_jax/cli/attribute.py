@@ -112,8 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments and run :func:`satori_jax.attribute.export`."""
     from satori_jax.attribute import export
+    from satori_jax.outputs import check_writable
 
     args = build_parser().parse_args(argv)
+    check_writable(args.out, directory=False)  # one line naming --out, before any work
     res = export(
         args.run,
         args.out,

@@ -149,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, run :func:`satori_jax.interpret.driver.interpret`, print where outputs went."""
     args = build_parser().parse_args(argv)
+    from satori_jax.outputs import check_writable
+
+    if args.out is not None:
+        check_writable(args.out, directory=True)  # one line naming --out, before any work
     from satori_jax import parallel
     from satori_jax.interpret.driver import interpret
     from satori_jax.interpret.options import InterpretOptions

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from satori_jax.cli.common import positive_int, run_cli
-from satori_jax.errors import InputError
 
 DESCRIPTION = """\
 Generate benchmark data with ground-truth TF interactions. Writes into --out:
@@ -61,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(sp: argparse.ArgumentParser, n_default: int, n_help: str) -> None:
         sp.add_argument("--out", required=True, type=Path, help="output directory (must be empty or new)")
-        sp.add_argument("--force", action="store_true", help="replace a non-empty --out")
+        sp.add_argument("--force", action="store_true", help="replace a data set directory simulate wrote")
         sp.add_argument("--seed", type=int, default=0, help="random seed; same seed -> identical files (0)")
         sp.add_argument("--num-sequences", type=positive_int, default=None, help=n_help.format(n=n_default))
         sp.add_argument("--background", type=_background, default=None,
@@ -128,16 +127,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, generate, write; returns the exit status."""
     from satori_jax.data.simulate import (
+        DATASET_DIR,
         make_dfim_dataset,
         make_pairs_dataset,
         make_twins_dataset,
         write_dataset,
     )
+    from satori_jax.outputs import check_output_dir
 
     args = build_parser().parse_args(argv)
     out: Path = args.out
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.force:
-        raise InputError(f"{out}: exists and is not empty (use --force to replace it)")
+    inputs = [getattr(args, "motifs", None), getattr(args, "pairs", None)]
+    check_output_dir(out, DATASET_DIR, replace=args.force, inputs=inputs)
     t0 = time.perf_counter()
     if args.command == "pairs":
         ds = make_pairs_dataset(
@@ -179,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             background=args.background,
             release=args.jaspar_release,
         )
-    write_dataset(out, ds, overwrite=args.force)
+    write_dataset(out, ds, overwrite=args.force, inputs=inputs)
     c = ds.counts
     print(f"wrote {c['sequences']} sequences x {ds.codes.shape[1]} bp ({c['positives']} positive), "
           f"{len(ds.motifs)} motifs, {len(ds.interactions)} true interactions, "

@@ -45,8 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="override a config key, e.g. train.epochs=5 (repeatable)",
     )
-    p.add_argument("--resume", action="store_true", help="continue from the run's latest checkpoint")
-    p.add_argument("--overwrite", action="store_true", help="delete an existing run directory first")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the run's latest checkpoint (on the run's own data unless given)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing run directory (only one that train wrote)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -58,8 +60,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parallel.initialize()
 
-    default_data = not (args.data or args.fasta or args.labels or args.bed or args.genome)
-    if args.resume and args.workdir and Path(args.workdir, "config.json").is_file() and not args.config:
+    workdir_arg = Path(args.workdir) if args.workdir else None
+    if args.resume and workdir_arg is None:
+        raise InputError("--resume needs --workdir (the run directory to continue)")
+    if args.resume and args.overwrite:
+        raise InputError("--resume continues a run and --overwrite replaces it: give one of them")
+    given_data = bool(args.data or args.fasta or args.labels or args.bed or args.genome)
+    resumed_info = None
+    if args.resume:
+        from satori_jax.runs import check_run_dir
+
+        # before the demo data, the config or anything else: a missing run is nothing to resume
+        check_run_dir(workdir_arg, resume=True, overwrite=False)
+        if (workdir_arg / "data.json").is_file() and not given_data:
+            resumed_info = _read_data_info(workdir_arg / "data.json")
+    default_data = not given_data and resumed_info is None
+    if args.resume and Path(args.workdir, "config.json").is_file() and not args.config:
         cfg = config_lib.load(Path(args.workdir, "config.json"))
         config_name = "resumed"
     else:
@@ -80,7 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from satori_jax.data.io import load_dataset
 
-    if default_data:
+    if resumed_info is not None:
+        source = resumed_info
+        print(f"resuming on the run's data: {', '.join(f'{k}={v}' for k, v in source.items())}")
+    elif default_data:
         from satori_jax.data.simulate import default_dataset_dir
 
         data_dir = default_dataset_dir()
@@ -92,6 +111,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         source = {"fasta": str(Path(args.fasta).absolute()), "labels": str(Path(args.labels).absolute())}
     else:
         source = {"bed": str(Path(args.bed).absolute()), "genome": str(Path(args.genome).absolute())}
+    inputs = [source.get(k) for k in ("data_dir", "fasta", "labels", "bed", "genome")]
+    inputs += [cfg.model.pwm_file or None]
+    import jax
+
+    multi = jax.process_count() > 1
+    if multi and not args.workdir:
+        raise InputError("a multi-process run needs --workdir (one path on storage shared by all processes)")
+    workdir = workdir_arg or Path(f"runs/{(config_name or 'run')}-{time.strftime('%Y%m%d-%H%M%S')}")
+    from satori_jax.runs import check_run_dir, prepare_run_dir, write_run_files
+
+    # every process checks the directory before any process writes (and before the data is read,
+    # so a refused directory costs nothing); process 0 alone writes
+    check_run_dir(workdir, resume=args.resume, overwrite=args.overwrite, inputs=inputs)
     dataset = load_dataset(
         data_dir=source.get("data_dir"),
         fasta=source.get("fasta"),
@@ -107,25 +139,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         pwms = [m.pwm for m in read_meme(cfg.model.pwm_file)][: cfg.model.num_filters]
 
-    import jax
+    from satori_jax.data.splits import make_splits
+    from satori_jax.train import check_training_input, fit
 
-    multi = jax.process_count() > 1
-    if multi and not args.workdir:
-        raise InputError("a multi-process run needs --workdir (one path on storage shared by all processes)")
-    workdir = Path(args.workdir or f"runs/{(config_name or 'run')}-{time.strftime('%Y%m%d-%H%M%S')}")
-    from satori_jax.data.splits import make_splits, write_splits
-    from satori_jax.runs import write_data_info
-    from satori_jax.train import check_run_dir, fit, prepare_run_dir
-
-    # every process checks the directory before any process writes; process 0 alone writes
-    check_run_dir(workdir, resume=args.resume, overwrite=args.overwrite)
-    parallel.barrier("run directory checked")
     splits = make_splits(dataset, cfg.data)
+    check_training_input(cfg, dataset, splits)
+    parallel.barrier("run directory and data checked")
     if jax.process_index() == 0:
-        prepare_run_dir(workdir, resume=args.resume, overwrite=args.overwrite)
-        config_lib.save(cfg, workdir / "config.json")
-        write_data_info(workdir, dataset, source)
-        write_splits(workdir / "splits.tsv", dataset.ids, splits)
+        prepare_run_dir(
+            workdir, resume=args.resume, overwrite=args.overwrite, inputs=inputs,
+            fill=lambda d: write_run_files(d, cfg, dataset, source, splits),
+        )
     parallel.barrier("run directory written")
 
     print(
@@ -142,6 +166,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"results: {workdir}/ (test_metrics.json, test_predictions.npz, metrics.jsonl, checkpoints/)")
     print(f"next: python -m satori_jax.interpret {workdir}")
     return 0
+
+
+def _read_data_info(path: Path) -> dict:
+    """The ``source`` of a run's ``data.json`` (what to resume on when no data option is given)."""
+    import json
+
+    hint = "give the data again (--data, --fasta/--labels or --bed/--genome)"
+    try:
+        source = json.loads(path.read_text())["source"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: unreadable run data file ({exc}); {hint}") from None
+    if not isinstance(source, dict):
+        raise InputError(f"{path}: unreadable run data file (no source); {hint}")
+    return {k: v for k, v in source.items() if k in ("data_dir", "fasta", "labels", "bed", "genome")}
 
 
 def entry() -> None:

@@ -35,8 +35,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -69,6 +67,7 @@ from satori_jax.data.simcore import (
 from satori_jax.data.splits import GROUPS_FILE
 from satori_jax.data.twins import TWIN_PRESETS, make_twins_dataset, simulate_twins, twin_gates
 from satori_jax.errors import InputError, input_error
+from satori_jax.outputs import DirKind, check_output_dir, write_dir
 
 __all__ = [
     "PRESETS",
@@ -442,36 +441,34 @@ def is_complete_dataset(path: str | os.PathLike) -> bool:
     return all((p / f).is_file() for f in DATASET_FILES)
 
 
-def write_dataset(out_dir: str | os.PathLike, ds: SimulatedDataset, overwrite: bool = False) -> Path:
-    """Write a data set directory atomically (temporary sibling directory, then rename).
+DATASET_DIR = DirKind("dataset", entries=frozenset(DATASET_FILES), defining=("dataset.json",), flag="--force")
+"""What :func:`write_dataset` writes (for :mod:`satori_jax.outputs`)."""
+
+
+def write_dataset(
+    out_dir: str | os.PathLike,
+    ds: SimulatedDataset,
+    overwrite: bool = False,
+    inputs: Sequence[str | os.PathLike | None] = (),
+) -> Path:
+    """Write a data set directory atomically (temporary sibling directory, then swapped in).
 
     Files: ``sequences.fa`` (``>seq0`` ...), ``labels.tsv`` (``id<TAB>label``), ``motifs.meme``,
     ``interactions.tsv`` (``tf_a<TAB>tf_b``), ``embeddings.tsv``
-    (``seq_id motif start end strand score``; 0-based half-open), ``dataset.json``. Output bytes
-    depend only on the data set (same seed -> identical files).
+    (``seq_id motif start end strand score``; 0-based half-open), ``dataset.json``, and the
+    ``.satori_jax`` marker. Output bytes depend only on the data set (same seed -> identical files).
+    ``overwrite`` replaces only a data set directory this function wrote, never one holding other
+    files or any of ``inputs`` (:func:`satori_jax.outputs.check_output_dir`).
 
     Raises
     ------
     InputError
-        ``out_dir`` exists and is not empty and ``overwrite`` is False, or is a file.
+        ``out_dir`` exists and is not empty and ``overwrite`` is False, may not be replaced, is a
+        file, or cannot be written.
     """
     out = Path(out_dir)
-    if out.exists():
-        if not out.is_dir():
-            raise input_error(out, "exists and is not a directory")
-        if any(out.iterdir()) and not overwrite:
-            raise input_error(out, "directory is not empty (use --force to overwrite)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        _write_files(tmp, ds)
-        if out.exists():
-            shutil.rmtree(out) if any(out.iterdir()) else out.rmdir()
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    check_output_dir(out, DATASET_DIR, replace=overwrite, inputs=inputs)
+    return write_dir(out, DATASET_DIR, lambda d: _write_files(d, ds))
 
 
 def _write_files(d: Path, ds: SimulatedDataset) -> None:
@@ -544,7 +541,7 @@ def default_dataset_dir(num_sequences: int = 12000, length: int = 200, seed: int
         ds = make_dfim_dataset(num_sequences=num_sequences, length=length, seed=seed)
         try:
             write_dataset(out, ds, overwrite=True)
-        except OSError:  # another process finished the same data set first
+        except (OSError, InputError):  # another process finished the same data set first
             if not is_complete_dataset(out):
                 raise
     return out

@@ -1,8 +1,8 @@
 """Training: a pure jit-compiled ``train_step(state, batch, rng) -> (state, metrics)``, evaluation,
-early stopping on validation AUROC, orbax checkpoints (best and latest) with resume, and the run
-directory layout described in CONTRIBUTING.md.
+early stopping on validation AUROC, checkpoints (best and latest, :mod:`satori_jax.checkpoints`)
+with resume, into a run directory prepared by :mod:`satori_jax.runs` (layout in CONTRIBUTING.md).
 
-Run ``python -m satori_jax.train --help`` for the command line.
+Run ``python -m satori_jax.train --help`` for the command line (:mod:`satori_jax.cli.train`).
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from flax import struct
 from flax.training import train_state
 
 from satori_jax import parallel
+from satori_jax.checkpoints import restore_checkpoint, save_checkpoint
 from satori_jax.config import Config, TrainConfig
 from satori_jax.data.encoding import one_hot
-from satori_jax.errors import InputError
+from satori_jax.errors import input_error
 from satori_jax.metrics import classification_metrics
 from satori_jax.models import attention_entropy, bce_loss, build_model, count_params, init_variables
 from satori_jax.predict import make_predict_fn, predict_probs, progress
@@ -149,72 +150,28 @@ def make_train_step(entropy_weight: float, learning_rate: float) -> Callable:
 
 
 # --------------------------------------------------------------------------------------------
-# checkpoints
-
-
-def _checkpoint_manager(path: Path, keep: int = 1):
-    import orbax.checkpoint as ocp
-
-    return ocp.CheckpointManager(
-        path.absolute(),
-        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=False),
-    )
-
-
-def save_checkpoint(path: Path, epoch: int, state: TrainState, meta: dict) -> None:
-    """Save ``params``, ``batch_stats``, ``opt_state`` and ``step`` plus JSON ``meta`` at ``epoch``."""
-    import orbax.checkpoint as ocp
-
-    mngr = _checkpoint_manager(path)
-    tree = {
-        "params": state.params,
-        "batch_stats": state.batch_stats,
-        "opt_state": state.opt_state,
-        "step": state.step,
-    }
-    mngr.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(meta)))
-    mngr.wait_until_finished()
-    mngr.close()
-
-
-def restore_checkpoint(path: Path, state: TrainState) -> tuple[TrainState, dict] | None:
-    """Restore the latest checkpoint under ``path`` into ``state``'s structure; ``None`` if none."""
-    import orbax.checkpoint as ocp
-
-    if not path.exists():
-        return None
-    mngr = _checkpoint_manager(path)
-    step = mngr.latest_step()
-    if step is None:
-        mngr.close()
-        return None
-    target = {
-        "params": state.params,
-        "batch_stats": state.batch_stats,
-        "opt_state": state.opt_state,
-        "step": state.step,
-    }
-    abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, target)
-    restored = mngr.restore(
-        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore())
-    )
-    mngr.close()
-    tree = restored["state"]
-    state = state.replace(
-        params=tree["params"], batch_stats=tree["batch_stats"], opt_state=tree["opt_state"], step=tree["step"]
-    )
-    return state, dict(restored["meta"])
-
-
-# --------------------------------------------------------------------------------------------
 # the loop
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every non-finite float (NaN, ±Infinity) replaced by ``None``, so that it writes as
+    strict JSON (``null``): an AUROC is undefined when a label has one class only."""
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
 
 
 def _append_jsonl(path: Path, record: dict) -> None:
     if jax.process_index() != 0:
         return
     with open(path, "a") as fh:
-        fh.write(json.dumps(record) + "\n")
+        fh.write(json.dumps(json_safe(record), allow_nan=False) + "\n")
 
 
 def _truncate_log(path: Path, num_epochs: int) -> None:
@@ -230,8 +187,132 @@ def _write_json_atomic(path: Path, obj: Any) -> None:
     if jax.process_index() != 0:
         return
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    tmp.write_text(json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")
     os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------------------------
+# checks before training
+
+MEMORY_FACTOR_TRAIN = 8
+"""Bytes of a training step per float32 activation element: about 4 live copies of each tensor
+(pre-activation, batch norm, non-linearity, dropout; scores, softmax, dropout) and the backward pass."""
+MEMORY_FACTOR_EVAL = 2
+
+
+def _where(dataset) -> str | None:
+    src = getattr(dataset, "source", None) or {}
+    return src.get("data_dir") or src.get("fasta") or src.get("bed")
+
+
+def minimum_length(cfg: Config) -> int:
+    """The shortest input (bp) the model takes: at least one whole filter, and one attention position
+    (``L' = L_conv // pool_size >= 1``)."""
+    m = cfg.model
+    if m.padding == "SAME":
+        return max(m.filter_width, m.pool_size)
+    return m.filter_width + m.pool_size - 1
+
+
+def activation_elements(cfg: Config, length: int) -> int:
+    """Float32 activation elements of one example's forward pass (dominant terms only).
+
+    ``L_conv × F`` (first layer) ``+ H × L'²`` (attention maps) ``+ L' × max(F, H × head_dim, proj_dim,
+    2 × lstm_units)`` (attention input, values and projection).
+    """
+    from satori_jax.models import conv_length, pooled_length
+
+    m = cfg.model
+    lc, lp = conv_length(m, length), pooled_length(m, length)
+    width = max(m.num_filters, m.num_heads * m.head_dim, m.proj_dim, 2 * m.lstm_units)
+    return lc * m.num_filters + m.num_heads * lp * lp + lp * width
+
+
+def memory_estimate(cfg: Config, length: int, num_devices: int = 1) -> int:
+    """Rough peak bytes per device of a training step or an evaluation batch, whichever is larger.
+
+    ``4 bytes × activation_elements × per-device batch × factor``, with factor
+    :data:`MEMORY_FACTOR_TRAIN` (8) for training and :data:`MEMORY_FACTOR_EVAL` (2) for evaluation.
+    Deliberately simple: it catches inputs that are off by orders of magnitude (a 100 kb sequence with
+    quadratic attention), not a 20 % overshoot.
+    """
+    tc = cfg.train
+    per = 4 * activation_elements(cfg, length)
+    train = per * -(-tc.batch_size // num_devices) * MEMORY_FACTOR_TRAIN
+    evaluate = per * -(-tc.eval_batch_size // num_devices) * MEMORY_FACTOR_EVAL
+    return max(train, evaluate)
+
+
+def available_memory() -> int | None:
+    """Bytes one device can use: the accelerator's memory limit, or the host's available memory
+    (``MemAvailable`` in ``/proc/meminfo``) on CPU; ``None`` if unknown."""
+    dev = jax.local_devices()[0]
+    if dev.platform != "cpu":
+        try:
+            stats = dev.memory_stats() or {}
+        except Exception:  # noqa: BLE001 - backends without memory statistics
+            stats = {}
+        limit = stats.get("bytes_limit")
+        return int(limit) - int(stats.get("bytes_in_use", 0)) if limit else None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
+def check_training_input(cfg: Config, dataset, splits: dict[str, np.ndarray]) -> None:
+    """Refuse, before anything is written or trained, data the run cannot train on.
+
+    - an empty train, validation or test split;
+    - sequences shorter than :func:`minimum_length`;
+    - a train or validation split in which no label has both classes (validation AUROC, which early
+      stopping follows, would be undefined);
+    - sequences whose training step would need more memory than is available
+      (:func:`memory_estimate` vs :func:`available_memory`).
+
+    Raises
+    ------
+    InputError
+        Naming the data and the problem.
+    """
+    where = _where(dataset)
+    tr, va, te = (splits[k] for k in ("train", "val", "test"))
+    if len(tr) == 0 or len(va) == 0 or len(te) == 0:
+        raise input_error(where, f"empty split (train {len(tr)}, val {len(va)}, test {len(te)} sequences); "
+                          "more sequences or other data.val_fraction / data.test_fraction")
+    length = int(dataset.codes.shape[1])
+    need = minimum_length(cfg)
+    if length < need:
+        m = cfg.model
+        raise input_error(where, f"sequences are {length} bp, shorter than the minimum of {need} bp for this "
+                          f"model (model.filter_width={m.filter_width}, model.pool_size={m.pool_size}, "
+                          f"model.padding={m.padding}); use longer sequences or set data.length")
+    labels = np.asarray(dataset.labels)
+    for name, idx in (("training", tr), ("validation", va)):
+        pos = labels[idx].sum(axis=0)
+        if not np.any((pos > 0) & (pos < len(idx))):
+            values = sorted({int(v) for v in np.unique(labels[idx])})
+            raise input_error(where, f"the {name} split ({len(idx)} sequences) has one class only for every "
+                              f"label (all {values[0] if len(values) == 1 else values}); AUROC needs both "
+                              "classes: add sequences of the other class, or raise data.val_fraction")
+    avail = available_memory()
+    est = memory_estimate(cfg, length, jax.device_count())
+    if avail is not None and est > avail:
+        raise input_error(where, f"sequences of {length} bp need about {_gib(est)} per device for training "
+                          f"(batch {cfg.train.batch_size}, eval batch {cfg.train.eval_batch_size}, "
+                          f"{cfg.model.num_filters} filters, {cfg.model.num_heads} heads), more than the "
+                          f"{_gib(avail)} available; use shorter sequences (data.length), a larger "
+                          "model.pool_size or smaller train.batch_size / train.eval_batch_size")
 
 
 def _batches(codes, labels, batch_size, *, shuffle, seed, epoch, rc_augment) -> Iterator[dict]:
@@ -281,8 +362,7 @@ def fit(
     num_outputs = labels.shape[1]
     length = codes.shape[1]
     tr, va, te = (splits[k] for k in ("train", "val", "test"))
-    if len(tr) == 0 or len(va) == 0 or len(te) == 0:
-        raise InputError(f"{workdir}: empty split (train {len(tr)}, val {len(va)}, test {len(te)} sequences)")
+    check_training_input(cfg, dataset, splits)
 
     root = jax.random.PRNGKey(tc.seed)
     state = create_state(cfg, num_outputs, length, jax.random.fold_in(root, 0), pwms)
@@ -296,14 +376,18 @@ def fit(
 
     ckpt_latest = workdir / "checkpoints" / "latest"
     ckpt_best = workdir / "checkpoints" / "best"
-    start_epoch, best_auc, since_best = 0, -math.inf, 0
+    start_epoch, best_auc, since_best, seconds_before = 0, -math.inf, 0, 0.0
     if resume:
         restored = restore_checkpoint(ckpt_latest, state)
         if restored is not None:
             state, meta = restored
             start_epoch = int(meta["epoch"]) + 1
             best_auc, since_best = float(meta["best_val_auroc"]), int(meta["epochs_since_best"])
-            log(f"resumed from epoch {meta['epoch']} (best validation AUROC {best_auc:.4f})")
+            seconds_before = float(meta.get("train_seconds", 0.0))
+            nxt = (f"continuing with epoch {start_epoch + 1}" if start_epoch < tc.epochs
+                   else "no epochs left to train")
+            log(f"resumed from epoch {start_epoch} of {tc.epochs} (checkpoints/latest); {nxt} "
+                f"(best validation AUROC {best_auc:.4f})")
         else:
             log("no checkpoint to resume from; starting fresh")
     state = parallel.replicate(state, mesh)
@@ -368,7 +452,12 @@ def fit(
         _append_jsonl(metrics_path, record)
         if improved:
             save_checkpoint(ckpt_best, epoch, state, {"epoch": epoch, "val_auroc": best_auc})
-        meta = {"epoch": epoch, "best_val_auroc": best_auc, "epochs_since_best": since_best}
+        meta = {
+            "epoch": epoch,
+            "best_val_auroc": best_auc,
+            "epochs_since_best": since_best,
+            "train_seconds": seconds_before + time.time() - t_start,
+        }
         save_checkpoint(ckpt_latest, epoch, state, meta)
         if writer is not None:
             for k, v in record.items():
@@ -404,7 +493,7 @@ def fit(
             "best_val_auroc": best_auc,
             "stopped": stopped,
             "num_params": n_params,
-            "train_seconds": time.time() - t_start,
+            "train_seconds": seconds_before + time.time() - t_start,
         }
     )
     if jax.process_index() == 0:
@@ -430,35 +519,3 @@ def _summary_writer(workdir: Path):
     except ImportError:  # pragma: no cover - tensorboardX is a core dependency
         return None
     return SummaryWriter(str(workdir / "tensorboard"))
-
-
-def check_run_dir(workdir: str | Path, *, resume: bool, overwrite: bool) -> Path:
-    """Refuse (read-only check) a run directory with results unless resuming or overwriting."""
-    workdir = Path(workdir)
-    if workdir.exists() and any(workdir.iterdir()) and not (overwrite or resume):
-        raise InputError(
-            f"{workdir}: run directory exists and is not empty (use --resume to continue it or "
-            "--overwrite to start over)"
-        )
-    return workdir
-
-
-def prepare_run_dir(workdir: str | Path, *, resume: bool, overwrite: bool) -> Path:
-    """Create the run directory, refusing to reuse one with results unless resuming or overwriting.
-
-    In a multi-process job call :func:`check_run_dir` on every process first, then this on
-    process 0 only (it deletes the directory when ``overwrite``).
-    """
-    workdir = check_run_dir(workdir, resume=resume, overwrite=overwrite)
-    if overwrite and workdir.exists() and any(workdir.iterdir()):
-        import shutil
-
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    return workdir
-
-
-if __name__ == "__main__":
-    from satori_jax.cli.train import entry
-
-    entry()

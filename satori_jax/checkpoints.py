@@ -1,0 +1,122 @@
+"""Orbax checkpoints of a run directory (``RUN/checkpoints/{best,latest}``).
+
+A checkpoint holds ``params``, ``batch_stats``, ``opt_state`` and ``step`` of a train state plus a
+JSON ``meta`` dict. :func:`save_checkpoint` / :func:`restore_checkpoint` are for the trainer (which
+has a template train state); :func:`restore_variables` restores the model variables alone, without
+a template, so loading a trained model needs neither the trainer nor the optimizer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def checkpoint_manager(path: str | Path, keep: int = 1, create: bool = True):
+    """An orbax ``CheckpointManager`` on ``path`` keeping ``keep`` steps, synchronous saves."""
+    import orbax.checkpoint as ocp
+
+    return ocp.CheckpointManager(
+        Path(path).absolute(),
+        options=ocp.CheckpointManagerOptions(
+            max_to_keep=keep, create=create, enable_async_checkpointing=False
+        ),
+    )
+
+
+def _state_tree(state: Any) -> dict:
+    return {
+        "params": state.params,
+        "batch_stats": state.batch_stats,
+        "opt_state": state.opt_state,
+        "step": state.step,
+    }
+
+
+def save_checkpoint(path: str | Path, epoch: int, state: Any, meta: dict) -> None:
+    """Save ``state``'s ``params``, ``batch_stats``, ``opt_state``, ``step`` and JSON ``meta`` at ``epoch``.
+
+    Parameters
+    ----------
+    state
+        A train state (``satori_jax.train.TrainState`` or anything with those four attributes).
+    """
+    import orbax.checkpoint as ocp
+
+    mngr = checkpoint_manager(path)
+    args = ocp.args.Composite(state=ocp.args.StandardSave(_state_tree(state)), meta=ocp.args.JsonSave(meta))
+    mngr.save(epoch, args=args)
+    mngr.wait_until_finished()
+    mngr.close()
+
+
+def restore_checkpoint(path: str | Path, state: Any) -> tuple[Any, dict] | None:
+    """Restore the latest checkpoint under ``path`` into ``state``'s structure; ``None`` if none.
+
+    Returns
+    -------
+    ``(state, meta)``: ``state.replace(params=..., batch_stats=..., opt_state=..., step=...)``.
+    """
+    import jax
+    import orbax.checkpoint as ocp
+
+    path = Path(path)
+    if not path.exists():
+        return None
+    mngr = checkpoint_manager(path)
+    step = mngr.latest_step()
+    if step is None:
+        mngr.close()
+        return None
+    abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, _state_tree(state))
+    restored = mngr.restore(
+        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore())
+    )
+    mngr.close()
+    tree = restored["state"]
+    state = state.replace(
+        params=tree["params"], batch_stats=tree["batch_stats"], opt_state=tree["opt_state"], step=tree["step"]
+    )
+    return state, dict(restored["meta"])
+
+
+def restore_variables(path: str | Path) -> tuple[dict, dict] | None:
+    """Model variables of the latest checkpoint under ``path``, without a template; ``None`` if none.
+
+    Returns
+    -------
+    ``(variables, meta)``: ``variables = {"params": ..., "batch_stats": ...}`` (``batch_stats`` only
+    when the model has batch norm), as ``model.apply`` takes them.
+    """
+    import jax
+    import orbax.checkpoint as ocp
+
+    path = Path(path)
+    if not path.is_dir():
+        return None
+    mngr = ocp.CheckpointManager(
+        path.absolute(),
+        options=ocp.CheckpointManagerOptions(create=False, enable_async_checkpointing=False),
+        item_handlers={"state": ocp.StandardCheckpointHandler(), "meta": ocp.JsonCheckpointHandler()},
+    )
+    step = mngr.latest_step()
+    if step is None:
+        mngr.close()
+        return None
+    # The template comes from the checkpoint's own metadata (shapes, dtypes), placed on this process's
+    # first device, so a checkpoint written on another topology (several GPUs) restores too. Orbax
+    # cannot restore a subtree of a composite item: the optimizer state is read and dropped.
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    meta_tree = mngr.item_metadata(step)["state"]
+    abstract = jax.tree_util.tree_map(
+        lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), meta_tree
+    )
+    restored = mngr.restore(
+        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore())
+    )
+    mngr.close()
+    tree = restored["state"]
+    variables = {"params": tree["params"]}
+    if tree.get("batch_stats"):
+        variables["batch_stats"] = tree["batch_stats"]
+    return variables, dict(restored["meta"])
