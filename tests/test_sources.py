@@ -175,6 +175,9 @@ def test_errors(inputs, tmp_path):
     (tmp_path / "two.bed").write_text("chr1\t5\n")
     with pytest.raises(InputError, match="2 column\\(s\\); expected at least chrom, start, end"):
         _all(BedSource(tmp_path / "two.bed", d / "g.fa", labels=False), 3)
+    (tmp_path / "far.bed").write_text("chr1\t5\t17\nchr1\t20\t30\nchr1\t9000\t9010\n")
+    with pytest.raises(InputError, match="far.bed: record chr1:9000-9010 \\(#3\\).*extends beyond"):
+        _all(BedSource(tmp_path / "far.bed", d / "g.fa", labels=False), 2)
     (tmp_path / "x.fa").write_text(">x\nACXT\n")
     with pytest.raises(InputError, match="invalid character 'X'"):
         _all(FastaSource(tmp_path / "x.fa"), 3, length=4)

@@ -420,6 +420,7 @@ def fetch_regions(
     ends: np.ndarray,
     length: int,
     bed_path: str | Path | None = None,
+    first: int = 0,
 ) -> np.ndarray:
     """Fetch genome regions resized around their centre to ``length`` bp.
 
@@ -436,6 +437,8 @@ def fetch_regions(
         Output length in bp (> 0).
     bed_path
         File named in error messages about regions.
+    first
+        Index of the first region in the BED file (regions are named ``#first + i + 1`` in errors).
 
     Returns
     -------
@@ -472,7 +475,7 @@ def fetch_regions(
                     raise input_error(
                         bed_path,
                         f"chromosome {chrom!r} is not in genome {genome_path} (it has: {shown})",
-                        f"{chrom}:{starts[i]}-{ends[i]} (#{i + 1})",
+                        f"{chrom}:{starts[i]}-{ends[i]} (#{first + i + 1})",
                     )
                 sizes[chrom] = len(genome[chrom])
         chrom_len = np.asarray([sizes[c] for c in chroms], dtype=np.int64)
@@ -484,7 +487,7 @@ def fetch_regions(
                 f"region resized to {length} bp ({chroms[i]}:{new_starts[i]}-{new_starts[i] + length}) "
                 f"extends beyond chromosome {chroms[i]} (length {chrom_len[i]}) in {genome_path}; "
                 f"{int(bad.sum())} region(s) affected",
-                f"{chroms[i]}:{starts[i]}-{ends[i]} (#{i + 1})",
+                f"{chroms[i]}:{starts[i]}-{ends[i]} (#{first + i + 1})",
             )
         try:
             seqs = [str(genome[c][int(s):int(s) + length]) for c, s in zip(chroms, new_starts, strict=True)]

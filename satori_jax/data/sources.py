@@ -295,12 +295,13 @@ class BedSource(StreamSource):
     def chunks(self, chunk_size: int, length: int, keep: Keep = None) -> Iterator[Chunk]:
         from satori_jax.data.io import fetch_regions, region_id
 
-        for k, (chroms, starts, ends, lab) in enumerate(self._rows(max(1, int(chunk_size)))):
+        chunk_size = max(1, int(chunk_size))
+        for k, (chroms, starts, ends, lab) in enumerate(self._rows(chunk_size)):
             ids = [region_id(c, s, e) for c, s, e in zip(chroms, starts.tolist(), ends.tolist(), strict=True)]
             codes = None
             if keep is None or keep(k):
                 codes = fetch_regions(self.files["genome"], chroms, starts, ends, length,
-                                      bed_path=self.files["bed"])
+                                      bed_path=self.files["bed"], first=k * chunk_size)
             yield ids, codes, lab
 
 
