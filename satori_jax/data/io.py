@@ -292,41 +292,44 @@ def _parse_int(text: str) -> int | None:
         return None
 
 
-def read_bed(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray, list[str], np.ndarray, list[str]]:
-    """Read a BED-like TSV: ``chrom start end label1 label2 ...`` (0-based, half-open).
+def iter_bed(
+    path: str | Path, labels: bool = True
+) -> Iterator[tuple[int, str, int, int, list[float] | None, list[str] | None]]:
+    """Stream a BED-like file (0-based, half-open), one region at a time.
 
-    An optional header row (detected when its second field is not an integer) gives the label
-    names; otherwise they are ``label_0``, ``label_1``, ... ``track``/``browser`` lines and
-    ``#`` comment lines after the first line are skipped.
+    ``chrom start end [label1 label2 ...]``. An optional header row (its second field is not an
+    integer) gives the label names (otherwise ``label_0``, ``label_1``, ...); ``track``/``browser``
+    lines and ``#`` comment lines after the first line are skipped.
 
     Parameters
     ----------
     path
         BED-like file (plain or gzipped).
+    labels
+        Read the 0/1 label columns (at least one, the same number on every line). ``False``: three
+        columns suffice and any further columns are ignored (``row`` and ``names`` are ``None``).
 
-    Returns
-    -------
-    chroms, starts, ends, label_names, labels, ids
-        ``N`` chromosome names, ``(N,)`` int64 starts and ends, ``C`` label names, ``(N, C)``
-        float32 labels and ids ``"chrom:start-end"``.
+    Yields
+    ------
+    line, chrom, start, end, row, names
+        Line number, region, its ``C`` labels and the ``C`` label names (one list for every region).
 
     Raises
     ------
     InputError
-        Empty file, no label columns, wrong column count, non-integer or negative start,
-        ``end <= start``, a label other than 0/1.
+        Empty file, no regions, no label columns, wrong column count, non-integer or negative start,
+        ``end <= start``, a label other than 0/1 (raised when the reader reaches it).
     """
-    text = _read_text(path, "BED")
-    chroms: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    rows: list[list[float]] = []
-    ids: list[str] = []
+    path = Path(path)
     names: list[str] | None = None
     ncol = None
     first = True
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.startswith(("track", "browser")):
+    any_content = any_region = False
+    for lineno, line in _iter_text_lines(path, "BED"):
+        if not line.strip():
+            continue
+        any_content = True
+        if line.startswith(("track", "browser")):
             continue
         fields = _split_fields(line)
         if line.startswith("#") and (not first or len(fields) < 4):
@@ -334,19 +337,25 @@ def read_bed(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray, list[
         if first:
             first = False
             if len(fields) < 2 or _parse_int(fields[1]) is None:
+                if not labels:
+                    continue
                 if len(fields) < 4:
                     raise input_error(path, "header has no label columns "
                                       "(expected: chrom start end label1 ...)", lineno)
                 names = fields[3:]
                 ncol = len(fields)
                 continue
-        if ncol is None:
+        if not labels:
+            if len(fields) < 3:
+                raise input_error(path, f"{len(fields)} column(s); expected at least chrom, start, end",
+                                  lineno)
+        elif ncol is None:
             ncol = len(fields)
             if ncol < 4:
                 raise input_error(path, f"{ncol} columns; expected chrom, start, end and at least one "
                                   "0/1 label column", lineno)
             names = [f"label_{j}" for j in range(ncol - 3)]
-        if len(fields) != ncol:
+        elif len(fields) != ncol:
             raise input_error(path, f"{len(fields)} columns, expected {ncol}", lineno)
         chrom, s_text, e_text = fields[:3]
         start, end = _parse_int(s_text), _parse_int(e_text)
@@ -356,18 +365,52 @@ def read_bed(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray, list[
             raise input_error(path, f"negative start {start}", lineno)
         if end <= start:
             raise input_error(path, f"end {end} <= start {start}", lineno)
-        rid = f"{chrom}:{start}-{end}"
-        assert names is not None
-        rows.append(_parse_label_row(path, fields[3:], lineno, f"{rid} (line {lineno})", names))
-        chroms.append(chrom)
-        starts.append(start)
-        ends.append(end)
-        ids.append(rid)
-    if names is None or not ids:
+        row = None
+        if labels:
+            assert names is not None
+            row = _parse_label_row(path, fields[3:], lineno, f"{chrom}:{start}-{end} (line {lineno})", names)
+        any_region = True
+        yield lineno, chrom, start, end, row, names
+    if not any_content:
+        raise input_error(path, "empty BED file")
+    if not any_region:
         raise input_error(path, "no regions found")
-    labels = np.asarray(rows, dtype=np.float32).reshape(len(ids), len(names))
-    return (chroms, np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64), names, labels,
-            ids)
+
+
+def region_id(chrom: str, start: int, end: int) -> str:
+    """The id of a BED region: the region as given, ``chrom:start-end`` (not the resized window)."""
+    return f"{chrom}:{start}-{end}"
+
+
+def read_bed(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray, list[str], np.ndarray, list[str]]:
+    """Read a BED-like TSV with labels: ``chrom start end label1 label2 ...`` (see :func:`iter_bed`).
+
+    Returns
+    -------
+    chroms, starts, ends, label_names, labels, ids
+        ``N`` chromosome names, ``(N,)`` int64 starts and ends, ``C`` label names, ``(N, C)``
+        float32 labels and ids ``"chrom:start-end"`` (:func:`region_id`).
+
+    Raises
+    ------
+    InputError
+        As :func:`iter_bed`.
+    """
+    recs = list(iter_bed(path))
+    names = list(recs[0][5])
+    labels = np.asarray([r[4] for r in recs], dtype=np.float32).reshape(len(recs), len(names))
+    return ([r[1] for r in recs], np.asarray([r[2] for r in recs], dtype=np.int64),
+            np.asarray([r[3] for r in recs], dtype=np.int64), names, labels,
+            [region_id(r[1], r[2], r[3]) for r in recs])
+
+
+def check_unique_regions(path: str | Path, ids: list[str]) -> None:
+    """Raise :class:`InputError` naming the first region listed twice in the BED file ``path``."""
+    seen: dict[str, int] = {}
+    for i, rid in enumerate(ids):
+        if rid in seen:
+            raise input_error(path, f"duplicate region (entries #{seen[rid] + 1} and #{i + 1})", rid)
+        seen[rid] = i
 
 
 def fetch_regions(
@@ -377,6 +420,7 @@ def fetch_regions(
     ends: np.ndarray,
     length: int,
     bed_path: str | Path | None = None,
+    first: int = 0,
 ) -> np.ndarray:
     """Fetch genome regions resized around their centre to ``length`` bp.
 
@@ -393,6 +437,8 @@ def fetch_regions(
         Output length in bp (> 0).
     bed_path
         File named in error messages about regions.
+    first
+        Index of the first region in the BED file (regions are named ``#first + i + 1`` in errors).
 
     Returns
     -------
@@ -429,7 +475,7 @@ def fetch_regions(
                     raise input_error(
                         bed_path,
                         f"chromosome {chrom!r} is not in genome {genome_path} (it has: {shown})",
-                        f"{chrom}:{starts[i]}-{ends[i]} (#{i + 1})",
+                        f"{chrom}:{starts[i]}-{ends[i]} (#{first + i + 1})",
                     )
                 sizes[chrom] = len(genome[chrom])
         chrom_len = np.asarray([sizes[c] for c in chroms], dtype=np.int64)
@@ -441,7 +487,7 @@ def fetch_regions(
                 f"region resized to {length} bp ({chroms[i]}:{new_starts[i]}-{new_starts[i] + length}) "
                 f"extends beyond chromosome {chroms[i]} (length {chrom_len[i]}) in {genome_path}; "
                 f"{int(bad.sum())} region(s) affected",
-                f"{chroms[i]}:{starts[i]}-{ends[i]} (#{i + 1})",
+                f"{chroms[i]}:{starts[i]}-{ends[i]} (#{first + i + 1})",
             )
         try:
             seqs = [str(genome[c][int(s):int(s) + length]) for c, s in zip(chroms, new_starts, strict=True)]
@@ -519,6 +565,22 @@ def _find_in_dir(data_dir: Path, stems: tuple[str, ...], what: str) -> Path:
     raise input_error(data_dir, f"dataset directory has no {what} file (expected {stems[0]})")
 
 
+def dataset_files(data_dir: str | Path, labels: bool = True) -> tuple[Path, Path | None]:
+    """``(sequences file, labels file)`` of a dataset directory (``labels=False``: no labels file).
+
+    Raises
+    ------
+    InputError
+        Missing directory, not a directory, no ``sequences.fa`` (or no ``labels.tsv`` when wanted).
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise input_error(data_dir, "dataset directory not found" if not data_dir.exists()
+                          else "not a directory (expected a directory with sequences.fa and labels.tsv)")
+    fa = _find_in_dir(data_dir, ("sequences.fa", "sequences.fa.gz", "sequences.fasta"), "sequences")
+    return fa, (_find_in_dir(data_dir, ("labels.tsv", "labels.tsv.gz"), "labels") if labels else None)
+
+
 def _load_fasta_labels(fasta: Path, labels_path: Path, length: int) -> Dataset:
     label_ids, names, labels = read_labels(labels_path)
     if not label_ids:
@@ -594,13 +656,9 @@ def load_dataset(
             f"or --bed B with --genome G (got: {', '.join(given) or 'nothing'})"
         )
     if data_dir is not None:
-        data_dir = Path(data_dir)
-        if not data_dir.is_dir():
-            raise input_error(data_dir, "dataset directory not found" if not data_dir.exists()
-                              else "not a directory (expected a directory with sequences.fa and labels.tsv)")
-        fa = _find_in_dir(data_dir, ("sequences.fa", "sequences.fa.gz", "sequences.fasta"), "sequences")
-        lab = _find_in_dir(data_dir, ("labels.tsv", "labels.tsv.gz"), "labels")
+        fa, lab = dataset_files(data_dir)
         ds = _load_fasta_labels(fa, lab, length)
+        data_dir = Path(data_dir)
         ds.source["data_dir"] = str(data_dir)
         from satori_jax.data.splits import GROUPS_FILE, read_groups
 
@@ -618,11 +676,7 @@ def load_dataset(
         raise input_error(bed, "BED input needs a fixed region length: set data.length (e.g. --set "
                           "data.length=600)")
     chroms, starts, ends, names, lab, ids = read_bed(bed)
-    seen: dict[str, int] = {}
-    for i, rid in enumerate(ids):
-        if rid in seen:
-            raise input_error(bed, f"duplicate region (entries #{seen[rid] + 1} and #{i + 1})", rid)
-        seen[rid] = i
+    check_unique_regions(bed, ids)
     codes = fetch_regions(genome, chroms, starts, ends, length, bed_path=bed)
     return Dataset(
         ids=ids, codes=codes, labels=lab, label_names=names, chroms=np.asarray(chroms, dtype=str),

@@ -66,7 +66,7 @@ from satori_jax.data.simcore import (
 )
 from satori_jax.data.splits import GROUPS_FILE
 from satori_jax.data.twins import TWIN_PRESETS, make_twins_dataset, simulate_twins, twin_gates
-from satori_jax.errors import InputError, input_error
+from satori_jax.errors import InputError
 from satori_jax.outputs import DirKind, check_output_dir, write_dir
 
 __all__ = [
@@ -441,7 +441,8 @@ def is_complete_dataset(path: str | os.PathLike) -> bool:
     return all((p / f).is_file() for f in DATASET_FILES)
 
 
-DATASET_DIR = DirKind("dataset", entries=frozenset(DATASET_FILES), defining=("dataset.json",), flag="--force")
+DATASET_DIR = DirKind("dataset", entries=frozenset((*DATASET_FILES, GROUPS_FILE)), defining=("dataset.json",),
+                      flag="--force")
 """What :func:`write_dataset` writes (for :mod:`satori_jax.outputs`)."""
 
 

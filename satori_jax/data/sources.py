@@ -1,55 +1,84 @@
-"""Test sets read in chunks: the run's own test set, FASTA + labels, a dataset directory, BED + genome.
+"""One input layer: sequence sources read in chunks, for interpretation and attribution.
 
-Every source yields ``(ids (B,), codes (B, L) uint8, labels (B, C) float32)`` chunks in file order
-(:meth:`StreamSource.chunks`), so the interpretation driver reads them all the same way.
+A source is an ordered set of sequences with ids and, where the input has them, labels. Kinds:
+
+* :class:`RunSource` (``kind = "run"``): a run's test set, ``RUN/test_predictions.npz`` (``ids``,
+  ``codes``, ``labels``; label names from ``RUN/data.json``);
+* :class:`FastaSource` (``kind = "fasta"``): a FASTA file, with a labels TSV (records matched by
+  id) or without labels (for consumers that need none, e.g. attribution); a dataset directory
+  (``sequences.fa`` [+ ``labels.tsv``]) is a FASTA source of its files;
+* :class:`BedSource` (``kind = "bed"``): BED regions, with or without label columns, fetched from a
+  genome FASTA per chunk.
+
+:func:`open_source` checks a combination of inputs and opens the source. Every source has ``files``
+(input files by role: ``predictions``, ``fasta``, ``labels``, ``bed``, ``genome``), ``label_names``
+(``None`` without labels), ``n`` (number of sequences), :meth:`~StreamSource.stamp` (identity of the
+files, for resume hashes), :meth:`~StreamSource.describe` (kind and resolved paths) and
+:meth:`~StreamSource.chunks`, which yields ``(ids, codes (B, L) uint8, labels (B, C) float32 or
+None)`` per chunk of ``chunk_size`` sequences in input order. Sequences of another length than
+``L`` are centre-cropped / N-padded (FASTA, test sets) or fetched as the window of ``L`` bp around
+the region's centre (BED). ``keep(k)`` false skips chunk ``k``'s sequences (``codes = None``: not
+encoded, not fetched from the genome) while its ids are still read and checked, so that several
+processes can each take every ``P``-th chunk of one input.
+
+Memory: one chunk of sequences, plus the labels table and ids of a labelled input (and the set of
+ids seen, for the duplicate check). Unlabelled inputs are read as streams and their ``n`` is
+counted by one extra pass on first use; their duplicate ids are not checked here (the attribution
+exporter checks them with 8 bytes per record).
+
+BED ids
+-------
+A BED region's id is the region *as given*, ``chrom:start-end`` (its own 0-based, half-open
+coordinates; :func:`satori_jax.data.io.region_id`), not the window that is read: the sequence is
+``[c − L // 2, c − L // 2 + L)`` with ``c = (start + end) // 2``. Training, interpretation and
+attribution use this one convention, so one region has one id in every output. Two lines with the
+same region are an error when labels are read (a labelled set must not hold a region twice).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from satori_jax.errors import InputError, input_error
 
-__all__ = ["StreamSource", "TestSetSource", "iter_fasta_chunks", "open_source"]
+__all__ = ["BedSource", "FastaSource", "RunSource", "StreamSource", "iter_fasta_chunks", "open_source"]
+
+#: ``(ids (B,), codes (B, L) uint8 or None, labels (B, C) float32 or None)``
+Chunk = tuple[list[str], np.ndarray | None, np.ndarray | None]
+Keep = Callable[[int], bool] | None
 
 
-def iter_fasta_chunks(path: str | Path, chunk_size: int) -> Iterator[tuple[list[str], list[str]]]:
+def iter_fasta_chunks(
+    path: str | Path, chunk_size: int, check_duplicates: bool = True
+) -> Iterator[tuple[list[str], list[str]]]:
     """Read a FASTA file ``chunk_size`` records at a time.
 
     Records come from :func:`satori_jax.data.io.iter_fasta`: same format and checks as
-    :func:`satori_jax.data.io.read_fasta` (plain or gzipped, multi-line
-    records, CRLF and blank lines tolerated; errors for a missing / empty / binary / non-UTF-8
-    file, sequence before the first header, a header without an id, an empty record, a duplicated
-    id), but only one chunk of sequences is in memory (plus the set of ids seen, for duplicates).
-
-    Parameters
-    ----------
-    path
-        FASTA file.
-    chunk_size
-        Records per chunk (the last chunk may be shorter).
+    :func:`satori_jax.data.io.read_fasta` (plain or gzipped, multi-line records, CRLF and blank lines
+    tolerated; errors for a missing / empty / binary / non-UTF-8 file, sequence before the first
+    header, a header without an id, an empty record, a duplicated id unless ``check_duplicates`` is
+    false), but only one chunk of sequences is in memory (plus the ids seen, for duplicates).
 
     Yields
     ------
     ids, seqs
-        ``B`` record ids and sequences, in file order.
+        ``B`` record ids and sequences in file order (the last chunk may be shorter).
 
     Raises
     ------
     InputError
-        As :func:`~satori_jax.data.io.read_fasta` (an error in a later chunk is raised when that
-        chunk is reached).
+        As :func:`~satori_jax.data.io.read_fasta`, when the reader reaches the problem.
     """
     from satori_jax.data.io import iter_fasta
 
     chunk_size = max(1, int(chunk_size))
     ids: list[str] = []
     seqs: list[str] = []
-    for rid, seq in iter_fasta(path):
+    for rid, seq in iter_fasta(path, check_duplicates=check_duplicates):
         ids.append(rid)
         seqs.append(seq)
         if len(ids) >= chunk_size:
@@ -64,69 +93,154 @@ def _file_stamp(path: Path) -> dict:
     return {"path": str(path.resolve()), "size": int(st.st_size), "mtime_ns": int(st.st_mtime_ns)}
 
 
-@dataclass
+def _resized(codes: np.ndarray, length: int) -> np.ndarray:
+    """``(B, length)`` codes centre-cropped / N-padded from ``(B, L)``."""
+    from satori_jax.data.encoding import resize_codes
+
+    if codes.shape[1] == length:
+        return codes
+    return np.stack([resize_codes(c, length) for c in codes]) if len(codes) else codes[:, :0]
+
+
 class StreamSource:
-    """A test set read in chunks.
+    """A set of sequences read in chunks (the base of every source; see the module docstring).
 
     Attributes
     ----------
     kind
-        ``"fasta"`` (FASTA + labels TSV) or ``"bed"`` (BED + genome).
+        ``"run"``, ``"fasta"`` or ``"bed"``.
     files
-        Input files by role (``fasta``, ``labels`` / ``bed``, ``genome``).
+        Input files by role.
     label_names
-        ``C`` label names.
-    n
-        Number of labelled records.
+        ``C`` label names, or ``None`` for an unlabelled input.
     """
 
-    kind: str
-    files: dict[str, Path]
-    label_names: list[str]
-    n: int
-    _index: dict[str, int] | None = None
-    _labels: np.ndarray | None = None
-    _bed: tuple | None = None
+    kind = ""
+    #: Read chunk by chunk from files (interpretation folds pair scores into histograms); the
+    #: run's own test set is held in memory instead.
     streamed = True
 
+    def __init__(
+        self, files: dict[str, Path], label_names: list[str] | None, n: int | None = None
+    ) -> None:
+        self.files = {k: Path(v) for k, v in files.items()}
+        self.label_names = None if label_names is None else list(label_names)
+        self._n = n
+
+    @property
+    def n(self) -> int:
+        """Number of sequences (for an unlabelled stream: counted by one pass on first use)."""
+        if self._n is None:
+            self._n = sum(len(ids) for ids, _, _ in self.chunks(4096, 1, keep=lambda k: False))
+        return self._n
+
     def stamp(self) -> dict:
-        """Identity of the inputs (for the settings hash)."""
+        """Identity of the input files (path, size, modification time) for settings hashes."""
         return {k: _file_stamp(p) for k, p in sorted(self.files.items())}
 
-    def chunks(self, chunk_size: int, length: int, keep: Callable[[int], bool] | None = None
-               ) -> Iterator[tuple[list[str], np.ndarray | None, np.ndarray]]:
-        """``(ids (B,), codes (B, length) uint8, labels (B, C) float32)`` per chunk, in file order.
+    def describe(self) -> dict:
+        """``{"kind": ..., role: resolved path, ...}`` (for manifests)."""
+        return {"kind": self.kind, **{k: str(p.resolve()) for k, p in self.files.items()}}
 
-        FASTA records of another length are centre-cropped / N-padded to ``length`` (as training
-        does with ``data.length``); records without labels, and (after the last chunk) labels
-        without records, raise :class:`InputError`. With ``keep``, a chunk ``k`` for which
-        ``keep(k)`` is false comes with ``codes = None``: its sequences are neither encoded nor
-        (BED) fetched from the genome, but its ids are still checked against the labels.
+    def chunks(self, chunk_size: int, length: int, keep: Keep = None) -> Iterator[Chunk]:
+        """``(ids (B,), codes (B, length) uint8 or None, labels (B, C) float32 or None)`` per chunk.
+
+        Parameters
+        ----------
+        chunk_size
+            Sequences per chunk (the last one may be shorter).
+        length
+            Sequence length ``L`` the codes are resized (FASTA, test set) or fetched (BED) to.
+        keep
+            ``keep(k)`` false: chunk ``k`` comes with ``codes = None`` (ids and labels still read).
+
+        Raises
+        ------
+        InputError
+            Any problem with the input, when the reader reaches it.
         """
-        from satori_jax.data.encoding import encode_sequence, encode_sequences, resize_codes
-        from satori_jax.data.io import fetch_regions
+        raise NotImplementedError
 
-        if self.kind == "bed":
-            chroms, starts, ends, labels, ids = self._bed
-            for k, s in enumerate(range(0, self.n, chunk_size)):
-                e = min(s + chunk_size, self.n)
-                if keep is not None and not keep(k):
-                    yield ids[s:e], None, labels[s:e]
-                    continue
-                codes = fetch_regions(self.files["genome"], chroms[s:e], starts[s:e], ends[s:e], length,
-                                      bed_path=self.files["bed"])
-                yield ids[s:e], codes, labels[s:e]
+
+class RunSource(StreamSource):
+    """The test set of a finished run (``RUN/test_predictions.npz``), in its stored order, with the
+    model's saved predictions (``probs (N, C)``), held in memory.
+
+    Interpretation reads it as one chunk with exact statistics (``streamed = False``).
+    """
+
+    kind = "run"
+    streamed = False
+
+    def __init__(self, run_dir: str | Path) -> None:
+        run_dir = Path(run_dir)
+        pred, info = run_dir / "test_predictions.npz", run_dir / "data.json"
+        if not run_dir.is_dir():
+            raise input_error(run_dir, "no such run directory")
+        if not pred.is_file():
+            raise input_error(run_dir, "no test_predictions.npz (training has not finished; run "
+                                       f"`python -m satori_jax.train --workdir {run_dir} --resume` first)")
+        if not info.is_file():
+            raise input_error(run_dir, "no data.json (not a finished satori_jax run)")
+        with np.load(pred, allow_pickle=False) as z:
+            self.ids = [str(i) for i in z["ids"]]
+            self.codes = np.asarray(z["codes"], np.uint8)
+            self.labels = np.asarray(z["labels"], np.float32)
+            self.probs = np.asarray(z["probs"])
+        super().__init__({"predictions": pred}, json.loads(info.read_text())["label_names"], len(self.ids))
+
+    def chunks(self, chunk_size: int, length: int, keep: Keep = None) -> Iterator[Chunk]:
+        for k, s in enumerate(range(0, self.n, max(1, int(chunk_size)))):
+            e = min(s + int(chunk_size), self.n)
+            codes = None if keep is not None and not keep(k) else _resized(self.codes[s:e], length)
+            yield self.ids[s:e], codes, self.labels[s:e]
+
+
+class FastaSource(StreamSource):
+    """A FASTA file, with a labels TSV (records matched by id) or without labels.
+
+    With labels every record must have a labels row and every labels row a record (checked after
+    the last chunk); labels come in the FASTA's order.
+    """
+
+    kind = "fasta"
+
+    def __init__(self, fasta: str | Path, labels: str | Path | None = None) -> None:
+        from satori_jax.data.io import read_labels
+
+        fasta = Path(fasta)
+        if not fasta.is_file():
+            raise input_error(fasta, "FASTA file not found" if not fasta.exists() else
+                              "expected a FASTA file, got a directory")
+        self._index: dict[str, int] | None = None
+        self._labels: np.ndarray | None = None
+        if labels is None:
+            super().__init__({"fasta": fasta}, None)
             return
-        fasta, lab_path = self.files["fasta"], self.files["labels"]
-        seen = np.zeros(self.n, bool)
-        for k, (ids, seqs) in enumerate(iter_fasta_chunks(fasta, chunk_size)):
-            rows = np.empty(len(ids), np.int64)
-            for i, rid in enumerate(ids):
-                r = self._index.get(rid)
-                if r is None:
-                    raise input_error(fasta, f"record has no labels in {lab_path}", rid)
-                rows[i] = r
-            seen[rows] = True
+        labels = Path(labels)
+        ids, names, lab = read_labels(labels)
+        if not ids:
+            raise input_error(labels, "no labelled records (only a header)")
+        self._index, self._labels = {rid: i for i, rid in enumerate(ids)}, lab
+        super().__init__({"fasta": fasta, "labels": labels}, names, len(ids))
+
+    def chunks(self, chunk_size: int, length: int, keep: Keep = None) -> Iterator[Chunk]:
+        from satori_jax.data.encoding import encode_sequence, encode_sequences, resize_codes
+
+        fasta, index = self.files["fasta"], self._index
+        seen = None if index is None else np.zeros(len(index), bool)
+        reader = iter_fasta_chunks(fasta, chunk_size, check_duplicates=index is not None)
+        for k, (ids, seqs) in enumerate(reader):
+            lab = None
+            if index is not None:
+                rows = np.empty(len(ids), np.int64)
+                for i, rid in enumerate(ids):
+                    r = index.get(rid)
+                    if r is None:
+                        raise input_error(fasta, f"record has no labels in {self.files['labels']}", rid)
+                    rows[i] = r
+                seen[rows] = True
+                lab = self._labels[rows]
             if keep is not None and not keep(k):
                 codes = None
             elif all(len(s) == length for s in seqs):
@@ -134,118 +248,115 @@ class StreamSource:
             else:
                 codes = np.stack([resize_codes(encode_sequence(s, path=fasta, record=rid), length)
                                   for rid, s in zip(ids, seqs, strict=True)])
-            yield ids, codes, self._labels[rows]
-        if not seen.all():
-            inv = {v: k for k, v in self._index.items() if not seen[v]}
+            yield ids, codes, lab
+        if seen is not None and not seen.all():
+            inv = {v: rid for rid, v in index.items() if not seen[v]}
             missing = [inv[r] for r in np.flatnonzero(~seen)[:5]]
-            raise input_error(lab_path, f"{int((~seen).sum())} id(s) have no sequence in {fasta}: "
-                              + ", ".join(missing) + (", ..." if (~seen).sum() > 5 else ""))
+            raise input_error(self.files["labels"], f"{int((~seen).sum())} id(s) have no sequence in "
+                              f"{fasta}: " + ", ".join(missing) + (", ..." if (~seen).sum() > 5 else ""))
 
 
-def open_source(*, data_dir=None, fasta=None, labels=None, bed=None, genome=None) -> StreamSource:
-    """Check the arguments and read the (small) label / region table of a streamed test set.
+class BedSource(StreamSource):
+    """BED regions fetched from a genome FASTA; ids follow the BED id convention (module docstring).
 
-    One of: ``data_dir`` (``sequences.fa`` + ``labels.tsv``), ``fasta`` + ``labels``, ``bed`` +
-    ``genome`` (as :func:`satori_jax.data.io.load_dataset`).
+    With ``labels`` the region table is read at once (0/1 label columns required, a region listed
+    twice is an error); without, the BED file is streamed and any columns after ``end`` are ignored.
+    """
+
+    kind = "bed"
+
+    def __init__(self, bed: str | Path, genome: str | Path, labels: bool = True) -> None:
+        from satori_jax.data.io import check_unique_regions, read_bed
+
+        bed, genome = Path(bed), Path(genome)
+        if not genome.is_file():
+            raise input_error(genome, "genome FASTA file not found")
+        self._table = None
+        if not labels:
+            super().__init__({"bed": bed, "genome": genome}, None)
+            return
+        chroms, starts, ends, names, lab, ids = read_bed(bed)
+        check_unique_regions(bed, ids)
+        self._table = (chroms, starts, ends, lab, ids)
+        super().__init__({"bed": bed, "genome": genome}, names, len(ids))
+
+    def _rows(self, chunk_size: int) -> Iterator[tuple[list[str], np.ndarray, np.ndarray, np.ndarray | None]]:
+        """``(chroms, starts (B,) int64, ends (B,) int64, labels (B, C) or None)`` per chunk of regions."""
+        from satori_jax.data.io import iter_bed
+
+        if self._table is not None:
+            chroms, starts, ends, lab, _ = self._table
+            for s in range(0, len(chroms), chunk_size):
+                sl = slice(s, s + chunk_size)
+                yield chroms[sl], starts[sl], ends[sl], lab[sl]
+            return
+        rows: list[tuple[str, int, int]] = []
+
+        def emit():
+            return [r[0] for r in rows], *(np.asarray([r[j] for r in rows], np.int64) for j in (1, 2)), None
+
+        for _, chrom, start, end, _, _ in iter_bed(self.files["bed"], labels=False):
+            rows.append((chrom, start, end))
+            if len(rows) == chunk_size:
+                yield emit()
+                rows = []
+        if rows:
+            yield emit()
+
+    def chunks(self, chunk_size: int, length: int, keep: Keep = None) -> Iterator[Chunk]:
+        from satori_jax.data.io import fetch_regions, region_id
+
+        chunk_size = max(1, int(chunk_size))
+        for k, (chroms, starts, ends, lab) in enumerate(self._rows(chunk_size)):
+            ids = [region_id(c, s, e) for c, s, e in zip(chroms, starts.tolist(), ends.tolist(), strict=True)]
+            codes = None
+            if keep is None or keep(k):
+                codes = fetch_regions(self.files["genome"], chroms, starts, ends, length,
+                                      bed_path=self.files["bed"], first=k * chunk_size)
+            yield ids, codes, lab
+
+
+def open_source(
+    *,
+    data_dir: str | Path | None = None,
+    fasta: str | Path | None = None,
+    labels: str | Path | None = None,
+    bed: str | Path | None = None,
+    genome: str | Path | None = None,
+    run_dir: str | Path | None = None,
+    need_labels: bool = True,
+) -> StreamSource:
+    """Check a combination of inputs and open its source (the label / region table is read now).
+
+    One of: ``data_dir`` (``sequences.fa`` [+ ``labels.tsv``]), ``fasta`` [+ ``labels``], ``bed`` +
+    ``genome``, ``run_dir`` (its test set). With ``need_labels`` (interpretation) labels are required:
+    ``fasta`` needs ``labels`` and BED files their label columns; without (attribution) ``labels`` is
+    optional, a dataset directory's labels file is not read and BED columns after ``end`` are ignored.
 
     Raises
     ------
     InputError
-        Wrong combination of arguments, or a problem with the label / BED file.
+        Wrong combination of arguments, or a problem with the label / BED file or the genome path.
     """
-    from satori_jax.data.io import _find_in_dir, read_bed, read_labels
+    from satori_jax.data.io import dataset_files
 
-    given = [n for n, v in (("data", data_dir), ("fasta", fasta), ("labels", labels), ("bed", bed),
-                            ("genome", genome)) if v is not None]
+    given = [n for n, v in (("--data", data_dir), ("--fasta", fasta), ("--labels", labels), ("--bed", bed),
+                            ("--genome", genome), ("RUN", run_dir)) if v is not None]
     modes = [data_dir is not None, fasta is not None or labels is not None,
-             bed is not None or genome is not None]
+             bed is not None or genome is not None, run_dir is not None]
     if sum(modes) != 1:
-        raise InputError("give exactly one test set: --data DIR, --fasta F with --labels T, or --bed B with "
-                         f"--genome G (got: {', '.join(given) or 'nothing'})")
+        fa = "--fasta F with --labels T" if need_labels else "--fasta F"
+        raise InputError(f"give exactly one input: --data DIR, {fa}, or --bed B with --genome G "
+                         f"(got: {', '.join(given) or 'nothing'})")
+    if run_dir is not None:
+        return RunSource(run_dir)
     if data_dir is not None:
-        d = Path(data_dir)
-        if not d.is_dir():
-            raise input_error(d, "dataset directory not found" if not d.exists() else
-                              "not a directory (expected a directory with sequences.fa and labels.tsv)")
-        fasta = _find_in_dir(d, ("sequences.fa", "sequences.fa.gz", "sequences.fasta"), "sequences")
-        labels = _find_in_dir(d, ("labels.tsv", "labels.tsv.gz"), "labels")
+        fasta, labels = dataset_files(data_dir, labels=need_labels)
     if fasta is not None or labels is not None:
-        if fasta is None or labels is None:
+        if fasta is None or (labels is None and need_labels):
             raise InputError("--fasta and --labels must be given together")
-        fasta, labels = Path(fasta), Path(labels)
-        if not fasta.is_file():
-            raise input_error(fasta, "FASTA file not found" if not fasta.exists() else
-                              "expected a FASTA file, got a directory")
-        ids, names, lab = read_labels(labels)
-        if not ids:
-            raise input_error(labels, "no labelled records (only a header)")
-        return StreamSource("fasta", {"fasta": fasta, "labels": labels}, list(names), len(ids),
-                            _index={rid: i for i, rid in enumerate(ids)}, _labels=lab)
+        return FastaSource(fasta, labels)
     if bed is None or genome is None:
-        raise InputError("--bed and --genome must be given together")
-    bed, genome = Path(bed), Path(genome)
-    if not genome.is_file():
-        raise input_error(genome, "genome FASTA file not found")
-    chroms, starts, ends, names, lab, ids = read_bed(bed)
-    seen: dict[str, int] = {}
-    for i, rid in enumerate(ids):
-        if rid in seen:
-            raise input_error(bed, f"duplicate region (entries #{seen[rid] + 1} and #{i + 1})", rid)
-        seen[rid] = i
-    return StreamSource("bed", {"bed": bed, "genome": genome}, list(names), len(ids),
-                        _bed=(chroms, starts, ends, lab, ids))
-
-
-@dataclass
-class TestSetSource:
-    """The test set a run saved (``RUN/test_predictions.npz``), held in memory, one chunk.
-
-    Attributes
-    ----------
-    ids
-        ``(N,)`` record ids.
-    codes
-        ``(N, L)`` uint8 sequences.
-    labels, probs
-        ``(N, C)`` labels and the model's predicted probabilities (not recomputed).
-    """
-
-    path: Path
-    ids: np.ndarray
-    codes: np.ndarray
-    labels: np.ndarray
-    probs: np.ndarray
-    streamed = False
-
-    @property
-    def n(self) -> int:
-        return int(len(self.ids))
-
-    @classmethod
-    def open(cls, run_dir: str | Path) -> TestSetSource:
-        """Read ``RUN/test_predictions.npz``.
-
-        Raises
-        ------
-        InputError
-            No such run directory, or training has not written the predictions yet.
-        """
-        run_dir = Path(run_dir)
-        if not run_dir.is_dir():
-            raise input_error(run_dir, "no such run directory")
-        path = run_dir / "test_predictions.npz"
-        if not path.is_file():
-            raise input_error(run_dir, "no test_predictions.npz (training has not finished; run "
-                                       f"`python -m satori_jax.train --workdir {run_dir} --resume` first)")
-        with np.load(path, allow_pickle=False) as z:
-            return cls(path, z["ids"], z["codes"], z["labels"], z["probs"])
-
-    def stamp(self) -> dict:
-        """Identity of the input (for a settings hash)."""
-        return {"test_predictions": _file_stamp(self.path)}
-
-    def chunks(self, chunk_size: int, length: int, keep: Callable[[int], bool] | None = None
-               ) -> Iterator[tuple[list[str], np.ndarray | None, np.ndarray]]:
-        """The whole test set as one chunk (``chunk_size`` does not apply: it is in memory already)."""
-        codes = self.codes if keep is None or keep(0) else None
-        yield [str(i) for i in self.ids], codes, np.asarray(self.labels, np.float32)
+        raise InputError("--bed and --genome must be given together (the genome FASTA the regions are "
+                         "fetched from)")
+    return BedSource(bed, genome, labels=need_labels)

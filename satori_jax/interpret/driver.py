@@ -85,9 +85,9 @@ def interpret(run_dir: str | Path, options: InterpretOptions | None = None, sour
     opts = options if options is not None else InterpretOptions()
     run_dir = Path(run_dir)
     if source is None:
-        from satori_jax.data.sources import TestSetSource
+        from satori_jax.data.sources import RunSource
 
-        source = TestSetSource.open(run_dir)
+        source = RunSource(run_dir)
     if getattr(source, "streamed", False):
         if opts.max_examples is not None:
             raise InputError("--max-examples is not available with a streamed test set "
@@ -116,6 +116,8 @@ class _Driver:
         self.own = (lambda k: k % self.nproc == self.pid) if self.nproc > 1 else None
         self.log = Log(opts.verbose and self.writer)
         self.out = Path(opts.out) if opts.out is not None else run_dir / "interpret"
+        # a source held in memory is one chunk (exact statistics over all of it)
+        self.chunk_size = int(opts.chunk_size) if streamed else max(1, int(source.n))
 
     # ---- helpers -------------------------------------------------------------------------------
 
@@ -222,7 +224,8 @@ class _Driver:
         rng = np.random.default_rng(o.seed)  # max_examples: a test set of one chunk only
         n_chunks = 0
         offset = 0
-        for k, (ids, codes, lab) in enumerate(self.source.chunks(o.chunk_size, self.length, keep=self.own)):
+        chunks = self.source.chunks(self.chunk_size, self.length, keep=self.own)
+        for k, (ids, codes, lab) in enumerate(chunks):
             n_chunks = k + 1
             start, offset = offset, offset + len(ids)
             if codes is None or self.store.has(1, k):
@@ -351,7 +354,7 @@ class _Driver:
         o = self.opts
         t = time.perf_counter()
         verbose = o.verbose and not self.streamed
-        for k, (_, codes, _) in enumerate(self.source.chunks(o.chunk_size, self.length, keep=self.own)):
+        for k, (_, codes, _) in enumerate(self.source.chunks(self.chunk_size, self.length, keep=self.own)):
             if codes is None or self.store.has(2, k):
                 continue
             z = self.store.get(1, k)
