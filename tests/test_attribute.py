@@ -17,6 +17,7 @@ import pytest
 from satori_jax import attribute as attr_lib
 from satori_jax import config as config_lib
 from satori_jax import store as store_lib
+from satori_jax.attribute import exporter as exporter_lib
 from satori_jax.cli.attribute import main as cli_main
 from satori_jax.cli.common import run_cli
 from satori_jax.data.encoding import decode, one_hot_np
@@ -158,7 +159,7 @@ def test_kill_and_resume_identical(env, tmp_path, monkeypatch):
         if len(calls) == 2:
             raise KeyboardInterrupt("simulated kill")
 
-    monkeypatch.setattr(attr_lib, "_after_chunk", boom)
+    monkeypatch.setattr(exporter_lib, "after_chunk", boom)
     with pytest.raises(KeyboardInterrupt):
         attr_lib.export(run, part, **kw)
     assert not store_lib.is_complete(part)  # an interrupted export never looks complete
@@ -167,7 +168,7 @@ def test_kill_and_resume_identical(env, tmp_path, monkeypatch):
         assert np.isnan(f["ig"][-1]).all()
     with pytest.raises(InputError, match="not finished"):
         store_lib.load(part)
-    monkeypatch.setattr(attr_lib, "_after_chunk", lambda i: None)
+    monkeypatch.setattr(exporter_lib, "after_chunk", lambda i: None)
     res = attr_lib.export(run, part, **kw)
     assert res.chunks_skipped == 2 and res.chunks_computed == 4
     with h5py.File(full) as a, h5py.File(part) as b:
@@ -192,12 +193,13 @@ def test_sigkill_and_resume_identical(env, tmp_path):
         f"""
         import os, signal
         from satori_jax import attribute as A
+        from satori_jax.attribute import exporter
         done = []
         def hook(i):
             done.append(i)
             if len(done) == 2:
                 os.kill(os.getpid(), signal.SIGKILL)
-        A._after_chunk = hook
+        exporter.after_chunk = hook
         A.export({str(run)!r}, {str(part)!r}, fasta={str(fa)!r}, **{kw!r})
         """
     )
@@ -217,10 +219,10 @@ def test_resume_with_other_settings_is_an_error(env, tmp_path, monkeypatch):
     def stop(i):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(attr_lib, "_after_chunk", stop)
+    monkeypatch.setattr(exporter_lib, "after_chunk", stop)
     with pytest.raises(KeyboardInterrupt):
         attr_lib.export(run, out, fasta=fa, what="ig", chunk_size=4, **FAST)
-    monkeypatch.setattr(attr_lib, "_after_chunk", lambda i: None)
+    monkeypatch.setattr(exporter_lib, "after_chunk", lambda i: None)
     with pytest.raises(InputError, match=r"settings.steps.*--overwrite"):
         attr_lib.export(run, out, fasta=fa, what="ig", chunk_size=4, steps=9, batch_size=4)
     res = attr_lib.export(run, out, fasta=fa, what="ig", chunk_size=4, steps=9, batch_size=4, overwrite=True)

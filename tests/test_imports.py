@@ -39,12 +39,17 @@ def _is_main_guard(node: ast.AST) -> bool:
     return "__name__" in names and "__main__" in consts
 
 
+def _is_type_checking(node: ast.AST) -> bool:
+    """``if TYPE_CHECKING:`` (imports for annotations only, never run)."""
+    return isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+
+
 def _imported_names(tree: ast.AST) -> list[str]:
     """Dotted names of absolute ``satori_jax`` imports (``a.b`` for ``from a import b`` too)."""
     out: list[str] = []
 
     def visit(node: ast.AST) -> None:
-        if _is_main_guard(node):
+        if _is_main_guard(node) or _is_type_checking(node):
             for child in node.orelse:  # the else branch of a main guard still runs on import
                 visit(child)
             return

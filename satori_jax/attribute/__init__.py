@@ -62,10 +62,6 @@ __all__ = [
 ]
 
 
-def _after_chunk(index: int) -> None:
-    """Called by :func:`export` after each chunk is on disk (a hook for tests that simulate a kill)."""
-
-
 def _as_codes(codes_or_sequences: Any, length: int | None) -> np.ndarray:
     """``(N, L)`` uint8 codes from codes or equal-length strings; raise :class:`InputError` otherwise."""
     from satori_jax.data.encoding import encode_sequences

@@ -54,6 +54,10 @@ class _Scan:
     sha256: str
 
 
+
+def after_chunk(index: int) -> None:
+    """Called by :func:`export` after each chunk is on disk (a hook for tests that simulate a kill)."""
+
 def _id_hash(e: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(e, digest_size=8).digest(), "little", signed=True)
 
@@ -157,7 +161,6 @@ def export(
     InputError
         Bad arguments or inputs, or an existing store made with other settings.
     """
-    from satori_jax import attribute as pkg
     from satori_jax import parallel
     from satori_jax import store as store_lib
 
@@ -256,7 +259,7 @@ def export(
             computed += 1
             log(f"  chunk {index + 1}/{n_chunks}: {start + len(ids)}/{scan.n} sequences, "
                 f"{eng.rows / (time.perf_counter() - t0):.1f} seq/s")
-            pkg._after_chunk(index)  # looked up on the package, where tests replace it
+            after_chunk(index)
         missing = sorted(set(range(n_chunks)) - st.completed)
         if missing:  # the input changed under us (should be caught by the fingerprint)
             raise InputError(f"{out}: chunk(s) {missing[:5]} were not written; the input changed during "
