@@ -12,7 +12,7 @@ from satori_jax.cli.common import run_cli
 from satori_jax.cli.interpret import main as interpret_main
 from satori_jax.cli.simulate import main as simulate_main
 from satori_jax.cli.train import main as train_main
-from satori_jax.data.io import load_dataset
+from satori_jax.data.datasets import load_dataset
 
 GOOD_FA = ">a\nACGTACGTAC\n>b\nACGTTTGTAC\n>c\nACGGACGTAC\n>d\nTTGTACGTAC\n"
 GOOD_LABELS = "id\tlabel\na\t1\nb\t0\nc\t1\nd\t0\n"

@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from satori_jax.data.datasets import load_dataset
 from satori_jax.data.encoding import decode
-from satori_jax.data.io import fetch_regions, load_dataset, read_bed, read_fasta, read_labels
+from satori_jax.data.io import fetch_regions, read_bed, read_fasta, read_labels
 from satori_jax.errors import InputError
 
 

@@ -348,7 +348,7 @@ def test_metrics_are_strict_json_and_train_seconds_span_resumes(tmp_path):
     """A test split with one class: AUROC is undefined and written as null; a resumed run's
     train_seconds covers the epochs before the resume too."""
     from satori_jax import config as config_lib
-    from satori_jax.data.io import load_dataset
+    from satori_jax.data.datasets import load_dataset
     from satori_jax.train import fit
 
     n = 60

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from satori_jax.config import DataConfig
-from satori_jax.data.io import Dataset
+from satori_jax.data.datasets import Dataset
 from satori_jax.data.splits import (
     chrom_split,
     group_split,

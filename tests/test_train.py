@@ -6,7 +6,7 @@ import pytest
 
 from satori_jax import config as config_lib
 from satori_jax.checkpoints import restore_checkpoint, save_checkpoint
-from satori_jax.data.io import Dataset
+from satori_jax.data.datasets import Dataset
 from satori_jax.data.pipeline import batch_iterator
 from satori_jax.data.splits import random_split
 from satori_jax.train import create_state, fit, make_train_step

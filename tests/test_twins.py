@@ -9,7 +9,7 @@ import pytest
 
 from satori_jax.cli.simulate import main as cli_main
 from satori_jax.config import DataConfig
-from satori_jax.data.io import load_dataset
+from satori_jax.data.datasets import load_dataset
 from satori_jax.data.meme import Motif, write_meme
 from satori_jax.data.simulate import (
     DATASET_FILES,
@@ -57,7 +57,9 @@ def test_gates(twins):
 
 def test_twin_files_pair_and_share_everything(twins):
     d, ds, pairs = twins
-    assert sorted(p.name for p in d.iterdir()) == sorted([*DATASET_FILES, GROUPS_FILE])
+    from satori_jax.outputs import MARKER
+
+    assert sorted(p.name for p in d.iterdir()) == sorted([*DATASET_FILES, GROUPS_FILE, MARKER])
     meta = json.loads((d / "dataset.json").read_text())
     assert meta["generator"] == "twins" and GROUPS_FILE in meta["files"] and meta["counts"]["twins"] == 200
     seqs = {}

@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if sum(bool(x) for x in (args.data, args.fasta, args.bed)) > 1:
         raise InputError("give only one of --data, --fasta/--labels, --bed/--genome")
 
-    from satori_jax.data.io import load_dataset
+    from satori_jax.data.datasets import load_dataset
 
     if resumed_info is not None:
         source = resumed_info

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from satori_jax.data.datasets import Dataset, chroms_from_ids, load_dataset
 from satori_jax.data.encoding import (
     ALPHABET,
     N_CODE,
@@ -13,15 +14,7 @@ from satori_jax.data.encoding import (
     resize_codes,
     reverse_complement,
 )
-from satori_jax.data.io import (
-    Dataset,
-    chroms_from_ids,
-    fetch_regions,
-    load_dataset,
-    read_bed,
-    read_fasta,
-    read_labels,
-)
+from satori_jax.data.io import fetch_regions, read_bed, read_fasta, read_labels
 from satori_jax.data.pipeline import batch_iterator, epoch_order, num_batches, rc_flags
 from satori_jax.data.splits import (
     GROUPS_FILE,

@@ -338,7 +338,7 @@ def open_source(
     InputError
         Wrong combination of arguments, or a problem with the label / BED file or the genome path.
     """
-    from satori_jax.data.io import dataset_files
+    from satori_jax.data.datasets import dataset_files
 
     given = [n for n, v in (("--data", data_dir), ("--fasta", fasta), ("--labels", labels), ("--bed", bed),
                             ("--genome", genome), ("RUN", run_dir)) if v is not None]

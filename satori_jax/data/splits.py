@@ -17,7 +17,7 @@ from satori_jax.errors import InputError, input_error
 
 if TYPE_CHECKING:
     from satori_jax.config import DataConfig
-    from satori_jax.data.io import Dataset
+    from satori_jax.data.datasets import Dataset
 
 SPLITS = ("train", "val", "test")
 
