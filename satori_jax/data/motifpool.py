@@ -209,3 +209,44 @@ def read_pairs_tsv(path: str | os.PathLike, names: Sequence[str]) -> list[tuple[
         raise input_error(path, "no interacting pairs")
     return out
 
+
+
+def motif_pool(motifs_file, pairs_file, num_tfs: int | None, num_pairs: int | None, cfg: dict, seed: int,
+               release: str, pair_graph: str = "random") -> tuple[list[Motif], list[tuple[str, str]], dict]:
+    """The motifs and true pairs of a generator: the user's (``--motifs`` + ``--pairs``) or drawn from JASPAR.
+
+    Parameters
+    ----------
+    num_tfs, num_pairs
+        As given by the user (``None``: not given; must not be combined with the user's files).
+    cfg
+        The generator's resolved settings (``num_tfs``, ``num_pairs`` for a JASPAR draw).
+    pair_graph
+        ``"random"`` (:func:`random_interactions`) or ``"near-regular"`` (:func:`regular_interactions`).
+
+    Returns
+    -------
+    motifs, pairs, source
+        The motif pool, the true pairs, and the ``source`` entry of ``dataset.json``.
+    """
+    from satori_jax.data.jaspar import load_jaspar
+    from satori_jax.data.meme import read_meme
+    from satori_jax.data.simcore import _check_unique_motif_file
+
+    if (motifs_file is None) != (pairs_file is None):
+        raise InputError("--motifs and --pairs go together (a MEME file and its interacting-pairs TSV)")
+    if motifs_file is not None:
+        if num_tfs is not None or num_pairs is not None:
+            raise InputError("--num-tfs/--num-pairs cannot be combined with --motifs/--pairs")
+        motifs = read_meme(motifs_file)
+        _check_unique_motif_file(motifs, motifs_file)
+        pairs = read_pairs_tsv(pairs_file, [m.name for m in motifs])
+        return motifs, pairs, {"motifs_file": str(motifs_file), "pairs_file": str(pairs_file)}
+    motifs = choose_distinct_motifs(load_jaspar(release=release), int(cfg["num_tfs"]), seed=seed)
+    draw = regular_interactions if pair_graph == "near-regular" else random_interactions
+    pairs = draw([m.name for m in motifs], int(cfg["num_pairs"]), seed=seed)
+    source = {"jaspar_release": release, "collection": "CORE", "tax_group": "vertebrates",
+              "num_tfs": int(cfg["num_tfs"]), "num_pairs": int(cfg["num_pairs"])}
+    if pair_graph == "near-regular":
+        source["pair_graph"] = pair_graph
+    return motifs, pairs, source

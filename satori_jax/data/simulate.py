@@ -40,10 +40,11 @@ from pathlib import Path
 
 import numpy as np
 
-from satori_jax.data.jaspar import DEFAULT_RELEASE, cache_dir, get_motifs_by_name, load_jaspar
+from satori_jax.data.jaspar import DEFAULT_RELEASE, cache_dir, get_motifs_by_name
 from satori_jax.data.meme import Motif, read_meme, write_meme
 from satori_jax.data.motifpool import (
     choose_distinct_motifs,
+    motif_pool,
     motif_similarity,
     random_interactions,
     read_pairs_tsv,
@@ -375,20 +376,8 @@ def make_pairs_dataset(
                      ("num_pairs", num_pairs), ("num_pairs_per_seq", num_pairs_per_seq)):
         if val is not None:
             cfg[key] = val
-    if (motifs_file is None) != (pairs_file is None):
-        raise InputError("--motifs and --pairs go together (a MEME file and its interacting-pairs TSV)")
-    if motifs_file is not None:
-        if num_tfs is not None or num_pairs is not None:
-            raise InputError("--num-tfs/--num-pairs cannot be combined with --motifs/--pairs")
-        motifs = read_meme(motifs_file)
-        _check_unique_motif_file(motifs, motifs_file)
-        pairs = read_pairs_tsv(pairs_file, [m.name for m in motifs])
-        source = {"motifs_file": str(motifs_file), "pairs_file": str(pairs_file)}
-    else:
-        motifs = choose_distinct_motifs(load_jaspar(release=release), int(cfg["num_tfs"]), seed=seed)
-        pairs = random_interactions([m.name for m in motifs], int(cfg["num_pairs"]), seed=seed)
-        source = {"jaspar_release": release, "collection": "CORE", "tax_group": "vertebrates",
-                  "num_tfs": int(cfg["num_tfs"]), "num_pairs": int(cfg["num_pairs"])}
+    motifs, pairs, source = motif_pool(motifs_file, pairs_file, num_tfs, num_pairs, cfg, seed, release,
+                                       "random")
     ds = simulate_pairs(
         motifs,
         pairs,

@@ -31,15 +31,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from satori_jax.data.jaspar import DEFAULT_RELEASE, load_jaspar
-from satori_jax.data.meme import Motif, max_log_odds, pwm_to_log_odds, read_meme
-from satori_jax.data.motifpool import choose_distinct_motifs, read_pairs_tsv, regular_interactions
+from satori_jax.data.jaspar import DEFAULT_RELEASE
+from satori_jax.data.meme import Motif, max_log_odds, pwm_to_log_odds
+from satori_jax.data.motifpool import motif_pool
 from satori_jax.data.simcore import (
     GENOME_BACKGROUND,
     SimulatedDataset,
     _background_codes,
     _check_background,
-    _check_unique_motif_file,
     _check_unique_names,
     _normalize_pairs,
     _place_blocks,
@@ -393,21 +392,8 @@ def make_twins_dataset(
                      ("num_pairs", num_pairs), ("pairs_per_seq", pairs_per_seq)):
         if val is not None:
             cfg[key] = val
-    if (motifs_file is None) != (pairs_file is None):
-        raise InputError("--motifs and --pairs go together (a MEME file and its interacting-pairs TSV)")
-    if motifs_file is not None:
-        if num_tfs is not None or num_pairs is not None:
-            raise InputError("--num-tfs/--num-pairs cannot be combined with --motifs/--pairs")
-        motifs = read_meme(motifs_file)
-        _check_unique_motif_file(motifs, motifs_file)
-        pairs = read_pairs_tsv(pairs_file, [m.name for m in motifs])
-        source = {"motifs_file": str(motifs_file), "pairs_file": str(pairs_file)}
-    else:
-        motifs = choose_distinct_motifs(load_jaspar(release=release), int(cfg["num_tfs"]), seed=seed)
-        pairs = regular_interactions([m.name for m in motifs], int(cfg["num_pairs"]), seed=seed)
-        source = {"jaspar_release": release, "collection": "CORE", "tax_group": "vertebrates",
-                  "num_tfs": int(cfg["num_tfs"]), "num_pairs": int(cfg["num_pairs"]),
-                  "pair_graph": "near-regular"}
+    motifs, pairs, source = motif_pool(motifs_file, pairs_file, num_tfs, num_pairs, cfg, seed, release,
+                                       "near-regular")
     ds = simulate_twins(motifs, pairs, num_sequences=int(cfg["num_sequences"]), length=int(cfg["length"]),
                         pairs_per_seq=int(cfg["pairs_per_seq"]),
                         background=GENOME_BACKGROUND if background is None else background, seed=seed)
