@@ -217,3 +217,15 @@ def test_fis_and_dfim_plug_in(run_and_db):
         assert summary["methods"][m]["seconds"] > 0
         assert (out / f"interactions_{m}.tsv").is_file() and (out / f"tf_interactions_{m}.tsv").is_file()
     assert (out / "dfim_example.png").is_file() and (out / "method_overlap.png").is_file()
+
+
+def test_truth_names_missing_from_the_motif_database_are_named_in_a_warning(run_and_db, capsys):
+    """A truth file naming TFs that no database motif (so no filter) can carry warns and lists them."""
+    base, run = run_and_db
+    truth = base / "truth_unknown.tsv"
+    truth.write_text("tf_a\ttf_b\nTFA\tTFB\nTFA\tNOT_A_TF\n")
+    summary = interpret_run(run, base / "out_unknown", methods=("raw",), motif_db=base / "db.meme",
+                            truth=truth, max_examples=12, batch_size=16, plots=False, verbose=False)
+    err = capsys.readouterr().err
+    assert "warning:" in err and "NOT_A_TF" in err and "TFB" not in err.split("database")[-1]
+    assert summary["run"]["truth_unknown_names"] == ["NOT_A_TF"]

@@ -28,6 +28,7 @@ writes the results.
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -157,6 +158,16 @@ class _Driver:
             self.truth_pairs = read_truth(o.truth)
         self.db = self.timed("motif_db", lambda: motif_lib.load_motif_db(o.motif_db, o.family_table))
         self.log(f"motif database {o.motif_db}: {len(self.db)} motifs")
+        self.unknown_truth: list[str] = []
+        if self.truth_pairs:
+            known = {m.name for m in self.db}
+            self.unknown_truth = sorted({tf for pair in self.truth_pairs for tf in pair} - known)
+            if self.unknown_truth and self.writer:
+                shown = ", ".join(self.unknown_truth[:10]) + (", ..." if len(self.unknown_truth) > 10 else "")
+                print(f"warning: {o.truth}: {len(self.unknown_truth)} TF name(s) are not in the motif "
+                      f"database "
+                      f"{o.motif_db}, so no filter can be named after them and their pairs cannot be found: "
+                      f"{shown}", file=sys.stderr, flush=True)
         loaded = self.timed("load_model", lambda: load_model(self.run_dir))
         self.cfg, self.model, self.variables, info = loaded
         self.label_names = list(info["label_names"])
@@ -491,6 +502,8 @@ class _Driver:
             from satori_jax.interpret.accumulate import settings_hash
 
             run.update({"n_devices": int(jax.device_count()), "n_processes": int(self.nproc)})
+        if self.unknown_truth:
+            run["truth_unknown_names"] = self.unknown_truth
         run.update({"version": getattr(satori_jax, "__version__", ""), "step_seconds": self.log.steps})
         if self.streamed:
             run["streaming"] = {
