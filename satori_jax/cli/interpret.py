@@ -7,7 +7,6 @@ import sys
 from collections.abc import Sequence
 
 from satori_jax.cli.common import fraction, positive_int, run_cli
-from satori_jax.errors import InputError
 
 DESCRIPTION = """\
 Interpret a trained SATORI run (a directory written by `python -m satori_jax.train`):
@@ -168,10 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     source = None
     streamed = {"data_dir": args.data, "fasta": args.fasta, "labels": args.labels, "bed": args.bed,
                 "genome": args.genome}
-    if any(v is not None for v in streamed.values()):
-        if args.max_examples is not None:
-            raise InputError("--max-examples is not available with a streamed test set "
-                             "(--fasta/--data/--bed); every selected example is used")
+    if any(v is not None for v in streamed.values()):  # (interpret refuses --max-examples with these)
         from satori_jax.data.sources import open_source
 
         source = open_source(**streamed)

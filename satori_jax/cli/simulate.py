@@ -140,34 +140,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     inputs = [getattr(args, "motifs", None), getattr(args, "pairs", None)]
     check_output_dir(out, DATASET_DIR, replace=args.force, inputs=inputs)
     t0 = time.perf_counter()
-    if args.command == "pairs":
-        ds = make_pairs_dataset(
-            args.preset,
-            num_sequences=args.num_sequences,
-            length=args.length,
-            seed=args.seed,
-            num_tfs=args.num_tfs,
-            num_pairs=args.num_pairs,
-            motifs_file=args.motifs,
-            pairs_file=args.pairs,
-            background=args.background,
-            num_pairs_per_seq=args.pairs_per_seq,
-            release=args.jaspar_release,
-        )
-    elif args.command == "twins":
-        ds = make_twins_dataset(
-            args.preset,
-            num_sequences=args.num_sequences,
-            length=args.length,
-            seed=args.seed,
-            num_tfs=args.num_tfs,
-            num_pairs=args.num_pairs,
-            motifs_file=args.motifs,
-            pairs_file=args.pairs,
-            background=args.background,
-            pairs_per_seq=args.pairs_per_seq,
-            release=args.jaspar_release,
-        )
+    if args.command in ("pairs", "twins"):
+        common = dict(num_sequences=args.num_sequences, length=args.length, seed=args.seed,
+                      num_tfs=args.num_tfs, num_pairs=args.num_pairs, motifs_file=args.motifs,
+                      pairs_file=args.pairs, background=args.background, release=args.jaspar_release)
+        if args.command == "pairs":
+            ds = make_pairs_dataset(args.preset, **common, num_pairs_per_seq=args.pairs_per_seq)
+        else:
+            ds = make_twins_dataset(args.preset, **common, pairs_per_seq=args.pairs_per_seq)
     else:
         ds = make_dfim_dataset(
             num_sequences=args.num_sequences or 30000,

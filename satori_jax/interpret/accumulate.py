@@ -216,8 +216,7 @@ class ExactAccumulator:
         def distances(fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
             if len(fa) == 0 or len(fg) == 0:
                 return np.zeros(0)
-            lo, hi = np.minimum(fa, fb).astype(np.int64), np.maximum(fa, fb).astype(np.int64)
-            return fg.distance[np.isin(fg.pair_id(num_filters), lo * num_filters + hi)]
+            return distance_summary(fg, (np.minimum(fa, fb), np.maximum(fa, fb)), num_filters)["distances"]
 
         return MethodTest(stats, cut_value, fg.num_pairs(), fg.n_examples, bg.n_examples,
                           info["null_centre"], info["null_scale"], summary, distances)

@@ -189,12 +189,15 @@ class _Driver:
         """``--out`` exists, an old ``summary.json`` is gone; a streamed run's chunk store is ready."""
         from satori_jax.interpret.accumulate import FORMAT, DirStore, MemoryStore
 
-        if not self.streamed:
-            self.store = MemoryStore()
+        def clear_out() -> None:
             self.out.mkdir(parents=True, exist_ok=True)
             stale = self.out / "summary.json"
             if stale.exists():
                 stale.unlink()  # an interrupted re-run must not look complete
+
+        if not self.streamed:
+            self.store = MemoryStore()
+            clear_out()
             return
         ckpt = self.run_dir / "checkpoints" / "best"
         self.settings = {
@@ -207,10 +210,7 @@ class _Driver:
 
         def prepare() -> None:
             if self.writer:
-                self.out.mkdir(parents=True, exist_ok=True)
-                stale = self.out / "summary.json"
-                if stale.exists():
-                    stale.unlink()  # an interrupted re-run must not look complete
+                clear_out()
                 self.store.prepare(self.settings, self.log)
                 if self.nproc > 1:
                     self.log(f"{self.nproc} processes: each reads and scores every {self.nproc}th chunk "

@@ -104,10 +104,12 @@ def select_examples(
     if background == "negatives" and not binary:
         raise InputError("background 'negatives' needs a binary task; use 'shuffle' for multi-label data")
 
+    fg_mask, tp, bg_mask = select_masks(lab, probs, binary, background, prob_cutoff, neg_cutoff,
+                                        precision_cutoff)
+    fg = np.flatnonzero(fg_mask)
     if binary:
         pos = lab[:, 0]
         p = probs[:, 0]
-        fg = np.flatnonzero(pos & (p > prob_cutoff))
         if fg.size == 0:
             raise InputError(
                 f"no positive example has predicted probability > {prob_cutoff:g} (prob cutoff); "
@@ -117,7 +119,7 @@ def select_examples(
         targets = np.ones((fg.size, 1), bool)
         if background == "shuffle":
             return Selection(fg, None, targets, targets.copy())
-        bg = np.flatnonzero(~pos & (p < neg_cutoff))
+        bg = np.flatnonzero(bg_mask)
         if bg.size == 0:
             raise InputError(
                 f"no negative example has predicted probability < {neg_cutoff:g} (negative cutoff); "
@@ -126,14 +128,8 @@ def select_examples(
             )
         return Selection(fg, bg, targets, np.ones((bg.size, 1), bool))
 
-    pred = probs > 0.5
-    n_pred = pred.sum(axis=1)
-    tp = pred & lab
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(n_pred > 0, tp.sum(axis=1) / np.maximum(n_pred, 1), np.nan)
-    has = n_pred > 0
-    fg = np.flatnonzero(has & (precision >= precision_cutoff))
     if fg.size == 0:
+        has, _, precision = _example_precision(lab, probs)
         raise InputError(
             f"no example has per-example precision >= {precision_cutoff:g} at 0.5 (precision cutoff); "
             f"{int(has.sum())} of {n} examples have a predicted label, "
@@ -156,10 +152,17 @@ def select_masks(labels: np.ndarray, probs: np.ndarray, binary: bool, background
         fg = lab[:, 0] & (p[:, 0] > prob_cutoff)
         bg = (~lab[:, 0] & (p[:, 0] < neg_cutoff)) if background == "negatives" else np.zeros(len(lab), bool)
         return fg, np.ones_like(lab), bg
-    pred = p > 0.5
-    n_pred = pred.sum(1)
+    has, tp, precision = _example_precision(lab, p)
+    fg = has & (precision >= precision_cutoff)
+    return fg, tp, np.zeros(len(lab), bool)
+
+
+def _example_precision(lab: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Multi-label: ``(N,)`` has a predicted label, ``(N, C)`` true positives at 0.5, ``(N,)`` precision
+    (NaN without a predicted label)."""
+    pred = probs > 0.5
+    n_pred = pred.sum(axis=1)
     tp = pred & lab
     with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(n_pred > 0, tp.sum(1) / np.maximum(n_pred, 1), np.nan)
-    fg = (n_pred > 0) & (precision >= precision_cutoff)
-    return fg, tp, np.zeros(len(lab), bool)
+        precision = np.where(n_pred > 0, tp.sum(axis=1) / np.maximum(n_pred, 1), np.nan)
+    return n_pred > 0, tp, precision
