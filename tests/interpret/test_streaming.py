@@ -16,7 +16,7 @@ from satori_jax.errors import InputError
 from satori_jax.interpret import accumulate
 from satori_jax.interpret.histogram import Bins, hist_median, hist_quantile, mann_whitney_hist, range_from
 from satori_jax.interpret.stats import mann_whitney_greater
-from tests.test_interpret_e2e import MOTIF_A, MOTIF_B, _pwm, _write_run, interpret_run
+from tests.interpret.test_interpret_e2e import MOTIF_A, MOTIF_B, _pwm, _write_run, interpret_run
 
 PROB_CUTOFF, NEG_CUTOFF = 0.42, 0.62  # the tiny model's probabilities sit around 0.4-0.7
 CHUNK = 16  # 60 test sequences -> 4 chunks

@@ -18,7 +18,7 @@ from bench import cli, measure
 from bench.profiles import make_profile
 from bench.sections import SECTIONS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_tiny_bench_writes_results_and_skips_peers_without_torch(tmp_path, monkeypatch):
