@@ -6,7 +6,6 @@ the tables equal one process's with two devices, and only process 0 writes and p
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -14,11 +13,7 @@ from pathlib import Path
 
 import pytest
 
-SETS = [
-    "--set", "train.epochs=1", "--set", "model.num_filters=8", "--set", "model.num_heads=2",
-    "--set", "model.head_dim=4", "--set", "model.proj_dim=8", "--set", "train.batch_size=32",
-    "--set", "train.max_seconds=0", "--set", "data.length=100",
-]
+from tests.tiny import cpu_env, train_tiny
 
 
 def _free_port() -> int:
@@ -27,47 +22,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _train(data: Path, workdir: Path, env: dict) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "satori_jax.train", "--data", str(data), "--workdir", str(workdir),
-         "--config", "default", *SETS, "--quiet"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("mp") / "data"
-    subprocess.run([sys.executable, "-m", "satori_jax.simulate", "dfim", "--out", str(out),
-                    "--num-sequences", "400", "--length", "100", "--seed", "2"], check=True,
-                   capture_output=True, timeout=120)
-    return out
-
-
-def test_two_processes_equal_one_process_two_devices(tiny_data, tmp_path):
-    base = {k: v for k, v in os.environ.items() if not k.startswith("JAX_") and k != "XLA_FLAGS"}
-    base["JAX_PLATFORMS"] = "cpu"
+def test_two_processes_equal_one_process_two_devices(tiny_data, tiny_run, tmp_path):
+    """``tiny_run`` (conftest) is the one process with two devices."""
+    base = _base_env()
     port = _free_port()
-    procs = [
-        _train(tiny_data, tmp_path / "multi", {**base, "JAX_COORDINATOR_ADDRESS": f"localhost:{port}",
-                                               "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": str(i)})
-        for i in range(2)
-    ]
+    procs = [train_tiny(tiny_data, tmp_path / "multi", _joined(base, port, i)) for i in range(2)]
     outs = [p.communicate(timeout=300)[0] for p in procs]
     for p, out in zip(procs, outs, strict=True):
         assert p.returncode == 0, out[-3000:]
         assert "2 device(s) (cpu) in 2 process(es)" in out
-    single = _train(tiny_data, tmp_path / "single",
-                    {**base, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
-    out = single.communicate(timeout=300)[0]
-    assert single.returncode == 0, out[-3000:]
-    assert "2 device(s) (cpu) in 1 process(es)" in out
+    assert "2 device(s) (cpu) in 1 process(es)" in (tiny_run.parent / "train.out").read_text()
     multi = json.loads((tmp_path / "multi" / "test_metrics.json").read_text())
-    one = json.loads((tmp_path / "single" / "test_metrics.json").read_text())
+    one = json.loads((tiny_run / "test_metrics.json").read_text())
     assert multi["auroc_mean"] == pytest.approx(one["auroc_mean"], abs=1e-6)
     assert multi["auprc_mean"] == pytest.approx(one["auprc_mean"], abs=1e-6)
     lines = (tmp_path / "multi" / "metrics.jsonl").read_text().splitlines()
-    assert len(lines) == 1  # written by process 0 only
+    assert len(lines) == 4  # the 4 epochs of tests.tiny.TINY_TRAIN, written by process 0 only
 
 
 def _interpret(run: Path, data: Path, out: Path, env: dict) -> subprocess.Popen:
@@ -80,9 +50,7 @@ def _interpret(run: Path, data: Path, out: Path, env: dict) -> subprocess.Popen:
 
 
 def _base_env() -> dict:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("JAX_") and k != "XLA_FLAGS"}
-    base["JAX_PLATFORMS"] = "cpu"
-    return base
+    return cpu_env()
 
 
 def _joined(base: dict, port: int, i: int) -> dict:
@@ -90,19 +58,10 @@ def _joined(base: dict, port: int, i: int) -> dict:
             "JAX_PROCESS_ID": str(i)}
 
 
-@pytest.fixture(scope="module")
-def trained_run(tiny_data, tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("mp_run") / "run"
-    p = _train(tiny_data, run, {**_base_env(), "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
-    out = p.communicate(timeout=300)[0]
-    assert p.returncode == 0, out[-3000:]
-    return run
-
-
-def test_two_processes_interpret_like_one_process_two_devices(tiny_data, trained_run, tmp_path):
+def test_two_processes_interpret_like_one_process_two_devices(tiny_data, tiny_run, tmp_path):
     base = _base_env()
     two_dev = {**base, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    run = trained_run
+    run = tiny_run
     port = _free_port()
     procs = [
         _interpret(run, tiny_data, tmp_path / "multi",
@@ -135,20 +94,20 @@ def _stream(run: Path, fasta: Path, labels: Path, data: Path, out: Path, env: di
     )
 
 
-def test_two_processes_stream_like_one_process(tiny_data, trained_run, tmp_path):
+def test_two_processes_stream_like_one_process(tiny_data, tiny_run, tmp_path):
     """A streamed interpret in two joined processes: each takes every other chunk of 100 sequences
     (400 in all) on its own device, the chunk files meet in one --out, process 0 writes tables equal
     to one process's streamed run, the other returns quietly."""
     base = _base_env()
     fa, lab = tiny_data / "sequences.fa", tiny_data / "labels.tsv"
     port = _free_port()
-    procs = [_stream(trained_run, fa, lab, tiny_data, tmp_path / "multi", _joined(base, port, i))
+    procs = [_stream(tiny_run, fa, lab, tiny_data, tmp_path / "multi", _joined(base, port, i))
              for i in range(2)]
     outs = [p.communicate(timeout=400) for p in procs]
     for p, (o, e) in zip(procs, outs, strict=True):
         assert p.returncode == 0, (o + e)[-3000:]
     assert "raw:" in outs[0][0] and "raw:" not in outs[1][0]  # only process 0 prints the summary
-    single = _stream(trained_run, fa, lab, tiny_data, tmp_path / "single", base)
+    single = _stream(tiny_run, fa, lab, tiny_data, tmp_path / "single", base)
     o, e = single.communicate(timeout=400)
     assert single.returncode == 0, (o + e)[-3000:]
     for m in ("raw", "attr"):
@@ -161,7 +120,7 @@ def test_two_processes_stream_like_one_process(tiny_data, trained_run, tmp_path)
     assert len(list((tmp_path / "multi" / "stream").glob("pass2_*.npz"))) == 4
 
 
-def test_an_input_error_in_one_process_stops_both(tiny_data, trained_run, tmp_path):
+def test_an_input_error_in_one_process_stops_both(tiny_data, tiny_run, tmp_path):
     """A bad record in a chunk that only process 1 reads: process 1 names file, record and problem;
     process 0, waiting for it, stops with the same message instead of hanging; nothing looks
     complete."""
@@ -175,7 +134,7 @@ def test_an_input_error_in_one_process_stops_both(tiny_data, trained_run, tmp_pa
     fa.write_text("\n".join(lines) + "\n")
     port = _free_port()
     out = tmp_path / "out"
-    procs = [_stream(trained_run, fa, tiny_data / "labels.tsv", tiny_data, out, _joined(base, port, i))
+    procs = [_stream(tiny_run, fa, tiny_data / "labels.tsv", tiny_data, out, _joined(base, port, i))
              for i in range(2)]
     outs = [p.communicate(timeout=400) for p in procs]
     for p, (o, e) in zip(procs, outs, strict=True):

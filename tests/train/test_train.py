@@ -174,8 +174,14 @@ def _fit(tmp_path, name, **kw):
     return run, test, logs
 
 
-def test_fit_deterministic_and_writes_run_files(tmp_path):
-    run, t1, _ = _fit(tmp_path, "a")
+@pytest.fixture(scope="module")
+def toy_fit(tmp_path_factory):
+    """One 3-epoch fit, the reference of the determinism and resume tests below (nothing writes to it)."""
+    return _fit(tmp_path_factory.mktemp("fit"), "a")
+
+
+def test_fit_deterministic_and_writes_run_files(toy_fit, tmp_path):
+    run, t1, _ = toy_fit
     _, t2, _ = _fit(tmp_path, "b")
     for key in ("auroc_mean", "auprc_mean", "auroc", "auprc"):
         assert t1[key] == t2[key]
@@ -186,8 +192,8 @@ def test_fit_deterministic_and_writes_run_files(tmp_path):
         assert z["probs"].shape == z["labels"].shape == (24, 1) and z["codes"].shape == (24, 32)
 
 
-def test_resume_matches_uninterrupted(tmp_path):
-    _, full, _ = _fit(tmp_path, "full", epochs=3)
+def test_resume_matches_uninterrupted(toy_fit, tmp_path):
+    _, full, _ = toy_fit  # 3 epochs uninterrupted
     run, _, _ = _fit(tmp_path, "part", epochs=1)
     (run / "test_metrics.json").unlink()
     ds = _toy(240)
