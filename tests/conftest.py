@@ -11,11 +11,47 @@ keeps its own. Nothing may write into either directory: outputs go to the test's
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.tiny import cpu_env, train_tiny
+from tests.tiny import JIT_CACHE_VARS, cpu_env, train_tiny
+
+_OWN_JIT_CACHE: list[str] = []
+
+
+def pytest_configure(config):
+    """One persistent JAX compilation cache for the session, its subprocesses included.
+
+    Most of the suite's time is XLA compiling the same small programs again: every test builds its
+    own jitted functions and every ``python -m satori_jax...`` subprocess starts cold. With one cache
+    directory (entries of any size and compile time) an identical program compiles once per session.
+    It changes no result (the cache key is the program, its options and the backend) and no test of
+    compile counts (those read the in-memory jit caches). A ``JAX_COMPILATION_CACHE_DIR`` already set
+    is used as it is (kept across sessions); otherwise a temporary one is removed at the end.
+    """
+    if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        path = tempfile.mkdtemp(prefix="satori_jax_tests_jit_")
+        _OWN_JIT_CACHE.append(path)
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = path
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs",
+                      float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]))
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes",
+                      int(os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"]))
+    assert set(JIT_CACHE_VARS) <= set(os.environ)
+
+
+def pytest_unconfigure(config):
+    for path in _OWN_JIT_CACHE:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tiny import cpu_env, train_tiny
+from tests.tiny import JIT_CACHE_VARS, cpu_env, train_tiny
 
 
 def _free_port() -> int:
@@ -54,6 +54,7 @@ def _base_env() -> dict:
 
 
 def _joined(base: dict, port: int, i: int) -> dict:
+    base = {k: v for k, v in base.items() if k not in JIT_CACHE_VARS}  # see tests.tiny.cpu_env
     return {**base, "JAX_COORDINATOR_ADDRESS": f"localhost:{port}", "JAX_NUM_PROCESSES": "2",
             "JAX_PROCESS_ID": str(i)}
 
@@ -63,12 +64,7 @@ def test_two_processes_interpret_like_one_process_two_devices(tiny_data, tiny_ru
     two_dev = {**base, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     run = tiny_run
     port = _free_port()
-    procs = [
-        _interpret(run, tiny_data, tmp_path / "multi",
-                   {**base, "JAX_COORDINATOR_ADDRESS": f"localhost:{port}", "JAX_NUM_PROCESSES": "2",
-                    "JAX_PROCESS_ID": str(i)})
-        for i in range(2)
-    ]
+    procs = [_interpret(run, tiny_data, tmp_path / "multi", _joined(base, port, i)) for i in range(2)]
     outs = [p.communicate(timeout=400) for p in procs]
     for p, (o, e) in zip(procs, outs, strict=True):
         assert p.returncode == 0, (o + e)[-3000:]

@@ -15,9 +15,22 @@ TINY_TRAIN = [
 ]  # fmt: skip
 
 
-def cpu_env(devices: int | None = None) -> dict:
-    """This environment without JAX/XLA settings, on the CPU, with ``devices`` host devices if given."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_") and k != "XLA_FLAGS"}
+#: The session's JAX compilation cache (``tests/conftest.py``), which subprocesses share.
+JIT_CACHE_VARS = (
+    "JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+    "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES",
+)  # fmt: skip
+
+
+def cpu_env(devices: int | None = None, jit_cache: bool = True) -> dict:
+    """This environment without JAX/XLA settings, on the CPU, with ``devices`` host devices if given.
+
+    ``jit_cache``: keep the session's compilation cache. JAX writes a cache entry in place, so a
+    process that is killed, or joined to another that may read an entry while it is written, goes
+    without (a torn entry is only a warning and a recompile, but a warning breaks one-line stderr).
+    """
+    keep = JIT_CACHE_VARS if jit_cache else ()
+    env = {k: v for k, v in os.environ.items() if k in keep or not (k.startswith("JAX_") or k == "XLA_FLAGS")}
     env["JAX_PLATFORMS"] = "cpu"
     if devices:
         env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"

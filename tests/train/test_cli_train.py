@@ -75,7 +75,7 @@ def test_killed_run_resumes_to_the_same_metrics(tiny_data, tiny_run, tmp_path):
 
     run = tmp_path / "killed"
     quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    proc = train_tiny(tiny_data, run, cpu_env(devices=2), **quiet)
+    proc = train_tiny(tiny_data, run, cpu_env(devices=2, jit_cache=False), **quiet)
     deadline = time.time() + 300
     latest = run / "checkpoints" / "latest"
     while time.time() < deadline and proc.poll() is None:
