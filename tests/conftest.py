@@ -7,6 +7,9 @@ model use these two instead of simulating and training their own; a test that tr
 in other processes (killed and resumed, several joined processes) compares its metrics with
 ``tiny_run``'s. A test that needs a special model (planted filters, random biases, an odd data set)
 keeps its own. Nothing may write into either directory: outputs go to the test's own ``tmp_path``.
+
+The session also shares one JAX compilation cache with the subprocesses it starts
+(:func:`pytest_configure`).
 """
 
 from __future__ import annotations
