@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from satori_jax.interpret import plots, report
+from satori_jax.interpret.evaluate import Truth
 from satori_jax.interpret.motifs import FilterMatch
 
 
@@ -185,10 +186,13 @@ def test_method_tables_and_summary_report_the_excess_pairs(tmp_path):
     assert {(r["tf_a"], r["tf_b"]) for r in back if float(r["q_excess"]) < 0.05} == {("T3", "T7")}
     entry = _method_entry(n_examples=10, n_background=10, n_observed=t, cut_value=0.0, rows=rows,
                           tf_rows=tf_rows, n_sig=int(sig.sum()), fam_counts=fam, seconds=1.0, dist=None,
-                          truth_pairs={frozenset(("T3", "T7"))}, excess=excess)
+                          truth=Truth(frozenset({frozenset(("T3", "T7"))})), excess=excess)
     assert entry["precision"] < 0.1 and entry["recall"] == 1.0
     base = entry["baseline"]  # every one of the 435 named TF pairs, one of them true
     assert base["n_tf_pairs"] == t and base["recall"] == 1.0 and base["precision"] == pytest.approx(1 / t)
+    ranking = entry["truth"]["exact"]["ranking"]  # T3-T7 has the smallest p of all 435 pairs
+    assert ranking["auprc"] == pytest.approx(1.0) and ranking["prevalence"] == pytest.approx(1 / t)
+    assert "family" not in entry["truth"]  # no families given
     ex = entry["excess"]
     assert (ex["precision"], ex["recall"], ex["n_significant_tf_pairs"]) == (1.0, 1.0, 1)
     assert ex["n_significant_filter_pairs"] == 1 and ex["top_tf_pairs"][0]["q_excess"] < 0.05

@@ -87,7 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "default)")
     p.add_argument("--truth", default=None, metavar="FILE",
                    help="true interacting TF pairs (tf_a<TAB>tf_b, e.g. the interactions.tsv of "
-                        "satori_jax.simulate): adds precision, recall and F1 to summary.json")
+                        "satori_jax.simulate): scores each method's list (precision, recall, F1) and "
+                        "its ranking of TF pairs (AUPRC, AUROC) next to chance: calling every "
+                        "candidate pair, a random ranking. Candidates are all pairs of the TFs in "
+                        "dataset.json or motifs.meme beside FILE (the simulated pool), else every "
+                        "tested TF pair; scored exactly and with TF families merged. Printed and in "
+                        "summary.json")
     p.add_argument("--max-examples", type=positive_int, default=None, metavar="N",
                    help="use at most N foreground and N background examples (random, --seed)")
     p.add_argument("--attn-cutoff", type=_cutoff, default="mean", metavar="mean|VALUE",
@@ -185,15 +190,33 @@ def _print_summary(summary: dict) -> None:
         return ", ".join(f"{p['tf_a']}-{p['tf_b']}" for p in entry["top_tf_pairs"][:3]) or "none"
 
     for m, s in summary["methods"].items():
-        extra = f", F1 {s['f1']:.3f} (every tested TF pair: {s['baseline']['f1']:.3f})" if "f1" in s else ""
         print(f"{m}: {s['n_significant_filter_pairs']} significant filter pairs, "
-              f"{s['n_significant_tf_pairs']} TF pairs (top: {top(s)}), {s['seconds']:.1f} s{extra}")
+              f"{s['n_significant_tf_pairs']} TF pairs (top: {top(s)}), {s['seconds']:.1f} s")
+        if "truth" in s:
+            print(f"{m} vs --truth: {_against_chance(s['truth'])}")
         ex = s.get("excess")
         if ex is not None:
             extra = f", F1 {ex['f1']:.3f}" if "f1" in ex else ""
             print(f"{m}, beyond their filters' enrichment (q_excess < 0.05): "
                   f"{ex['n_significant_tf_pairs']} TF pairs (top: {top(ex)}){extra}")
     print(f"outputs in {out} (report: {out}/report.html, summary: {out}/summary.json)")
+
+
+def _num(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def _against_chance(truth: dict) -> str:
+    """``F1 x (chance y), AUPRC x (chance y)``, exact and, where families are known, merged."""
+    def one(view: dict) -> str:
+        c, r = view["calls"], view["ranking"]
+        return (f"P {c['precision']:.2f} R {c['recall']:.2f} F1 {c['f1']:.3f} (chance {c['chance_f1']:.3f}), "
+                f"AUPRC {_num(r['auprc'])} (chance {_num(r['chance_auprc'])})")
+
+    text = one(truth["exact"])
+    if "family" in truth:
+        text += f"; families merged: {one(truth['family'])}"
+    return text
 
 
 def entry() -> None:

@@ -151,17 +151,21 @@ class _Driver:
         o = self.opts
         if not self.run_dir.is_dir():
             raise input_error(self.run_dir, "no such run directory")
-        self.truth_pairs = None
+        self.truth = None
         if o.truth is not None:
             from satori_jax.interpret.evaluate import read_truth
 
-            self.truth_pairs = read_truth(o.truth)
+            read_truth(o.truth)  # a bad truth file fails before the motif database loads
         self.db = self.timed("motif_db", lambda: motif_lib.load_motif_db(o.motif_db, o.family_table))
+        if o.truth is not None:
+            from satori_jax.interpret.evaluate import load_truth
+
+            self.truth = load_truth(o.truth, {m.name: m.family for m in self.db if m.family})
         self.log(f"motif database {o.motif_db}: {len(self.db)} motifs")
         self.unknown_truth: list[str] = []
-        if self.truth_pairs:
+        if self.truth is not None and self.truth.pairs:
             known = {m.name for m in self.db}
-            self.unknown_truth = sorted({tf for pair in self.truth_pairs for tf in pair} - known)
+            self.unknown_truth = sorted({tf for pair in self.truth.pairs for tf in pair} - known)
             if self.unknown_truth and self.writer:
                 shown = ", ".join(self.unknown_truth[:10]) + (", ..." if len(self.unknown_truth) > 10 else "")
                 print(f"warning: {o.truth}: {len(self.unknown_truth)} TF name(s) are not in the motif "
@@ -454,7 +458,7 @@ class _Driver:
             entry = outputs.method_entry(
                 n_examples=res.n_examples, n_background=res.n_background, n_observed=res.n_observed,
                 cut_value=res.cut_value, rows=rows, tf_rows=tf_rows, n_sig=n_sig, fam_counts=fam_counts,
-                seconds=seconds, dist=dist, truth_pairs=self.truth_pairs, excess=excess)
+                seconds=seconds, dist=dist, truth=self.truth, excess=excess)
             entry["null"] = {"kind": o.null, "centre": res.null_centre, "scale": res.null_scale}
             summary_methods[m] = entry
             log(f"method {m}: {len(rows)} pairs tested, {n_sig} significant filter pairs, "
@@ -472,7 +476,7 @@ class _Driver:
                 log.step(f"plots_{m}", time.perf_counter() - t)
         outputs.overlap_plot(out, images, top_labels, list(o.methods), o.plots)
         summary = {"methods": summary_methods, "run": self.run_summary(n_sites, n_matched)}
-        return outputs.write_outputs(out, summary, self.truth_pairs, self.t_start, tables, tf_tables, images,
+        return outputs.write_outputs(out, summary, self.truth, self.t_start, tables, tf_tables, images,
                                      log)
 
     def run_summary(self, n_sites: np.ndarray, n_matched: int) -> dict:

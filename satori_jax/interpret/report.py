@@ -351,6 +351,24 @@ code{background:#f4f4f4;padding:0 2px}
 """
 
 
+def _fmt_chance(view: dict, kind: str) -> str:
+    """``0.62 (0.35)``: a method's F1 (``kind="calls"``) or AUPRC (``"ranking"``) and its chance level."""
+    key, chance = ("f1", "chance_f1") if kind == "calls" else ("auprc", "chance_auprc")
+    a, b = view[kind][key], view[kind][chance]
+    return f"{_num(a)} ({_num(b)})"
+
+
+def _num(x: float | None) -> str:
+    return "n/a" if x is None or x != x else f"{x:.3f}"
+
+
+def _against_chance(truth: dict | None) -> tuple[str, str]:
+    """The methods table's F1 and AUPRC cells (exact names), empty without --truth."""
+    if not truth:
+        return "", ""
+    return _fmt_chance(truth["exact"], "calls"), _fmt_chance(truth["exact"], "ranking")
+
+
 def write_html(
     path: str | os.PathLike,
     summary: Mapping[str, Any],
@@ -391,15 +409,26 @@ def write_html(
         "<h2>Methods</h2>",
         "<table><thead><tr><th>method</th><th>examples (fg)</th><th>pairs tested</th>"
         "<th>significant filter pairs</th><th>significant TF pairs</th><th>seconds</th>"
-        "<th>precision</th><th>recall</th><th>F1</th></tr></thead><tbody>",
+        "<th>precision</th><th>recall</th><th>F1 (chance)</th><th>AUPRC (chance)</th>"
+        "</tr></thead><tbody>",
     ]
     for m, s in summary.get("methods", {}).items():
         parts.append(
             "<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in (
                 m, s.get("n_examples"), s.get("n_tested"), s.get("n_significant_filter_pairs"),
                 s.get("n_significant_tf_pairs"), s.get("seconds"), s.get("precision"), s.get("recall"),
-                s.get("f1"))) + "</tr>")
+                *_against_chance(s.get("truth")))) + "</tr>")
     parts.append("</tbody></table>")
+    truths = {m: s["truth"] for m, s in summary.get("methods", {}).items() if "truth" in s}
+    if truths:
+        first = next(iter(truths.values()))
+        parts.append("<p>Scored against --truth. Chance: calling every candidate pair (F1) and a random "
+                     "ranking (AUPRC); candidates: " + html.escape(first["candidates"]) + ". A TF pair "
+                     "ranks by its smallest p-value; pairs never tested rank last.</p>")
+        if all("family" in t for t in truths.values()):
+            parts.append("<p>With TF families merged (one call per family pair): " + "; ".join(
+                f"{html.escape(m)} F1 {_fmt_chance(t['family'], 'calls')}, AUPRC "
+                f"{_fmt_chance(t['family'], 'ranking')}" for m, t in truths.items()) + ".</p>")
     if images.get("overlap"):
         parts.append("<h3>Top TF pairs found by each method</h3>" + _img(images["overlap"]))
 
@@ -454,9 +483,15 @@ def write_html(
         "<dt>methods.&lt;m&gt;.excess</dt><dd>The same counts, top pairs (with q_excess) and, with "
         "--truth, precision / recall / F1 for the pairs that also have q_excess &lt; 0.05; null_centre and "
         "null_scale of the excess test.</dd>"
-        "<dt>methods.&lt;m&gt;.baseline</dt><dd>With --truth: the same scores for calling every TF pair that "
-        "has a tested filter pair, the level a precision / F1 must clear to show more than which motifs "
-        "were tested.</dd>"
+        "<dt>methods.&lt;m&gt;.baseline</dt><dd>With --truth: the same scores for calling every candidate "
+        "pair (all pairs of the simulated TF pool when dataset.json or motifs.meme sits beside the truth "
+        "file, else every TF pair with a tested filter pair): the chance level a precision / F1 must "
+        "clear.</dd>"
+        "<dt>methods.&lt;m&gt;.truth</dt><dd>With --truth: candidates (the rule), exact and (with TF "
+        "families) family-merged views, each with calls (precision, recall, F1, chance_precision, "
+        "chance_recall, chance_f1, n_candidates) and ranking (auprc, auroc, chance_auprc: the exact "
+        "expectation of a random order; prevalence: fraction of true pairs among the ranked; TF pairs ranked "
+        "by their smallest p-value, never-tested pairs last).</dd>"
         "<dt>methods.&lt;m&gt;.seconds</dt><dd>Wall time of scoring (foreground + background) and "
         "statistics.</dd>"
         "<dt>methods.&lt;m&gt;.precision / recall / f1</dt><dd>With --truth: significant TF pairs scored "
