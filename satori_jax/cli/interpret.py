@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "mean of all the method's foreground pair scores (default: mean)")
     p.add_argument("--prob-cutoff", type=fraction, default=0.7,
                    help="binary tasks: foreground positives need predicted probability > this (default 0.7)")
+    p.add_argument("--neg-cutoff", type=fraction, default=0.3,
+                   help="binary tasks, --background negatives: background negatives need predicted "
+                        "probability < this (default 0.3)")
     p.add_argument("--precision-cutoff", type=fraction, default=0.5,
                    help="multi-label tasks: foreground examples need per-example precision at 0.5 >= this "
                         "(default 0.5)")
@@ -164,7 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     opts = InterpretOptions(
         out=args.out, methods=args.methods, motif_db=args.motif_db, family_table=args.family_table,
         background=args.background, truth=args.truth, max_examples=args.max_examples,
-        attn_cutoff=args.attn_cutoff, prob_cutoff=args.prob_cutoff, precision_cutoff=args.precision_cutoff,
+        attn_cutoff=args.attn_cutoff, prob_cutoff=args.prob_cutoff, neg_cutoff=args.neg_cutoff,
+        precision_cutoff=args.precision_cutoff,
         batch_size=args.batch_size, seed=args.seed, verbose=not args.quiet, min_effect=args.min_effect,
         activity_fraction=args.activity_fraction, motif_fraction=args.motif_fraction,
         attr_normalize=args.attr_normalize, test=args.test, null=args.null, chunk_size=args.chunk_size,
