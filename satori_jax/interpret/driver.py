@@ -475,6 +475,8 @@ class _Driver:
                         log(f"{m} plots skipped: {exc}")
                 log.step(f"plots_{m}", time.perf_counter() - t)
         outputs.overlap_plot(out, images, top_labels, list(o.methods), o.plots)
+        if o.plots:
+            self.timed("pair_logos", lambda: outputs.pair_logos(out, pwms, matches, tf_tables, images))
         summary = {"methods": summary_methods, "run": self.run_summary(n_sites, n_matched)}
         return outputs.write_outputs(out, summary, self.truth, self.t_start, tables, tf_tables, images,
                                      log)

@@ -152,18 +152,36 @@ def overlap_plot(out: Path, images: dict, top_labels: dict[str, list[str]], meth
 def write_outputs(out: Path, summary: dict, truth: Truth | None, t_start: float, tables, tf_tables, images,
                    log) -> dict:
     """Finish ``summary`` (true pairs, total time), write ``report.html`` and, last, ``summary.json``."""
-    from satori_jax.interpret import report
+    from satori_jax.interpret import report, report_html
 
     if truth is not None:
         summary["run"]["n_true_pairs"] = len(truth.pairs)
         summary["run"]["truth_pool"] = truth.pool_source or None
     tomtom_rows = report.read_tsv(out / "filters_tomtom.tsv")
     summary["run"]["total_seconds"] = round(time.perf_counter() - t_start, 3)
-    report.write_html(out / "report.html", summary, tomtom_rows=tomtom_rows, tables=tables,
-                      tf_tables=tf_tables, images=images)
+    report_html.write_html(out / "report.html", summary, tomtom_rows=tomtom_rows, tables=tables,
+                           tf_tables=tf_tables, images=images,
+                           truth_pairs=None if truth is None else set(truth.pairs))
     report.write_json(out / "summary.json", summary)  # last: its presence marks a complete run
     log(f"done in {summary['run']['total_seconds']:.1f} s; outputs in {out}")
     return summary
+
+
+def pair_logos(out: Path, pwms: np.ndarray, matches, tf_tables, images: dict) -> None:
+    """Logos of the filters behind each method's top TF pairs (named or not) into
+    ``images["pair_logos"]`` (``{filter: path}``), reusing those :func:`motif_plots` drew."""
+    from satori_jax.interpret import plots as plot_lib
+    from satori_jax.interpret.report_html import top_filters
+
+    by_filter = {m.filter: m for m in matches}
+    drawn = images.setdefault("pair_logos", {})
+    for f in top_filters(tf_tables):
+        path = out / "logos" / f"filter{f}.png"
+        if not path.is_file():
+            m = by_filter.get(f)
+            name = f"{m.target} q={m.q_value:.2g}" if m is not None and m.matched else "no database match"
+            path = plot_lib.logo(pwms[f], path, title=f"filter{f}: {name}")
+        drawn[f] = path
 
 
 def _safe_name(text: str) -> str:
