@@ -232,3 +232,10 @@ def test_quality_flags_name_redundant_weak_filters_and_enrichment():
     methods = {"raw": {"n_tested": 1000, "n_significant_filter_pairs": 50}}
     ok = {"run": {"n_foreground": 500}, "methods": methods}
     assert report_html.quality_flags(ok, diverse, {"raw": []}) == []
+
+
+def test_heatmap_labels_never_overlap():
+    marks = [(10, "A"), (11, "A"), (12, "A"), (12.5, "B"), (30, "C"), (30.4, "D"), (60, "A")]
+    kept = plots.spaced_labels(marks, min_gap=2.0)
+    assert kept == [(11.0, "A"), (30.0, "C"), (60.0, "A")]  # B too close to A's run, D to C
+    assert all(b[0] - a[0] >= 2.0 for a, b in zip(kept, kept[1:], strict=False))
