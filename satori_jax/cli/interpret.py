@@ -35,6 +35,9 @@ the pair scores into fixed-size per-filter-pair histograms (--hist-bins log-spac
 Mann-Whitney test then treats scores in one bin as ties, and median scores are bin centres; counts,
 maxima, cutoffs and distances are exact). Finished chunks are kept in OUT/stream/; rerunning the
 same command resumes after the last finished chunk (changed settings or inputs start over).
+FASTA sequences of another length than the model's are centre-cropped / N-padded to it when the
+run was trained with data.length (as training did, and the log says how many), and are an error
+otherwise; --bed regions are always read as windows of the model's length around their centre.
 
 Several devices (GPUs, or XLA_FLAGS=--xla_force_host_platform_device_count=N on CPU): every
 scoring call is sharded over all of them (batch split, parameters replicated); results equal one
