@@ -364,8 +364,8 @@ def open_source(
     modes = [data_dir is not None, fasta is not None or labels is not None,
              bed is not None or genome is not None, run_dir is not None]
     if sum(modes) != 1:
-        fa = "--fasta F with --labels T" if need_labels else "--fasta F"
-        raise InputError(f"give exactly one input: --data DIR, {fa}, or --bed B with --genome G "
+        fa = "--fasta FILE with --labels FILE" if need_labels else "--fasta FILE"
+        raise InputError(f"give exactly one input: --data DIR, {fa}, or --bed FILE with --genome FILE "
                          f"(got: {', '.join(given) or 'nothing'})")
     if run_dir is not None:
         return RunSource(run_dir)
