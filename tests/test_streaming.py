@@ -356,5 +356,5 @@ def test_sequences_of_another_length(stream_case, reference, tmp_path, capsys):
     assert msg.startswith(f"{tmp_path / 'long.fa'}: record seq0: sequence is 80 bp, not the 64 bp the "
                           "model reads")
     assert "data.length = 0" in msg and "--bed" in msg and "\n" not in msg
-    assert not (tmp_path / "strict" / "summary.json").exists()
+    assert not (tmp_path / "strict").exists()  # the refused call leaves no --out behind
     assert _stream(base, run0, tmp_path / "same", chunk_size=60)["run"]["n_resized"] == 0  # 64 bp: fine

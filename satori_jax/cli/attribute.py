@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from satori_jax.cli.common import HelpFormatter, positive_int, run_cli
+from satori_jax.cli.common import HelpFormatter, Parser, positive_int, run_cli
 
 DESCRIPTION = """\
 Export per-sequence evidence of a trained SATORI run into one HDF5 store: predictions, input
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
     from satori_jax.attribute import DEFAULT_WHAT, QUANTITIES
 
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="python -m satori_jax.attribute",
         description=DESCRIPTION,
         epilog=EPILOG,

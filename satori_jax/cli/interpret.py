@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from satori_jax.cli.common import HelpFormatter, fraction, positive_int, run_cli
+from satori_jax.cli.common import HelpFormatter, Parser, fraction, positive_int, run_cli
 
 DESCRIPTION = """\
 Interpret a trained SATORI run (a directory written by `python -m satori_jax.train`):
@@ -70,7 +70,7 @@ def _cutoff(text: str) -> str | float:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
-    p = argparse.ArgumentParser(prog="python -m satori_jax.interpret", description=DESCRIPTION, epilog=EPILOG,
+    p = Parser(prog="python -m satori_jax.interpret", description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=HelpFormatter)
     p.add_argument("run", metavar="RUN", help="run directory written by satori_jax.train "
                    "(needs config.json, data.json, checkpoints/ and test_predictions.npz)")

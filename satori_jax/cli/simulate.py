@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from satori_jax.cli.common import HelpFormatter, positive_int, run_cli
+from satori_jax.cli.common import HelpFormatter, Parser, positive_int, run_cli
 
 DESCRIPTION = """\
 Generate benchmark data with ground-truth TF interactions. Writes into --out:
@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         TWIN_PRESETS,
     )
 
-    p = argparse.ArgumentParser(prog="python -m satori_jax.simulate", description=DESCRIPTION, epilog=EPILOG,
+    p = Parser(prog="python -m satori_jax.simulate", description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=HelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, metavar="{pairs,dfim,twins}")
 

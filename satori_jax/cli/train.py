@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from satori_jax.cli.common import HelpFormatter, run_cli
+from satori_jax.cli.common import HelpFormatter, Parser, run_cli
 from satori_jax.errors import InputError
 
 EPILOG = """examples:
@@ -22,7 +22,7 @@ EPILOG = """examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="python -m satori_jax.train",
         description="Train a SATORI model (CNN + self-attention) on DNA sequences with labels. Everything "
         "goes into one run directory: config.json, data.json, splits.tsv, metrics.jsonl, tensorboard/, "

@@ -493,5 +493,8 @@ def fetch_regions(
         except Exception as exc:
             raise input_error(genome_path, f"cannot read genome sequence ({type(exc).__name__}: {exc})") \
                 from None
+        if any(len(q) != length or "\n" in q or "\r" in q or ">" in q for q in seqs):
+            raise input_error(genome_path, f"its index {genome_path}.fai does not match the FASTA (stale, or "
+                              "made for another file): delete the .fai so that it is rebuilt")
     ids = [f"{c}:{s}-{s + length}" for c, s in zip(chroms, new_starts.tolist(), strict=True)]
     return encode_sequences(seqs, path=genome_path, ids=ids)

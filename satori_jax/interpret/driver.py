@@ -538,10 +538,23 @@ class _Driver:
     # ---- the whole ---------------------------------------------------------------------------
 
     def run(self) -> dict:
-        from satori_jax.interpret.scorers import ScoreContext, available_methods
-
+        """The whole interpretation (see the module docstring)."""
         self.t_start = time.perf_counter()
         self.setup()
+        created = not self.out.exists()
+        try:
+            return self.passes()
+        except InputError:
+            if created and self.writer:  # a refused input leaves no --out behind that this call made
+                import shutil
+
+                shutil.rmtree(self.out, ignore_errors=True)
+            raise
+
+    def passes(self) -> dict:
+        """``--out`` prepared, pass 1, pass 2, final; returns the summary."""
+        from satori_jax.interpret.scorers import ScoreContext, available_methods
+
         self.prepare_out()
         self.n_chunks = self.together("pass 1", self.pass1)
         self.between()
