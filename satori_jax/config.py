@@ -196,7 +196,7 @@ def _check_ranges(cfg: Config, source: str) -> None:
          f"train.eval_batch_size must be > 0, got {cfg.train.eval_batch_size}"),
         (cfg.train.learning_rate > 0, "train.learning_rate must be > 0"),
         (cfg.train.entropy_weight >= 0, "train.entropy_weight must be >= 0"),
-        (cfg.train.epochs > 0, "train.epochs must be > 0"),
+        (cfg.train.epochs > 0, f"train.epochs must be > 0, got {cfg.train.epochs}"),
         (
             0 <= cfg.data.val_fraction < 1
             and 0 <= cfg.data.test_fraction < 1

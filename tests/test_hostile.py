@@ -2,6 +2,49 @@
 no traceback, and nothing left behind that looks like a finished result.
 
 The command-line ``main`` functions run in-process through ``run_cli`` (what ``python -m`` runs).
+
+The kinds of hostile input tested here and in ``test_safety.py`` (93; ``test_degenerate.py`` adds
+degenerate models, ``test_streaming.py`` the library side of streamed sequences of another length):
+
+========================  ==================================================================================
+what                      kinds
+========================  ==================================================================================
+FASTA / labels (train)    1 binary garbage, 2 empty FASTA, 3 empty record, 4 duplicate ids, 5 non-IUPAC
+                          character, 6 ragged lengths, 7 label id not in the FASTA, 8 FASTA id without
+                          label, 9 non-numeric label, 10 label not 0/1, 11 empty labels file, 12 no '>'
+                          header, 13 labels row with an extra column, 14 with a missing column, 15 labels
+                          id twice, 16 labels header only, 17 truncated gzip FASTA, 18 dataset directory
+                          without labels.tsv, 19 --data a file, 20 --data missing, 21 --fasta without
+                          --labels (lowercase and N are read, not refused)
+config (train)            22 wrong value type, 23 unknown section, 24 TOML syntax error, 25 unknown key,
+                          26 negative epochs, 27 batch size 0, 28 --set without '=', 29 --set of an unknown
+                          key, 30 config name not found, 31 malformed MEME as model.pwm_file
+BED / genome (train)      32 chromosome not in the genome, 33 region beyond the chromosome end, 34 end before
+                          start, 35 coordinate not a number, 36 too few columns, 37 empty BED, 38 genome
+                          missing, 39 genome not FASTA, 40 BED without data.length, 41 damaged .fai,
+                          42 stale .fai (reads wrong bases otherwise)
+interpret                 43 not a run, 44 half a run, 45 unknown --methods, 46 --motif-db not MEME, 47 empty
+                          MEME, 48 missing MEME, 49 --truth with one column, 50 --truth missing,
+                          51 malformed --family-table, 52 run without checkpoint, 53 corrupted checkpoint,
+                          54 labels of another task (2 columns, model has 1), 55 streamed sequences of
+                          another length, 56 --fasta without --labels, 57 --max-examples 0,
+                          58 --prob-cutoff 2, 59 --batch-size 0
+attribute                 60 unknown --what, 61 unknown --targets, 62 --steps 0, 63 run without checkpoint,
+                          64 launched as one of several processes, 65 library call from a joined job
+simulate                  66 malformed --motifs MEME, 67 --pairs naming a TF not in --motifs, 68 --motifs
+                          without --pairs, 69 bad --background, 70 --num-sequences 0, 71 unknown preset
+outputs (test_safety)     72 --overwrite of a directory that is not a run, 73 of its own input, 74 input
+                          inside a marked run, 75 input through a relative path inside the output, 76 run
+                          holding a user's file, 77 the current directory, 78 $HOME and /, 79 a dataset
+                          directory as a run, 80 outputs under a file (all four commands), 81 --workdir a
+                          file, 82 read-only directory (train, simulate; not as root), 83 full disk during
+                          the write, 84 simulate --force on an unrelated directory, 85 on a look-alike
+                          without marker, 86 into a non-empty directory without --force, 87 --force on its
+                          own input
+training data (safety)    88 --resume of nothing, 89 --resume without --workdir, 90 --resume of a directory
+                          that is not a run, 91 sequences shorter than the first filter, 92 a one-class
+                          validation split, 93 sequences too long for memory
+========================  ==================================================================================
 """
 
 import gzip
@@ -253,7 +296,7 @@ def test_dataset_directory_problems(tmp_path, capsys):
 CONFIGS = {  # train --config bad.toml / --set: (toml text or None, --set values, fragments)
     "TOML syntax error": ("[train\nepochs = 3\n", [], ["bad.toml"]),
     "unknown key": ("[train]\nepoch = 3\n", [], ["bad.toml", "epoch"]),
-    "negative epochs": (None, ["train.epochs=-1"], ["train.epochs"]),
+    "negative epochs": (None, ["train.epochs=-1"], ["train.epochs", "got -1"]),
     "batch size 0": (None, ["train.batch_size=0"], ["train.batch_size"]),
     "--set without a value": (None, ["train.epochs"], ["train.epochs", "section.key=value"]),
     "--set of an unknown key": (None, ["train.nonsense=1"], ["train.nonsense"]),
@@ -305,7 +348,7 @@ def test_bad_genome(tmp_path, capsys):
     (tmp_path / "g.fa").write_text(">chr1\n" + "ACGT" * 50 + "\n")
     _refused(train_main, argv[:4] + ["--workdir", run], capsys, "data.length", absent=[run])  # no length
     (tmp_path / "g.fa.fai").write_text("garbage\n")  # an index that is not one
-    _refused(train_main, argv, capsys, "g.fa", "cannot index", absent=[run])
+    _refused(train_main, argv, capsys, "g.fa", "cannot index", "delete it", absent=[run])
     (tmp_path / "g.fa.fai").write_text("chr1\t999\t6\t60\t61\n")  # a stale index (other line length)
     _refused(train_main, argv, capsys, "g.fa.fai", "does not match", absent=[run])
 
@@ -358,7 +401,7 @@ INTERPRET = {  # extra arguments (files relative to the fixture), run, fragments
     "empty motif database": (["--motif-db", "empty.meme"], "run", ["empty.meme"]),
     "motif database missing": (["--motif-db", "missing.meme"], "run", ["missing.meme", "not found"]),
     "truth with one column": (["--truth", "one.tsv"], "run", ["one.tsv", "two TF names"]),
-    "truth missing": (["--truth", "missing.tsv"], "run", ["missing.tsv"]),
+    "truth missing": (["--truth", "missing.tsv"], "run", ["missing.tsv", "not found"]),
     "family table malformed": (["--family-table", "one.tsv"], "run", ["one.tsv"]),
     "run without a checkpoint": ([], "no_checkpoint", ["no_checkpoint", "checkpoint"]),
     "corrupted checkpoint": ([], "bad_checkpoint", ["bad_checkpoint", "checkpoint"]),

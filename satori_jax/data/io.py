@@ -460,7 +460,11 @@ def fetch_regions(
     try:
         genome = pyfaidx.Fasta(str(genome_path), as_raw=True, sequence_always_upper=True)
     except Exception as exc:  # pyfaidx raises many types (indexing, bgzf, permissions)
-        raise input_error(genome_path, f"cannot index genome FASTA ({type(exc).__name__}: {exc})") from None
+        fai = Path(f"{genome_path}.fai")
+        hint = f"; if its index {fai} is stale or damaged, delete it so that it is rebuilt" \
+            if fai.exists() else ""
+        raise input_error(genome_path, f"cannot index genome FASTA ({type(exc).__name__}: {exc}){hint}") \
+            from None
     with genome:
         starts = np.asarray(starts, dtype=np.int64)
         ends = np.asarray(ends, dtype=np.int64)
