@@ -29,8 +29,9 @@ interpret                 43 not a run, 44 half a run, 45 unknown --methods, 46 
                           54 labels of another task (2 columns, model has 1), 55 streamed sequences of
                           another length, 56 --fasta without --labels, 57 --max-examples 0,
                           58 --prob-cutoff 2, 59 --batch-size 0
-attribute                 60 unknown --what, 61 unknown --targets, 62 --steps 0, 63 run without checkpoint,
-                          64 launched as one of several processes, 65 library call from a joined job
+attribute                 60 unknown --what, 61 unknown --targets, 62 --steps 0, 63 run without checkpoint
+                          (and sequences of another length, as 55), 64 launched as one of several
+                          processes, 65 library call from a joined job
 simulate                  66 malformed --motifs MEME, 67 --pairs naming a TF not in --motifs, 68 --motifs
                           without --pairs, 69 bad --background, 70 --num-sequences 0, 71 unknown preset
 outputs (test_safety)     72 --overwrite of a directory that is not a run, 73 of its own input, 74 input
@@ -440,6 +441,23 @@ def test_attribute_refusals(tiny, capsys):
                  *fragments, absent=[out])
     _refused(main, [tiny / "no_checkpoint", "--fasta", tiny / "t.fa", "--out", out, "--quiet"], capsys,
              "no_checkpoint", "checkpoint", absent=[out])
+    _refused(main, [tiny / "as_given", "--fasta", tiny / "long.fa", "--out", out, "--quiet"], capsys,
+             "long.fa", "record seq0", "72 bp", "64 bp", "data.length = 0", absent=[out])
+
+
+def test_attribute_resizes_as_training_did(tiny, capsys):
+    """The run was trained with data.length = 64: 72 bp records are centre-cropped to the originals."""
+    import numpy as np
+
+    from satori_jax.cli.attribute import main
+
+    h5py = pytest.importorskip("h5py")
+    out = tiny / "resized.h5"
+    assert run_cli(main, [str(tiny / "run"), "--fasta", str(tiny / "long.fa"), "--out", str(out),
+                          "--what", "predictions", "--chunk-size", "64"]) == 0
+    assert "60 of 60 sequences are not 64 bp" in capsys.readouterr().err
+    with h5py.File(out, "r") as f, np.load(tiny / "run" / "test_predictions.npz") as z:
+        np.testing.assert_array_equal(f["codes"][:], z["codes"])
 
 
 def test_simulate_refusals(tmp_path, capsys):
