@@ -60,6 +60,8 @@ def read_truth(path: str | os.PathLike) -> set[Pair]:
     are skipped; self pairs are dropped.
     """
     path = Path(path)
+    if not path.is_file():
+        raise input_error(path, "truth file not found" if not path.exists() else "truth file is not a file")
     try:
         lines = path.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as exc:
