@@ -118,24 +118,49 @@ def build_parser() -> argparse.ArgumentParser:
         help="small models, random init, short sequences, tiny caps: < 3 min on a 2-core CPU",
     )
     mode.add_argument("--tiny", action="store_true", help="smallest settings (for the smoke test)")
-    p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma list of {', '.join(SECTIONS)}")
-    p.add_argument("--archs", default=",".join(ARCHS), help=f"comma list of {', '.join(ARCHS)}")
-    p.add_argument("--methods", default=",".join(METHODS), help=f"comma list of {', '.join(METHODS)}")
     p.add_argument(
-        "--sizes", help="foreground examples per timing, e.g. 500,2000,5000 (each + as many background)"
+        "--sections", default=",".join(SECTIONS), metavar="S1,S2", help=f"comma list of {', '.join(SECTIONS)}"
     )
     p.add_argument(
-        "--cap", help="largest N actually run per method, e.g. fis=16,dfim=8 (larger N extrapolated)"
+        "--archs", default=",".join(ARCHS), metavar="A1,A2", help=f"comma list of {', '.join(ARCHS)}"
     )
-    p.add_argument("--lengths", help="sequence lengths of the scaling section, e.g. 300,600,1500")
     p.add_argument(
-        "--length", type=int, help="sequence length of the method comparison (default 300; quick 100)"
+        "--methods", default=",".join(METHODS), metavar="M1,M2", help=f"comma list of {', '.join(METHODS)}"
     )
-    p.add_argument("--train-lengths", help="lengths of the training-throughput section, e.g. 300,600")
-    p.add_argument("--train-steps", type=int, help="training steps before interpretation (0 = random init)")
-    p.add_argument("--repeats", type=int, help="timed repeats per cell (median); default 3, quick 2")
-    p.add_argument("--out", default=str(DEFAULT_OUT), help="results directory (default bench/results)")
-    p.add_argument("--seed", type=int, default=0, help="seed of models and simulated data (default 0)")
+    p.add_argument(
+        "--sizes",
+        metavar="N1,N2",
+        help="foreground examples per timing, e.g. 500,2000,5000 (each + as many background)",
+    )
+    p.add_argument(
+        "--cap",
+        metavar="METHOD=N,...",
+        help="largest N actually run per method, e.g. fis=16,dfim=8 (larger N extrapolated)",
+    )
+    p.add_argument(
+        "--lengths", metavar="N1,N2", help="sequence lengths of the scaling section, e.g. 300,600,1500"
+    )
+    p.add_argument(
+        "--length",
+        type=int,
+        metavar="N",
+        help="sequence length of the method comparison (default 300; quick 100)",
+    )
+    p.add_argument(
+        "--train-lengths", metavar="N1,N2", help="lengths of the training-throughput section, e.g. 300,600"
+    )
+    p.add_argument(
+        "--train-steps", type=int, metavar="N", help="training steps before interpretation (0 = random init)"
+    )
+    p.add_argument(
+        "--repeats", type=int, metavar="N", help="timed repeats per cell (median); default 3, quick 2"
+    )
+    p.add_argument(
+        "--out", default=str(DEFAULT_OUT), metavar="DIR", help="results directory (default bench/results)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="seed of models and simulated data (default 0)"
+    )
     p.add_argument("--no-plot", action="store_true", help="skip the PNG chart")
     return p
 

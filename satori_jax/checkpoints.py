@@ -8,8 +8,33 @@ a template, so loading a trained model needs neither the trainer nor the optimiz
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from satori_jax.errors import input_error
+
+#: What orbax raises on a damaged checkpoint (unparsable metadata, missing or truncated arrays).
+_DAMAGED = (OSError, ValueError, KeyError, TypeError, RuntimeError)
+
+
+@contextlib.contextmanager
+def _readable(path: Path) -> Iterator[None]:
+    """A damaged checkpoint under ``path`` becomes one :class:`~satori_jax.errors.InputError` (and
+    orbax's own log lines about it stay quiet)."""
+    log = logging.getLogger("absl")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    except _DAMAGED as exc:
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise input_error(path, f"unreadable checkpoint ({type(exc).__name__}: {first}); the run directory "
+                          "is damaged: train it again (or restore the checkpoints from a copy)") from None
+    finally:
+        log.setLevel(level)
 
 
 def checkpoint_manager(path: str | Path, keep: int = 1, create: bool = True):
@@ -63,16 +88,16 @@ def restore_checkpoint(path: str | Path, state: Any) -> tuple[Any, dict] | None:
     path = Path(path)
     if not path.exists():
         return None
-    mngr = checkpoint_manager(path)
-    step = mngr.latest_step()
-    if step is None:
+    with _readable(path):
+        mngr = checkpoint_manager(path)
+        step = mngr.latest_step()
+        if step is None:
+            mngr.close()
+            return None
+        abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, _state_tree(state))
+        args = ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore())
+        restored = mngr.restore(step, args=args)
         mngr.close()
-        return None
-    abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, _state_tree(state))
-    restored = mngr.restore(
-        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore())
-    )
-    mngr.close()
     tree = restored["state"]
     state = state.replace(
         params=tree["params"], batch_stats=tree["batch_stats"], opt_state=tree["opt_state"], step=tree["step"]
@@ -94,27 +119,27 @@ def restore_variables(path: str | Path) -> tuple[dict, dict] | None:
     path = Path(path)
     if not path.is_dir():
         return None
-    mngr = ocp.CheckpointManager(
-        path.absolute(),
-        options=ocp.CheckpointManagerOptions(create=False, enable_async_checkpointing=False),
-        item_handlers={"state": ocp.StandardCheckpointHandler(), "meta": ocp.JsonCheckpointHandler()},
-    )
-    step = mngr.latest_step()
-    if step is None:
+    with _readable(path):
+        mngr = ocp.CheckpointManager(
+            path.absolute(),
+            options=ocp.CheckpointManagerOptions(create=False, enable_async_checkpointing=False),
+            item_handlers={"state": ocp.StandardCheckpointHandler(), "meta": ocp.JsonCheckpointHandler()},
+        )
+        step = mngr.latest_step()
+        if step is None:
+            mngr.close()
+            return None
+        # The template comes from the checkpoint's own metadata (shapes, dtypes), placed on this process's
+        # first device, so a checkpoint written on another topology (several GPUs) restores too. Orbax
+        # cannot restore a subtree of a composite item: the optimizer state is read and dropped.
+        device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+        meta_tree = mngr.item_metadata(step)["state"]
+        abstract = jax.tree_util.tree_map(
+            lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), meta_tree
+        )
+        args = ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore())
+        restored = mngr.restore(step, args=args)
         mngr.close()
-        return None
-    # The template comes from the checkpoint's own metadata (shapes, dtypes), placed on this process's
-    # first device, so a checkpoint written on another topology (several GPUs) restores too. Orbax
-    # cannot restore a subtree of a composite item: the optimizer state is read and dropped.
-    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-    meta_tree = mngr.item_metadata(step)["state"]
-    abstract = jax.tree_util.tree_map(
-        lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), meta_tree
-    )
-    restored = mngr.restore(
-        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore())
-    )
-    mngr.close()
     tree = restored["state"]
     variables = {"params": tree["params"]}
     if tree.get("batch_stats"):

@@ -191,10 +191,12 @@ def _check_ranges(cfg: Config, source: str) -> None:
         (cfg.model.num_heads > 0 and cfg.model.head_dim > 0, "model.num_heads and head_dim must be > 0"),
         (0.0 <= cfg.model.dropout < 1.0, "model.dropout must be in [0, 1)"),
         (0.0 <= cfg.model.attn_dropout < 1.0, "model.attn_dropout must be in [0, 1)"),
-        (cfg.train.batch_size > 0 and cfg.train.eval_batch_size > 0, "batch sizes must be > 0"),
+        (cfg.train.batch_size > 0, f"train.batch_size must be > 0, got {cfg.train.batch_size}"),
+        (cfg.train.eval_batch_size > 0,
+         f"train.eval_batch_size must be > 0, got {cfg.train.eval_batch_size}"),
         (cfg.train.learning_rate > 0, "train.learning_rate must be > 0"),
         (cfg.train.entropy_weight >= 0, "train.entropy_weight must be >= 0"),
-        (cfg.train.epochs > 0, "train.epochs must be > 0"),
+        (cfg.train.epochs > 0, f"train.epochs must be > 0, got {cfg.train.epochs}"),
         (
             0 <= cfg.data.val_fraction < 1
             and 0 <= cfg.data.test_fraction < 1

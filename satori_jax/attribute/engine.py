@@ -30,13 +30,15 @@ from satori_jax.errors import input_error
 @dataclass
 class Model:
     """A model to attribute: flax module, variables, ``C`` label names, input length (``None``: any),
-    and its provenance for the manifest."""
+    its provenance for the manifest, and whether FASTA records of another length are resized to
+    ``length`` (as training did: ``data.length > 0``) or refused (trained on sequences as given)."""
 
     model: Any
     variables: Any
     label_names: list[str]
     length: int | None
     info: dict = field(default_factory=dict)
+    resize: bool = True
 
 
 def resolve_model(run_or_model: Any) -> Model:
@@ -56,6 +58,7 @@ def resolve_model(run_or_model: Any) -> Model:
             list(info["label_names"]),
             int(info["length"]),
             {"run_dir": str(run.resolve()), "config_sha256": digest, "arch": cfg.model.arch},
+            resize=int(cfg.data.length) > 0,
         )
     if hasattr(run_or_model, "model") and hasattr(run_or_model, "variables"):
         r = run_or_model
@@ -65,6 +68,7 @@ def resolve_model(run_or_model: Any) -> Model:
             list(r.label_names),
             int(r.length),
             {"run_dir": str(Path(r.run_dir).resolve())},
+            resize=int(r.cfg.data.length) > 0,
         )
     if isinstance(run_or_model, tuple) and len(run_or_model) in (2, 3):
         model, variables = run_or_model[:2]

@@ -52,6 +52,7 @@ class _Scan:
     n: int
     id_bytes: int
     sha256: str
+    n_resized: int = 0
 
 
 
@@ -62,7 +63,7 @@ def _id_hash(e: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(e, digest_size=8).digest(), "little", signed=True)
 
 
-def _scan(source: StreamSource, chunk_size: int, length: int) -> _Scan:
+def _scan(source: StreamSource, chunk_size: int, length: int, strict: str | None = None) -> _Scan:
     """Counting pass: number of records, longest id, fingerprint of ids + codes, duplicate ids.
 
     Validates every record (characters, genome regions) before any compute. Memory: one chunk plus
@@ -74,11 +75,16 @@ def _scan(source: StreamSource, chunk_size: int, length: int) -> _Scan:
         An unlabelled source (:mod:`satori_jax.data.sources`).
     chunk_size, length
         Records per chunk and the model's sequence length ``L``.
+    strict
+        ``None``: FASTA records of another length are resized (and counted); else the reason they
+        are refused (:meth:`~satori_jax.data.sources.StreamSource.chunks`).
     """
     h = hashlib.sha256()
     n, id_bytes = 0, 1
     hashes: list[np.ndarray] = []
-    for ids, codes, _ in source.chunks(chunk_size, length):
+    n_resized = 0
+    for ids, codes, _ in source.chunks(chunk_size, length, strict=strict):
+        n_resized += int(getattr(source, "last_resized", 0))
         enc = [i.encode("utf-8") for i in ids]
         id_bytes = max(id_bytes, *(len(e) for e in enc))
         for e in enc:
@@ -104,7 +110,7 @@ def _scan(source: StreamSource, chunk_size: int, length: int) -> _Scan:
                     first[rid] = i
                 i += 1
     h.update(f"n={n}".encode())
-    return _Scan(n, id_bytes, h.hexdigest())
+    return _Scan(n, id_bytes, h.hexdigest(), n_resized)
 
 
 
@@ -140,7 +146,8 @@ def export(
     data, fasta, bed, genome
         Exactly one input: a dataset directory (its ``sequences.fa``), a FASTA file, or BED regions
         with a genome FASTA (:mod:`satori_jax.data.sources`; a region's id is the region as given).
-        Sequences are resized around their centre to the model's length.
+        Sequences of another length than the model's are centre-cropped / N-padded to it when the run
+        was trained with ``data.length > 0`` (as training did), and refused otherwise.
     what, steps, baseline, targets, heads, dtype, batch_size, seed
         As in :func:`satori_jax.attribute.attribute`; ``dtype`` applies to attributions and attention.
     chunk_size
@@ -192,7 +199,14 @@ def export(
     bs = eng.batch_size
     chunk = -(-int(chunk_size) // bs) * bs
     log(f"counting and checking the input ({source.describe()['kind']}) ...")
-    scan = _scan(source, chunk, m.length)
+    strict = None if m.resize else (
+        f"the model of {run} was trained on sequences as given (data.length = 0), so attribution does not "
+        f"resize them; give {m.length} bp sequences, or regions with --bed/--genome (read as {m.length} bp "
+        "around their centre)")
+    scan = _scan(source, chunk, m.length, strict)
+    if scan.n_resized:
+        log(f"{scan.n_resized} of {scan.n} sequences are not {m.length} bp: centre-cropped / N-padded to "
+            f"{m.length} bp, as in training")
     n_chunks = -(-scan.n // chunk)
     rows = row_specs(m.model, m.variables, m.length, len(m.label_names), s)
     rows = {"ids": ((), f"S{scan.id_bytes}"), "codes": ((m.length,), "uint8"), **rows}
@@ -245,7 +259,7 @@ def export(
     computed = 0
     try:
         t0 = time.perf_counter()
-        todo = source.chunks(chunk, m.length, keep=lambda k: k not in done_before)
+        todo = source.chunks(chunk, m.length, keep=lambda k: k not in done_before, strict=strict)
         for index, (ids, codes, _) in enumerate(todo):
             if codes is None:
                 continue

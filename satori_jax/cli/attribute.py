@@ -1,4 +1,4 @@
-"""``python -m satori_jax.attribute RUN ... --out STORE``: batched, resumable attribution export."""
+"""``python -m satori_jax.attribute RUN ... --out FILE``: batched, resumable attribution export."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from satori_jax.cli.common import positive_int, run_cli
+from satori_jax.cli.common import HelpFormatter, Parser, positive_int, run_cli
 
 DESCRIPTION = """\
 Export per-sequence evidence of a trained SATORI run into one HDF5 store: predictions, input
@@ -16,10 +16,10 @@ their number), every chunk runs through jit-compiled fixed-shape batches on ever
 and each finished chunk is flushed to disk. Rerunning the same command after an interruption
 resumes at the first unfinished chunk and produces the same file as an uninterrupted run.
 
-Datasets in STORE (N sequences, L bp, C labels, L' attention positions, H heads):
+Datasets in the store (--out FILE; N sequences, L bp, C labels, L' attention positions, H heads):
   ids (N,), codes (N, L) uint8, predictions / logits (N, C), ig / grad_x_input / hypothetical
   (N, L, 4), ig_delta (N,) = F(x) - F(baseline), attention / attention_ig (N, L', L') with
-  --heads max or (N, H, L', L') with --heads all. STORE.manifest.json describes the export.
+  --heads max or (N, H, L', L') with --heads all. FILE.manifest.json describes the export.
 """
 
 EPILOG = """\
@@ -35,19 +35,19 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
     from satori_jax.attribute import DEFAULT_WHAT, QUANTITIES
 
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="python -m satori_jax.attribute",
         description=DESCRIPTION,
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("run", metavar="RUN", help="run directory written by satori_jax.train")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--data", metavar="DIR", help="dataset directory (its sequences.fa is exported)")
-    src.add_argument("--fasta", metavar="F", help="FASTA file (plain or gzipped), streamed")
-    src.add_argument("--bed", metavar="B", help="BED regions (chrom start end ...), with --genome")
-    p.add_argument("--genome", metavar="G", help="genome FASTA for --bed (indexed with pyfaidx)")
-    p.add_argument("--out", metavar="STORE", required=True, help="output HDF5 store (e.g. attr.h5)")
+    src.add_argument("--fasta", metavar="FILE", help="FASTA file (plain or gzipped), streamed")
+    src.add_argument("--bed", metavar="FILE", help="BED regions (chrom start end ...), with --genome")
+    p.add_argument("--genome", metavar="FILE", help="genome FASTA for --bed (indexed with pyfaidx)")
+    p.add_argument("--out", metavar="FILE", required=True, help="output HDF5 store (e.g. attr.h5)")
     p.add_argument(
         "--what",
         default=",".join(DEFAULT_WHAT),
@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"quantities: {','.join(QUANTITIES)} (default: {','.join(DEFAULT_WHAT)})",
     )
     p.add_argument(
-        "--steps", type=positive_int, default=20, help="Riemann steps of IG and attention IG (20)"
+        "--steps", type=positive_int, default=20, metavar="N",
+        help="Riemann steps of IG and attention IG (20)",
     )
     p.add_argument(
         "--baseline",
@@ -66,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--targets",
         default=None,
-        metavar="LABELS",
+        metavar="NAME1,NAME2",
         help="comma-separated label names whose logits are attributed, or 'all' (default: all)",
     )
     p.add_argument(
@@ -96,11 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="sequences per written (resumable) chunk, rounded up to a multiple of the batch size "
         "(default: 1024)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the shuffle baseline (default: 0)")
+    p.add_argument("--seed", type=int, default=0, metavar="N",
+                   help="seed of the shuffle baseline (default: 0)")
     p.add_argument(
         "--modisco",
         action="store_true",
-        help="also write STORE_modisco/ohe.npz and shap.npz (N, 4, L) for modisco-lite",
+        help="also write FILE_modisco/ohe.npz and shap.npz (N, 4, L) for modisco-lite (FILE: --out)",
     )
     p.add_argument(
         "--overwrite", action="store_true", help="replace an existing store instead of resuming it"

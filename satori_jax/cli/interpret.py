@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from satori_jax.cli.common import fraction, positive_int, run_cli
+from satori_jax.cli.common import HelpFormatter, Parser, fraction, positive_int, run_cli
 
 DESCRIPTION = """\
 Interpret a trained SATORI run (a directory written by `python -m satori_jax.train`):
@@ -27,14 +27,17 @@ Outputs in --out: filters.meme, filters_tomtom.tsv, interactions_<method>.tsv,
 tf_interactions_<method>.tsv, PNG plots, report.html (opens offline) and, written last,
 summary.json.
 
-Test set: by default RUN/test_predictions.npz (held in memory). With --fasta F --labels T,
---data DIR or --bed B --genome G the model is interpreted on that data instead, STREAMED in
+Test set: by default RUN/test_predictions.npz (held in memory). With --fasta FILE --labels FILE,
+--data DIR or --bed FILE --genome FILE the model is interpreted on that data instead, STREAMED in
 chunks of --chunk-size sequences (memory independent of the number of sequences): pass 1
 predicts and selects examples and finds the filter thresholds, pass 2 scores each chunk and folds
 the pair scores into fixed-size per-filter-pair histograms (--hist-bins log-spaced bins; the
 Mann-Whitney test then treats scores in one bin as ties, and median scores are bin centres; counts,
 maxima, cutoffs and distances are exact). Finished chunks are kept in OUT/stream/; rerunning the
 same command resumes after the last finished chunk (changed settings or inputs start over).
+FASTA sequences of another length than the model's are centre-cropped / N-padded to it when the
+run was trained with data.length (as training did, and the log says how many), and are an error
+otherwise; --bed regions are always read as windows of the model's length around their centre.
 
 Several devices (GPUs, or XLA_FLAGS=--xla_force_host_platform_device_count=N on CPU): every
 scoring call is sharded over all of them (batch split, parameters replicated); results equal one
@@ -67,18 +70,18 @@ def _cutoff(text: str) -> str | float:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
-    p = argparse.ArgumentParser(prog="python -m satori_jax.interpret", description=DESCRIPTION, epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog="python -m satori_jax.interpret", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=HelpFormatter)
     p.add_argument("run", metavar="RUN", help="run directory written by satori_jax.train "
                    "(needs config.json, data.json, checkpoints/ and test_predictions.npz)")
     p.add_argument("--out", metavar="DIR", default=None, help="output directory (default: RUN/interpret)")
     p.add_argument("--methods", default="raw,attr", metavar="M1,M2",
                    help="comma-separated interaction methods: raw (raw attention), attr (attention "
                         "attribution), and fis, dfim where installed (default: raw,attr)")
-    p.add_argument("--motif-db", default="jaspar2024", metavar="jaspar2024|FILE.meme",
+    p.add_argument("--motif-db", default="jaspar2024", metavar="jaspar2024|FILE",
                    help="motif database for TomTom: jaspar2024 (JASPAR CORE vertebrates, offline) or a MEME "
                         "file (default: jaspar2024)")
-    p.add_argument("--family-table", default=None, metavar="FILE.tsv",
+    p.add_argument("--family-table", default=None, metavar="FILE",
                    help="TSV 'name<TAB>family' giving TF families of the database motifs (JASPAR families "
                         "are used otherwise)")
     p.add_argument("--background", choices=("negatives", "shuffle"), default=None,
@@ -87,19 +90,27 @@ def build_parser() -> argparse.ArgumentParser:
                         "default)")
     p.add_argument("--truth", default=None, metavar="FILE",
                    help="true interacting TF pairs (tf_a<TAB>tf_b, e.g. the interactions.tsv of "
-                        "satori_jax.simulate): adds precision, recall and F1 to summary.json")
+                        "satori_jax.simulate): scores each method's list (precision, recall, F1) and "
+                        "its ranking of TF pairs (AUPRC, AUROC) next to chance: calling every "
+                        "candidate pair, a random ranking. Candidates are all pairs of the TFs in "
+                        "dataset.json or motifs.meme beside FILE (the simulated pool), else every "
+                        "tested TF pair; scored exactly and with TF families merged. Printed and in "
+                        "summary.json")
     p.add_argument("--max-examples", type=positive_int, default=None, metavar="N",
                    help="use at most N foreground and N background examples (random, --seed)")
     p.add_argument("--attn-cutoff", type=_cutoff, default="mean", metavar="mean|VALUE",
                    help="test a filter pair only if its best foreground score reaches this value; 'mean' = "
                         "mean of all the method's foreground pair scores (default: mean)")
-    p.add_argument("--prob-cutoff", type=fraction, default=0.7,
+    p.add_argument("--prob-cutoff", type=fraction, default=0.7, metavar="F",
                    help="binary tasks: foreground positives need predicted probability > this (default 0.7)")
-    p.add_argument("--precision-cutoff", type=fraction, default=0.5,
+    p.add_argument("--neg-cutoff", type=fraction, default=0.3, metavar="F",
+                   help="binary tasks, --background negatives: background negatives need predicted "
+                        "probability < this (default 0.3)")
+    p.add_argument("--precision-cutoff", type=fraction, default=0.5, metavar="F",
                    help="multi-label tasks: foreground examples need per-example precision at 0.5 >= this "
                         "(default 0.5)")
-    p.add_argument("--min-effect", type=fraction, default=0.0, metavar="E",
-                   help="also require effect size U/(n_fg*n_bg) >= E for a significant pair (e.g. 0.75; "
+    p.add_argument("--min-effect", type=fraction, default=0.0, metavar="F",
+                   help="also require effect size U/(n_fg*n_bg) >= F for a significant pair (e.g. 0.75; "
                         "default 0 = q-value only, as SATORI)")
     p.add_argument("--test", choices=("conditioned", "observed"), default="conditioned",
                    help="pair test: conditioned (default; each pair is tested foreground > background on "
@@ -124,22 +135,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-attr-normalize", dest="attr_normalize", action="store_false",
                    help="attr: do not divide each example's attribution map by its maximum (default: divide, "
                         "so that larger logits in positives do not raise every pair's score)")
-    p.add_argument("--batch-size", type=positive_int, default=256,
+    p.add_argument("--batch-size", type=positive_int, default=256, metavar="N",
                    help="examples per device call (default 256)")
-    p.add_argument("--seed", type=int, default=0, help="seed of sub-sampling and shuffling (default 0)")
+    p.add_argument("--seed", type=int, default=0, metavar="N",
+                   help="seed of sub-sampling and shuffling (default 0)")
     g = p.add_argument_group("streamed test set (instead of RUN/test_predictions.npz)")
-    g.add_argument("--fasta", metavar="F", default=None, help="test sequences (FASTA, may be gzipped); with "
-                   "--labels")
-    g.add_argument("--labels", metavar="T", default=None,
+    g.add_argument("--fasta", metavar="FILE", default=None,
+                   help="test sequences (FASTA, may be gzipped); with --labels")
+    g.add_argument("--labels", metavar="FILE", default=None,
                    help="labels TSV (id<TAB>label1 ...; the model's label columns)")
     g.add_argument("--data", metavar="DIR", default=None,
                    help="dataset directory with sequences.fa and labels.tsv (as satori_jax.simulate writes)")
-    g.add_argument("--bed", metavar="B", default=None,
+    g.add_argument("--bed", metavar="FILE", default=None,
                    help="regions 'chrom start end label1 ...'; with --genome")
-    g.add_argument("--genome", metavar="G", default=None, help="genome FASTA the --bed regions are read from")
+    g.add_argument("--genome", metavar="FILE", default=None,
+                   help="genome FASTA the --bed regions are read from")
     g.add_argument("--chunk-size", type=positive_int, default=10_000, metavar="N",
                    help="sequences read and scored at a time; bounds memory (default 10000)")
-    g.add_argument("--hist-bins", type=positive_int, default=1024, metavar="K",
+    g.add_argument("--hist-bins", type=positive_int, default=1024, metavar="N",
                    help="log-spaced score bins per filter pair for the streamed statistics (default 1024)")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     return p
@@ -159,7 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     opts = InterpretOptions(
         out=args.out, methods=args.methods, motif_db=args.motif_db, family_table=args.family_table,
         background=args.background, truth=args.truth, max_examples=args.max_examples,
-        attn_cutoff=args.attn_cutoff, prob_cutoff=args.prob_cutoff, precision_cutoff=args.precision_cutoff,
+        attn_cutoff=args.attn_cutoff, prob_cutoff=args.prob_cutoff, neg_cutoff=args.neg_cutoff,
+        precision_cutoff=args.precision_cutoff,
         batch_size=args.batch_size, seed=args.seed, verbose=not args.quiet, min_effect=args.min_effect,
         activity_fraction=args.activity_fraction, motif_fraction=args.motif_fraction,
         attr_normalize=args.attr_normalize, test=args.test, null=args.null, chunk_size=args.chunk_size,
@@ -185,15 +199,33 @@ def _print_summary(summary: dict) -> None:
         return ", ".join(f"{p['tf_a']}-{p['tf_b']}" for p in entry["top_tf_pairs"][:3]) or "none"
 
     for m, s in summary["methods"].items():
-        extra = f", F1 {s['f1']:.3f} (every tested TF pair: {s['baseline']['f1']:.3f})" if "f1" in s else ""
         print(f"{m}: {s['n_significant_filter_pairs']} significant filter pairs, "
-              f"{s['n_significant_tf_pairs']} TF pairs (top: {top(s)}), {s['seconds']:.1f} s{extra}")
+              f"{s['n_significant_tf_pairs']} TF pairs (top: {top(s)}), {s['seconds']:.1f} s")
+        if "truth" in s:
+            print(f"{m} vs --truth: {_against_chance(s['truth'])}")
         ex = s.get("excess")
         if ex is not None:
             extra = f", F1 {ex['f1']:.3f}" if "f1" in ex else ""
             print(f"{m}, beyond their filters' enrichment (q_excess < 0.05): "
                   f"{ex['n_significant_tf_pairs']} TF pairs (top: {top(ex)}){extra}")
     print(f"outputs in {out} (report: {out}/report.html, summary: {out}/summary.json)")
+
+
+def _num(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def _against_chance(truth: dict) -> str:
+    """``F1 x (chance y), AUPRC x (chance y)``, exact and, where families are known, merged."""
+    def one(view: dict) -> str:
+        c, r = view["calls"], view["ranking"]
+        return (f"P {c['precision']:.2f} R {c['recall']:.2f} F1 {c['f1']:.3f} (chance {c['chance_f1']:.3f}), "
+                f"AUPRC {_num(r['auprc'])} (chance {_num(r['chance_auprc'])})")
+
+    text = one(truth["exact"])
+    if "family" in truth:
+        text += f"; families merged: {one(truth['family'])}"
+    return text
 
 
 def entry() -> None:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from satori_jax.cli.common import positive_int, run_cli
+from satori_jax.cli.common import HelpFormatter, Parser, positive_int, run_cli
 
 DESCRIPTION = """\
 Generate benchmark data with ground-truth TF interactions. Writes into --out:
@@ -33,6 +33,26 @@ examples:
 """
 
 
+EXAMPLES = {
+    "pairs": """\
+examples:
+  python -m satori_jax.simulate pairs --preset data-40 --out data/d40 --seed 1
+  python -m satori_jax.simulate pairs --preset long --num-sequences 20000 --out data/long
+  python -m satori_jax.simulate pairs --motifs my.meme --pairs my_pairs.tsv --out data/mine
+""",
+    "dfim": """\
+examples:
+  python -m satori_jax.simulate dfim --out data/dfim --num-sequences 30000
+  python -m satori_jax.simulate dfim --motif-a GATA1 --motif-b TAL1::TCF3 --distractors CTCF --out data/gt
+""",
+    "twins": """\
+examples:
+  python -m satori_jax.simulate twins --preset twins-40 --out data/t40
+  python -m satori_jax.simulate twins --motifs my.meme --pairs my_pairs.tsv --pairs-per-seq 2 --out data/tm
+""",
+}
+
+
 def _background(text: str) -> tuple[float, ...]:
     try:
         vals = tuple(float(x) for x in text.replace(" ", "").split(","))
@@ -41,6 +61,39 @@ def _background(text: str) -> tuple[float, ...]:
     if len(vals) != 4 or any(v < 0 for v in vals) or sum(vals) <= 0:
         raise argparse.ArgumentTypeError(f"expected 4 non-negative frequencies (A,C,G,T), got {text!r}")
     return vals
+
+
+def _wrapped(lines: list[str], indent: int = 12) -> str:
+    """Lines wrapped at 88 columns (at spaces only) with a hanging indent, for raw-formatted text."""
+    import textwrap
+
+    return "\n".join(textwrap.fill(line, 88, subsequent_indent=" " * indent, break_long_words=False,
+                                    break_on_hyphens=False) for line in lines)
+
+
+def preset_words(kind: str) -> str:
+    """The presets of ``pairs`` or ``twins`` in words, one per line (for ``--help``)."""
+    from satori_jax.data.simulate import PAIRS_DEFAULTS, PRESETS, TWIN_PRESETS, TWINS_DEFAULTS
+
+    lines = []
+    if kind == "pairs":
+        for name, preset in PRESETS.items():
+            c = {**PAIRS_DEFAULTS, **preset}
+            per, gap = c["num_pairs_per_seq"], c["pair_gap"]
+            per = f"{per[0]}-{per[1]}" if isinstance(per, tuple) else str(per)
+            what = f"SATORI 2.0 Data-{name[5:]}" if name.startswith("data-") else "long sequences"
+            lines.append(f"  {name + ':':<9} {what}: {c['num_tfs']} JASPAR TFs, {c['num_pairs']} "
+                         f"interacting pairs among them; {c['num_sequences']} sequences of {c['length']} bp, "
+                         f"half positive; each positive holds {per} pairs (motifs {gap[0]}-{gap[1]} bp "
+                         f"apart), each negative lone motifs >= {c['lone_gap']} bp apart")
+    else:
+        for name, preset in TWIN_PRESETS.items():
+            c = {**TWINS_DEFAULTS, **preset}
+            lines.append(f"  {name + ':':<9} {c['num_tfs']} JASPAR TFs, {c['num_pairs']} interacting pairs "
+                         f"among them; {c['num_sequences']} sequences of {c['length']} bp "
+                         f"({c['num_sequences'] // 2} twin pairs); each positive holds {c['pairs_per_seq']} "
+                         "true pairs")
+    return _wrapped(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,72 +107,91 @@ def build_parser() -> argparse.ArgumentParser:
         TWIN_PRESETS,
     )
 
-    p = argparse.ArgumentParser(prog="python -m satori_jax.simulate", description=DESCRIPTION, epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog="python -m satori_jax.simulate", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=HelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, metavar="{pairs,dfim,twins}")
 
     def common(sp: argparse.ArgumentParser, n_default: int, n_help: str) -> None:
-        sp.add_argument("--out", required=True, type=Path, help="output directory (must be empty or new)")
+        sp.add_argument("--out", required=True, type=Path, metavar="DIR",
+                        help="output directory (must be empty or new)")
         sp.add_argument("--force", action="store_true", help="replace a data set directory simulate wrote")
-        sp.add_argument("--seed", type=int, default=0, help="random seed; same seed -> identical files (0)")
-        sp.add_argument("--num-sequences", type=positive_int, default=None, help=n_help.format(n=n_default))
-        sp.add_argument("--background", type=_background, default=None,
-                        help="A,C,G,T background frequencies")
-        sp.add_argument("--jaspar-release", default=DEFAULT_RELEASE,
+        sp.add_argument("--seed", type=int, default=0, metavar="N",
+                        help="random seed; same seed -> identical files (0)")
+        sp.add_argument("--num-sequences", type=positive_int, default=None, metavar="N",
+                        help=n_help.format(n=n_default))
+        sp.add_argument("--background", type=_background, default=None, metavar="A,C,G,T",
+                        help="background base frequencies, e.g. 0.3,0.2,0.2,0.3 (default: genome-like)")
+        sp.add_argument("--jaspar-release", default=DEFAULT_RELEASE, metavar="RELEASE",
                         help=f"pyjaspar release for JASPAR motifs ({DEFAULT_RELEASE})")
 
     sp = sub.add_parser("pairs", help="SATORI 2.0 Data-N style interacting pairs",
-                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                        description="Positives: interacting motif pairs; negatives: lone motifs. Motifs from "
-                        "JASPAR CORE vertebrates (mutually dissimilar) or from --motifs/--pairs.\n"
-                        "presets: " + "; ".join(f"{k}: {v}" for k, v in PRESETS.items()))
+                        formatter_class=HelpFormatter,
+                        description=_wrapped([
+                            "Positives: interacting motif pairs; negatives: lone motifs. Motifs from JASPAR "
+                            "CORE vertebrates (mutually dissimilar) or from --motifs/--pairs."], 0)
+                        + "\n\n"
+                        "presets (--preset; options given as well override them):\n" + preset_words("pairs"),
+                        epilog=EXAMPLES["pairs"])
     common(sp, 60000, "number of sequences, half positive (preset or {n})")
     sp.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                    help="data-40/60/80: 20/25/30 TFs with 40/60/80 pairs, 300 bp; long: 1500 bp, "
-                    "40 TFs, 80 pairs, 3-5 pairs 8-80 bp apart, lone motifs >= 200 bp apart")
-    sp.add_argument("--length", type=positive_int, default=None, help="sequence length (preset or 300)")
-    sp.add_argument("--num-tfs", type=positive_int, default=None, help="JASPAR TFs to draw (preset or 20)")
-    sp.add_argument("--num-pairs", type=positive_int, default=None,
+                    help="a published benchmark's sizes (see presets above)")
+    sp.add_argument("--length", type=positive_int, default=None, metavar="N",
+                    help="sequence length in bp (preset or 300)")
+    sp.add_argument("--num-tfs", type=positive_int, default=None, metavar="N",
+                    help="JASPAR TFs to draw (preset or 20)")
+    sp.add_argument("--num-pairs", type=positive_int, default=None, metavar="N",
                     help="interacting pairs among them (preset or 40)")
-    sp.add_argument("--pairs-per-seq", type=positive_int, default=None,
+    sp.add_argument("--pairs-per-seq", type=positive_int, default=None, metavar="N",
                     help="interacting pairs embedded in each positive (preset or 3)")
-    sp.add_argument("--motifs", type=Path, default=None, help="MEME file of your motifs (with --pairs)")
-    sp.add_argument("--pairs", type=Path, default=None,
+    sp.add_argument("--motifs", type=Path, default=None, metavar="FILE",
+                    help="MEME file of your motifs (with --pairs)")
+    sp.add_argument("--pairs", type=Path, default=None, metavar="FILE",
                     help="TSV of interacting pairs, two TF names (as in --motifs) per line")
 
     sd = sub.add_parser("dfim", help="DFIM-style A/B interaction benchmark with distractors",
-                        description="Classes A only, B only, A and B in equal numbers; label 1 iff both. "
-                        "A and B embedded 1-2 times when present, each distractor 0-2 times everywhere. "
-                        f"Defaults: A={DFIM_DEFAULT_A}, B={DFIM_DEFAULT_B} (DFIM used ELF1 and SIX5; SIX5 "
-                        "is not in JASPAR CORE and its relatives resemble TAL1::TCF3), distractors "
-                        + ", ".join(DFIM_DEFAULT_DISTRACTORS) + ".")
+                        description=_wrapped([
+                            "Classes A only, B only, A and B in equal numbers; label 1 iff both. "
+                            "A and B embedded 1-2 times when present, each distractor 0-2 times everywhere. "
+                            f"Defaults: A={DFIM_DEFAULT_A}, B={DFIM_DEFAULT_B} (DFIM used ELF1 and SIX5; "
+                            "SIX5 is not in JASPAR CORE and its relatives resemble TAL1::TCF3), distractors "
+                            + ", ".join(DFIM_DEFAULT_DISTRACTORS) + "."], 0),
+                        epilog=EXAMPLES["dfim"], formatter_class=HelpFormatter)
     common(sd, 30000, "number of sequences ({n})")
-    sd.add_argument("--length", type=positive_int, default=200, help="sequence length (200)")
-    sd.add_argument("--motif-a", default=DFIM_DEFAULT_A, help=f"TF name of motif A ({DFIM_DEFAULT_A})")
-    sd.add_argument("--motif-b", default=DFIM_DEFAULT_B, help=f"TF name of motif B ({DFIM_DEFAULT_B})")
+    sd.add_argument("--length", type=positive_int, default=200, metavar="N",
+                    help="sequence length in bp (200)")
+    sd.add_argument("--motif-a", default=DFIM_DEFAULT_A, metavar="TF",
+                    help=f"TF name of motif A ({DFIM_DEFAULT_A})")
+    sd.add_argument("--motif-b", default=DFIM_DEFAULT_B, metavar="TF",
+                    help=f"TF name of motif B ({DFIM_DEFAULT_B})")
     sd.add_argument("--distractors", nargs="*", default=list(DFIM_DEFAULT_DISTRACTORS), metavar="TF",
                     help="distractor TF names (default: " + " ".join(DFIM_DEFAULT_DISTRACTORS) + ")")
-    sd.add_argument("--motifs", type=Path, default=None,
+    sd.add_argument("--motifs", type=Path, default=None, metavar="FILE",
                     help="look motif names up in this MEME file instead of JASPAR")
 
     st = sub.add_parser("twins", help="twin negatives: only the pairing of TFs carries the label",
-                        description="Each positive holds --pairs-per-seq true pairs of distinct TFs (blocks, "
-                        "8-15 bp inside, >= 40 bp apart); its twin negative holds the same TFs and motif "
-                        "instances on the same background, re-paired by a matching without true pairs. "
-                        "Motifs from JASPAR CORE vertebrates (mutually dissimilar; near-regular pair "
-                        "graph) or from --motifs/--pairs. presets: "
-                        + "; ".join(f"{k}: {v}" for k, v in TWIN_PRESETS.items()))
+                        description=_wrapped([
+                            "Each positive holds --pairs-per-seq true pairs of distinct TFs (blocks, 8-15 "
+                            "bp inside, >= 40 bp apart); its twin negative holds the same TFs and motif "
+                            "instances on the same background, re-paired by a matching without true pairs. "
+                            "Motifs from JASPAR CORE vertebrates (mutually dissimilar; near-regular pair "
+                            "graph) or from --motifs/--pairs."], 0)
+                        + "\n\npresets (--preset; options given as well override them):\n"
+                        + preset_words("twins"),
+                        epilog=EXAMPLES["twins"], formatter_class=HelpFormatter)
     common(st, 60000, "number of sequences, even: half positive, one twin pair each (preset or {n})")
     st.add_argument("--preset", choices=sorted(TWIN_PRESETS), default=None,
-                    help="twins-40/60/80: 20/25/30 TFs with 40/60/80 pairs, 300 bp")
-    st.add_argument("--length", type=positive_int, default=None, help="sequence length (300)")
-    st.add_argument("--num-tfs", type=positive_int, default=None, help="JASPAR TFs to draw (preset or 20)")
-    st.add_argument("--num-pairs", type=positive_int, default=None,
+                    help="a benchmark size (see presets above)")
+    st.add_argument("--length", type=positive_int, default=None, metavar="N",
+                    help="sequence length in bp (300)")
+    st.add_argument("--num-tfs", type=positive_int, default=None, metavar="N",
+                    help="JASPAR TFs to draw (preset or 20)")
+    st.add_argument("--num-pairs", type=positive_int, default=None, metavar="N",
                     help="interacting pairs among them (preset or 40)")
-    st.add_argument("--pairs-per-seq", type=positive_int, default=None,
+    st.add_argument("--pairs-per-seq", type=positive_int, default=None, metavar="N",
                     help="true pairs in each positive, 1-5 (3)")
-    st.add_argument("--motifs", type=Path, default=None, help="MEME file of your motifs (with --pairs)")
-    st.add_argument("--pairs", type=Path, default=None,
+    st.add_argument("--motifs", type=Path, default=None, metavar="FILE",
+                    help="MEME file of your motifs (with --pairs)")
+    st.add_argument("--pairs", type=Path, default=None, metavar="FILE",
                     help="TSV of interacting pairs, two TF names (as in --motifs) per line")
     return p
 

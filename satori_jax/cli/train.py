@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from satori_jax.cli.common import run_cli
+from satori_jax.cli.common import HelpFormatter, Parser, run_cli
 from satori_jax.errors import InputError
 
 EPILOG = """examples:
@@ -22,22 +22,22 @@ EPILOG = """examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="python -m satori_jax.train",
         description="Train a SATORI model (CNN + self-attention) on DNA sequences with labels. Everything "
         "goes into one run directory: config.json, data.json, splits.tsv, metrics.jsonl, tensorboard/, "
         "checkpoints/, test_metrics.json, test_predictions.npz.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     src = p.add_argument_group("data (one of; default: the built-in simulated DFIM-style benchmark)")
     src.add_argument("--data", metavar="DIR", help="directory with sequences.fa and labels.tsv")
     src.add_argument("--fasta", metavar="FILE", help="FASTA (plain or .gz) of sequences")
     src.add_argument("--labels", metavar="FILE", help="labels TSV: id column, then one 0/1 column per label")
     src.add_argument("--bed", metavar="FILE", help="BED-like TSV: chrom, start, end, then 0/1 labels")
-    src.add_argument("--genome", metavar="FASTA", help="genome FASTA for --bed (indexed with pyfaidx)")
+    src.add_argument("--genome", metavar="FILE", help="genome FASTA for --bed (indexed with pyfaidx)")
     p.add_argument("--workdir", metavar="RUN", help="run directory (default: runs/<config>-<time>)")
-    p.add_argument("--config", metavar="NAME", help="config name in configs/ or a TOML/JSON file")
+    p.add_argument("--config", metavar="NAME|FILE", help="config name in configs/ or a TOML/JSON file")
     p.add_argument(
         "--set",
         metavar="KEY=VALUE",

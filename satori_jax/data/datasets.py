@@ -176,8 +176,8 @@ def load_dataset(
     }
     if sum(modes.values()) != 1:
         raise InputError(
-            "give exactly one input: a dataset directory (--data DIR), --fasta F with --labels T, "
-            f"or --bed B with --genome G (got: {', '.join(given) or 'nothing'})"
+            "give exactly one input: a dataset directory (--data DIR), --fasta FILE with --labels FILE, "
+            f"or --bed FILE with --genome FILE (got: {', '.join(given) or 'nothing'})"
         )
     if data_dir is not None:
         fa, lab = dataset_files(data_dir)

@@ -460,7 +460,11 @@ def fetch_regions(
     try:
         genome = pyfaidx.Fasta(str(genome_path), as_raw=True, sequence_always_upper=True)
     except Exception as exc:  # pyfaidx raises many types (indexing, bgzf, permissions)
-        raise input_error(genome_path, f"cannot index genome FASTA ({type(exc).__name__}: {exc})") from None
+        fai = Path(f"{genome_path}.fai")
+        hint = f"; if its index {fai} is stale or damaged, delete it so that it is rebuilt" \
+            if fai.exists() else ""
+        raise input_error(genome_path, f"cannot index genome FASTA ({type(exc).__name__}: {exc}){hint}") \
+            from None
     with genome:
         starts = np.asarray(starts, dtype=np.int64)
         ends = np.asarray(ends, dtype=np.int64)
@@ -493,5 +497,8 @@ def fetch_regions(
         except Exception as exc:
             raise input_error(genome_path, f"cannot read genome sequence ({type(exc).__name__}: {exc})") \
                 from None
+        if any(len(q) != length or "\n" in q or "\r" in q or ">" in q for q in seqs):
+            raise input_error(genome_path, f"its index {genome_path}.fai does not match the FASTA (stale, or "
+                              "made for another file): delete the .fai so that it is rebuilt")
     ids = [f"{c}:{s}-{s + length}" for c, s in zip(chroms, new_starts.tolist(), strict=True)]
     return encode_sequences(seqs, path=genome_path, ids=ids)

@@ -66,12 +66,14 @@ from satori_jax.data.simcore import (
     _sorted_embeddings,
 )
 from satori_jax.data.splits import GROUPS_FILE
-from satori_jax.data.twins import TWIN_PRESETS, make_twins_dataset, simulate_twins, twin_gates
+from satori_jax.data.twins import TWIN_PRESETS, TWINS_DEFAULTS, make_twins_dataset, simulate_twins, twin_gates
 from satori_jax.errors import InputError
 from satori_jax.outputs import DirKind, check_output_dir, write_dir
 
 __all__ = [
+    "PAIRS_DEFAULTS",
     "PRESETS",
+    "TWINS_DEFAULTS",
     "TWIN_PRESETS",
     "DFIM_DEFAULT_A",
     "DFIM_DEFAULT_B",
@@ -96,7 +98,12 @@ __all__ = [
     "default_dataset_dir",
 ]
 
+#: Settings of a ``pairs`` data set that neither the preset nor the caller gives (Data-40 sizes).
+PAIRS_DEFAULTS: dict = {"num_tfs": 20, "num_pairs": 40, "length": 300, "num_sequences": 60000,
+                        "num_pairs_per_seq": 3, "pair_gap": (8, 15), "lone_gap": 40}
+
 #: SATORI 2.0 Data-40/60/80 (300 bp, 60 000 sequences) and the 1500 bp pre-loaded-filter set.
+
 PRESETS: dict[str, dict] = {
     "data-40": {"num_tfs": 20, "num_pairs": 40},
     "data-60": {"num_tfs": 25, "num_pairs": 60},
@@ -369,8 +376,7 @@ def make_pairs_dataset(
     """
     if preset is not None and preset not in PRESETS:
         raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    cfg: dict = {"num_tfs": 20, "num_pairs": 40, "length": 300, "num_sequences": 60000,
-                 "num_pairs_per_seq": 3, "pair_gap": (8, 15), "lone_gap": 40}
+    cfg: dict = dict(PAIRS_DEFAULTS)
     cfg.update(PRESETS.get(preset or "", {}))
     for key, val in (("num_sequences", num_sequences), ("length", length), ("num_tfs", num_tfs),
                      ("num_pairs", num_pairs), ("num_pairs_per_seq", num_pairs_per_seq)):

@@ -16,10 +16,11 @@ A source is an ordered set of sequences with ids and, where the input has them, 
 files, for resume hashes), :meth:`~StreamSource.describe` (kind and resolved paths) and
 :meth:`~StreamSource.chunks`, which yields ``(ids, codes (B, L) uint8, labels (B, C) float32 or
 None)`` per chunk of ``chunk_size`` sequences in input order. Sequences of another length than
-``L`` are centre-cropped / N-padded (FASTA, test sets) or fetched as the window of ``L`` bp around
-the region's centre (BED). ``keep(k)`` false skips chunk ``k``'s sequences (``codes = None``: not
-encoded, not fetched from the genome) while its ids are still read and checked, so that several
-processes can each take every ``P``-th chunk of one input.
+``L`` are centre-cropped / N-padded (FASTA, test sets; with ``strict`` an error instead) or
+fetched as the window of ``L`` bp around the region's centre (BED); ``last_resized`` counts the
+resized sequences of the chunk last yielded. ``keep(k)`` false skips chunk ``k``'s sequences
+(``codes = None``: not encoded, not fetched from the genome) while its ids are still read and
+checked, so that several processes can each take every ``P``-th chunk of one input.
 
 Memory: one chunk of sequences, plus the labels table and ids of a labelled input (and the set of
 ids seen, for the duplicate check). Unlabelled inputs are read as streams and their ``n`` is
@@ -126,6 +127,8 @@ class StreamSource:
         self.files = {k: Path(v) for k, v in files.items()}
         self.label_names = None if label_names is None else list(label_names)
         self._n = n
+        #: Sequences of the chunk last yielded by :meth:`chunks` that were centre-cropped / N-padded.
+        self.last_resized = 0
 
     @property
     def n(self) -> int:
@@ -142,7 +145,8 @@ class StreamSource:
         """``{"kind": ..., role: resolved path, ...}`` (for manifests)."""
         return {"kind": self.kind, **{k: str(p.resolve()) for k, p in self.files.items()}}
 
-    def chunks(self, chunk_size: int, length: int, keep: Keep = None) -> Iterator[Chunk]:
+    def chunks(self, chunk_size: int, length: int, keep: Keep = None,
+               strict: str | None = None) -> Iterator[Chunk]:
         """``(ids (B,), codes (B, length) uint8 or None, labels (B, C) float32 or None)`` per chunk.
 
         Parameters
@@ -153,6 +157,10 @@ class StreamSource:
             Sequence length ``L`` the codes are resized (FASTA, test set) or fetched (BED) to.
         keep
             ``keep(k)`` false: chunk ``k`` comes with ``codes = None`` (ids and labels still read).
+        strict
+            ``None``: resize FASTA records of another length (``last_resized`` counts them). A
+            reason: a FASTA record of another length is an :class:`InputError` naming the record,
+            both lengths and this reason (BED regions are always fetched at ``L``).
 
         Raises
         ------
@@ -189,10 +197,12 @@ class RunSource(StreamSource):
             self.probs = np.asarray(z["probs"])
         super().__init__({"predictions": pred}, json.loads(info.read_text())["label_names"], len(self.ids))
 
-    def chunks(self, chunk_size: int, length: int, keep: Keep = None) -> Iterator[Chunk]:
+    def chunks(self, chunk_size: int, length: int, keep: Keep = None,
+               strict: str | None = None) -> Iterator[Chunk]:
         for k, s in enumerate(range(0, self.n, max(1, int(chunk_size)))):
             e = min(s + int(chunk_size), self.n)
             codes = None if keep is not None and not keep(k) else _resized(self.codes[s:e], length)
+            self.last_resized = 0 if codes is None or self.codes.shape[1] == length else e - s
             yield self.ids[s:e], codes, self.labels[s:e]
 
 
@@ -224,7 +234,8 @@ class FastaSource(StreamSource):
         self._index, self._labels = {rid: i for i, rid in enumerate(ids)}, lab
         super().__init__({"fasta": fasta, "labels": labels}, names, len(ids))
 
-    def chunks(self, chunk_size: int, length: int, keep: Keep = None) -> Iterator[Chunk]:
+    def chunks(self, chunk_size: int, length: int, keep: Keep = None,
+               strict: str | None = None) -> Iterator[Chunk]:
         from satori_jax.data.encoding import encode_sequence, encode_sequences, resize_codes
 
         fasta, index = self.files["fasta"], self._index
@@ -241,13 +252,20 @@ class FastaSource(StreamSource):
                     rows[i] = r
                 seen[rows] = True
                 lab = self._labels[rows]
+            self.last_resized = 0
             if keep is not None and not keep(k):
                 codes = None
             elif all(len(s) == length for s in seqs):
                 codes = encode_sequences(seqs, path=fasta, ids=ids)
             else:
+                other = [(rid, len(s)) for rid, s in zip(ids, seqs, strict=True) if len(s) != length]
+                if strict is not None:
+                    rid, n = other[0]
+                    raise input_error(fasta, f"sequence is {n} bp, not the {length} bp the model reads: "
+                                      f"{strict}", rid)
                 codes = np.stack([resize_codes(encode_sequence(s, path=fasta, record=rid), length)
                                   for rid, s in zip(ids, seqs, strict=True)])
+                self.last_resized = len(other)
             yield ids, codes, lab
         if seen is not None and not seen.all():
             inv = {v: rid for rid, v in index.items() if not seen[v]}
@@ -303,7 +321,8 @@ class BedSource(StreamSource):
         if rows:
             yield emit()
 
-    def chunks(self, chunk_size: int, length: int, keep: Keep = None) -> Iterator[Chunk]:
+    def chunks(self, chunk_size: int, length: int, keep: Keep = None,
+               strict: str | None = None) -> Iterator[Chunk]:
         from satori_jax.data.io import fetch_regions, region_id
 
         chunk_size = max(1, int(chunk_size))
@@ -345,8 +364,8 @@ def open_source(
     modes = [data_dir is not None, fasta is not None or labels is not None,
              bed is not None or genome is not None, run_dir is not None]
     if sum(modes) != 1:
-        fa = "--fasta F with --labels T" if need_labels else "--fasta F"
-        raise InputError(f"give exactly one input: --data DIR, {fa}, or --bed B with --genome G "
+        fa = "--fasta FILE with --labels FILE" if need_labels else "--fasta FILE"
+        raise InputError(f"give exactly one input: --data DIR, {fa}, or --bed FILE with --genome FILE "
                          f"(got: {', '.join(given) or 'nothing'})")
     if run_dir is not None:
         return RunSource(run_dir)

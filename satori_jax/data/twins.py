@@ -50,7 +50,12 @@ from satori_jax.data.splits import group_split
 from satori_jax.errors import InputError
 from satori_jax.metrics import auroc
 
-__all__ = ["TWIN_PRESETS", "perfect_matchings", "simulate_twins", "make_twins_dataset", "twin_gates"]
+__all__ = ["TWINS_DEFAULTS", "TWIN_PRESETS", "perfect_matchings", "simulate_twins", "make_twins_dataset",
+           "twin_gates"]
+
+#: Settings of a ``twins`` data set that neither the preset nor the caller gives.
+TWINS_DEFAULTS: dict = {"num_tfs": 20, "num_pairs": 40, "length": 300, "num_sequences": 60000,
+                        "pairs_per_seq": 3}
 
 #: Data-40/60/80 sizes (300 bp, 60 000 sequences = 30 000 twins), near-regular pair graphs.
 TWIN_PRESETS: dict[str, dict] = {
@@ -386,7 +391,7 @@ def make_twins_dataset(
     """
     if preset is not None and preset not in TWIN_PRESETS:
         raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(TWIN_PRESETS)}")
-    cfg: dict = {"num_tfs": 20, "num_pairs": 40, "length": 300, "num_sequences": 60000, "pairs_per_seq": 3}
+    cfg: dict = dict(TWINS_DEFAULTS)
     cfg.update(TWIN_PRESETS.get(preset or "", {}))
     for key, val in (("num_sequences", num_sequences), ("length", length), ("num_tfs", num_tfs),
                      ("num_pairs", num_pairs), ("pairs_per_seq", pairs_per_seq)):

@@ -351,7 +351,8 @@ def plot_dfim(
     src = np.arange(s) if sources is None else np.asarray(sources)
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
     signed = bool((m < 0).any())
-    vmax = float(np.nanmax(np.abs(m))) if m.size else 1.0
+    finite = np.abs(m[np.isfinite(m)])
+    vmax = float(finite.max()) if finite.size else 1.0  # all-NaN maps (no sources): no warning
     extent = (-0.5, length - 0.5, float(src[-1]) + 0.5, float(src[0]) - 0.5)
     im = ax.imshow(m, aspect="auto", interpolation="nearest", extent=extent,
                    cmap="RdBu_r" if signed else "viridis", vmin=-vmax if signed else 0.0, vmax=vmax or 1.0)

@@ -151,17 +151,21 @@ class _Driver:
         o = self.opts
         if not self.run_dir.is_dir():
             raise input_error(self.run_dir, "no such run directory")
-        self.truth_pairs = None
+        self.truth = None
         if o.truth is not None:
             from satori_jax.interpret.evaluate import read_truth
 
-            self.truth_pairs = read_truth(o.truth)
+            read_truth(o.truth)  # a bad truth file fails before the motif database loads
         self.db = self.timed("motif_db", lambda: motif_lib.load_motif_db(o.motif_db, o.family_table))
+        if o.truth is not None:
+            from satori_jax.interpret.evaluate import load_truth
+
+            self.truth = load_truth(o.truth, {m.name: m.family for m in self.db if m.family})
         self.log(f"motif database {o.motif_db}: {len(self.db)} motifs")
         self.unknown_truth: list[str] = []
-        if self.truth_pairs:
+        if self.truth is not None and self.truth.pairs:
             known = {m.name for m in self.db}
-            self.unknown_truth = sorted({tf for pair in self.truth_pairs for tf in pair} - known)
+            self.unknown_truth = sorted({tf for pair in self.truth.pairs for tf in pair} - known)
             if self.unknown_truth and self.writer:
                 shown = ", ".join(self.unknown_truth[:10]) + (", ..." if len(self.unknown_truth) > 10 else "")
                 print(f"warning: {o.truth}: {len(self.unknown_truth)} TF name(s) are not in the motif "
@@ -178,6 +182,12 @@ class _Driver:
                                     f"({', '.join(self.source.label_names)}); "
                                     f"the model of {self.run_dir} has "
                                     f"{len(self.label_names)} ({', '.join(self.label_names)})")
+        # FASTA records of another length: resized as training did (data.length > 0), else an error
+        self.strict = None
+        if self.streamed and int(self.cfg.data.length) <= 0:
+            self.strict = (f"the model of {self.run_dir} was trained on sequences as given (data.length = "
+                           f"0), so interpret does not resize them; give {self.length} bp sequences, or "
+                           f"regions with --bed/--genome (read as {self.length} bp around their centre)")
         self.binary = len(self.label_names) == 1
         bg = o.background if o.background is not None else ("negatives" if self.binary else "shuffle")
         if bg == "negatives" and not self.binary:
@@ -235,12 +245,13 @@ class _Driver:
         rng = np.random.default_rng(o.seed)  # max_examples: a test set of one chunk only
         n_chunks = 0
         offset = 0
-        chunks = self.source.chunks(self.chunk_size, self.length, keep=self.own)
+        chunks = self.source.chunks(self.chunk_size, self.length, keep=self.own, strict=self.strict)
         for k, (ids, codes, lab) in enumerate(chunks):
             n_chunks = k + 1
             start, offset = offset, offset + len(ids)
             if codes is None or self.store.has(1, k):
                 continue
+            n_resized = int(getattr(self.source, "last_resized", 0))
             if getattr(self.source, "probs", None) is not None:
                 probs = np.asarray(self.source.probs[start:offset])
             else:
@@ -260,7 +271,8 @@ class _Driver:
             order = np.argsort(-conf, kind="stable")[:TOP_EXAMPLES]
             top = fgi[order]
             self.store.put(1, k, {
-                "n": np.int64(len(ids)), "n_selected": np.int64(n_selected), "fg": fg, "bg": bg,
+                "n": np.int64(len(ids)), "n_selected": np.int64(n_selected), "n_resized": np.int64(n_resized),
+                "fg": fg, "bg": bg,
                 "targets": targets[fg], "probs": np.asarray(probs, np.float32),
                 "labels": np.asarray(lab, np.float32), "fmax": np.asarray(fmax, np.float32),
                 "top_conf": conf[order], "top_ids": np.asarray([ids[i] for i in top], dtype=str),
@@ -275,7 +287,7 @@ class _Driver:
     def between(self) -> None:
         """Totals, thresholds, exemplars and the sample, from every chunk's pass-1 results."""
         o = self.opts
-        self.n_test = self.n_fg = self.n_bg = self.n_selected = 0
+        self.n_test = self.n_fg = self.n_bg = self.n_selected = self.n_resized = 0
         fmax = np.full(self.num_filters, -np.inf, np.float32)
         tops: list[tuple[float, str, np.ndarray, np.ndarray]] = []
         samp_fg, samp_fgt, samp_bg = [], [], []
@@ -285,6 +297,7 @@ class _Driver:
             self.n_fg += int(z["fg"].sum())
             self.n_bg += int(z["bg"].sum())
             self.n_selected += int(z["n_selected"]) if "n_selected" in z else int(z["fg"].sum())
+            self.n_resized += int(z["n_resized"]) if "n_resized" in z else 0
             fmax = np.maximum(fmax, z["fmax"])
             tops += [(float(c), str(i), cd, tg) for c, i, cd, tg in
                      zip(z["top_conf"], z["top_ids"], z["top_codes"], z["top_targets"], strict=True)]
@@ -294,15 +307,25 @@ class _Driver:
                 samp_fgt.append(z["sample_fg_targets"])
             if sum(len(s) for s in samp_bg) < SAMPLE_SIZE:
                 samp_bg.append(z["sample_bg"])
+        if self.n_resized:
+            self.log(f"{self.n_resized} of {self.n_test} test sequences are not {self.length} bp: "
+                     f"centre-cropped / N-padded to {self.length} bp, as in training (data.length = "
+                     f"{self.cfg.data.length})")
         if self.n_fg == 0 or (self.background == "negatives" and self.n_bg == 0):
             from satori_jax.interpret.selection import select_examples
 
             parts = [self.store.get(1, k) for k in range(self.n_chunks)]
-            select_examples(np.concatenate([p["labels"] for p in parts]),
-                            np.concatenate([p["probs"] for p in parts]),
-                            prob_cutoff=o.prob_cutoff, neg_cutoff=o.neg_cutoff,
-                            precision_cutoff=o.precision_cutoff,
-                            background=self.background)  # raises the selection's error
+            try:
+                select_examples(np.concatenate([p["labels"] for p in parts]),
+                                np.concatenate([p["probs"] for p in parts]),
+                                prob_cutoff=o.prob_cutoff, neg_cutoff=o.neg_cutoff,
+                                precision_cutoff=o.precision_cutoff,
+                                background=self.background)  # raises the selection's error
+            except InputError as exc:
+                if not self.n_resized:
+                    raise
+                raise InputError(f"{exc} ({self.n_resized} of {self.n_test} test sequences are not "
+                                 f"{self.length} bp and were centre-cropped / N-padded to it)") from None
             raise InputError("no foreground / background example selected")  # pragma: no cover
         self.thresholds, self.motif_thresholds, self.motif_fraction = split_thresholds(
             fmax, o.activity_fraction, o.motif_fraction)
@@ -365,7 +388,8 @@ class _Driver:
         o = self.opts
         t = time.perf_counter()
         verbose = o.verbose and not self.streamed
-        for k, (_, codes, _) in enumerate(self.source.chunks(self.chunk_size, self.length, keep=self.own)):
+        chunks = self.source.chunks(self.chunk_size, self.length, keep=self.own, strict=self.strict)
+        for k, (_, codes, _) in enumerate(chunks):
             if codes is None or self.store.has(2, k):
                 continue
             z = self.store.get(1, k)
@@ -454,7 +478,7 @@ class _Driver:
             entry = outputs.method_entry(
                 n_examples=res.n_examples, n_background=res.n_background, n_observed=res.n_observed,
                 cut_value=res.cut_value, rows=rows, tf_rows=tf_rows, n_sig=n_sig, fam_counts=fam_counts,
-                seconds=seconds, dist=dist, truth_pairs=self.truth_pairs, excess=excess)
+                seconds=seconds, dist=dist, truth=self.truth, excess=excess)
             entry["null"] = {"kind": o.null, "centre": res.null_centre, "scale": res.null_scale}
             summary_methods[m] = entry
             log(f"method {m}: {len(rows)} pairs tested, {n_sig} significant filter pairs, "
@@ -471,8 +495,10 @@ class _Driver:
                         log(f"{m} plots skipped: {exc}")
                 log.step(f"plots_{m}", time.perf_counter() - t)
         outputs.overlap_plot(out, images, top_labels, list(o.methods), o.plots)
+        if o.plots:
+            self.timed("pair_logos", lambda: outputs.pair_logos(out, pwms, matches, tf_tables, images))
         summary = {"methods": summary_methods, "run": self.run_summary(n_sites, n_matched)}
-        return outputs.write_outputs(out, summary, self.truth_pairs, self.t_start, tables, tf_tables, images,
+        return outputs.write_outputs(out, summary, self.truth, self.t_start, tables, tf_tables, images,
                                      log)
 
     def run_summary(self, n_sites: np.ndarray, n_matched: int) -> dict:
@@ -501,7 +527,8 @@ class _Driver:
         if self.streamed:
             from satori_jax.interpret.accumulate import settings_hash
 
-            run.update({"n_devices": int(jax.device_count()), "n_processes": int(self.nproc)})
+            run.update({"n_devices": int(jax.device_count()), "n_processes": int(self.nproc),
+                        "n_resized": int(self.n_resized)})
         if self.unknown_truth:
             run["truth_unknown_names"] = self.unknown_truth
         run.update({"version": getattr(satori_jax, "__version__", ""), "step_seconds": self.log.steps})
@@ -517,10 +544,23 @@ class _Driver:
     # ---- the whole ---------------------------------------------------------------------------
 
     def run(self) -> dict:
-        from satori_jax.interpret.scorers import ScoreContext, available_methods
-
+        """The whole interpretation (see the module docstring)."""
         self.t_start = time.perf_counter()
         self.setup()
+        created = not self.out.exists()
+        try:
+            return self.passes()
+        except InputError:
+            if created and self.writer:  # a refused input leaves no --out behind that this call made
+                import shutil
+
+                shutil.rmtree(self.out, ignore_errors=True)
+            raise
+
+    def passes(self) -> dict:
+        """``--out`` prepared, pass 1, pass 2, final; returns the summary."""
+        from satori_jax.interpret.scorers import ScoreContext, available_methods
+
         self.prepare_out()
         self.n_chunks = self.together("pass 1", self.pass1)
         self.between()

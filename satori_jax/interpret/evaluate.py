@@ -25,6 +25,7 @@ import csv
 import itertools
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,9 @@ __all__ = [
     "score_ranking",
     "family_aliases",
     "evaluate_interactions",
+    "Truth",
+    "truth_pool",
+    "load_truth",
 ]
 
 Pair = frozenset[str]
@@ -56,6 +60,8 @@ def read_truth(path: str | os.PathLike) -> set[Pair]:
     are skipped; self pairs are dropped.
     """
     path = Path(path)
+    if not path.is_file():
+        raise input_error(path, "truth file not found" if not path.exists() else "truth file is not a file")
     try:
         lines = path.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -305,9 +311,9 @@ def score_ranking(
 
     Returns
     -------
-    ``auprc``, ``auroc``, ``chance_auprc`` (fraction of true pairs among the ranked pairs: the
-    AUPRC of a random ranking up to small-sample terms), ``random_auprc`` (exact expected AP of
-    a random ranking: all pairs tied), ``n_ranked``, ``n_true``, ``n_scored``,
+    ``auprc``, ``auroc``, ``chance_auprc`` (exact expected AP of a random ranking: all pairs
+    tied), ``prevalence`` (fraction of true pairs among the ranked pairs, which the chance AUPRC
+    approaches for many pairs and exceeds for few), ``n_ranked``, ``n_true``, ``n_scored``,
     ``n_true_scored``.
     """
     aliases = aliases or {}
@@ -323,8 +329,8 @@ def score_ranking(
     return {
         "auprc": average_precision(y, s) if n else float("nan"),
         "auroc": auroc(y, s_auc) if n else float("nan"),
-        "chance_auprc": float(y.mean()) if n else float("nan"),
-        "random_auprc": average_precision(y, np.zeros(n)) if n else float("nan"),
+        "chance_auprc": average_precision(y, np.zeros(n)) if n else float("nan"),
+        "prevalence": float(y.mean()) if n else float("nan"),
         "n_ranked": n,
         "n_true": int(y.sum()),
         "n_scored": len(best),
@@ -389,3 +395,121 @@ def evaluate_interactions(
             res["ranking"] = score_ranking(scores, truth, candidates, aliases, higher_is_better)
         out[view] = res
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# a run's ground truth: true pairs, the pool they were drawn from, families
+
+
+@dataclass(frozen=True)
+class Truth:
+    """The ground truth an interpretation is scored against (``interpret --truth``).
+
+    Attributes
+    ----------
+    pairs
+        True TF pairs (:func:`read_truth`).
+    pool
+        The TFs the truth was drawn from (a simulated data set's motifs), or ``None``. With a pool
+        the candidates (and so the chance level) are all ``C(T, 2)`` pairs of it; without one, every
+        TF pair the method tested.
+    families
+        ``{tf_name: family}`` from the motif database and the pool, for the family-merged view
+        (empty: no family view).
+    pool_source
+        Where the pool came from (shown in the summary).
+    """
+
+    pairs: frozenset[Pair]
+    pool: tuple[str, ...] | None = None
+    families: Mapping[str, str] = field(default_factory=dict)
+    pool_source: str = ""
+
+    def candidates(self, tested: Iterable[Iterable[str]]) -> tuple[set[Pair], str]:
+        """The candidate pairs (before family merging) and the rule that made them."""
+        if self.pool is not None:
+            n = len(self.pool)
+            return (candidate_pairs(tfs=self.pool),
+                    f"every pair of the {n} TFs of {self.pool_source}: C({n}, 2) = {n * (n - 1) // 2}")
+        return candidate_pairs(tested=tested), "every TF pair with a tested filter pair"
+
+    def score(self, called: Sequence[Mapping], tested: Sequence[Mapping]) -> dict:
+        """Calls and ranking of one method against the truth and chance, exact and family-merged.
+
+        Parameters
+        ----------
+        called
+            Rows of the method's called TF pairs (``tf_a``, ``tf_b``).
+        tested
+            Rows of every tested filter pair (``tf_a``, ``tf_b``, ``p_value``; unnamed filters have
+            empty names and are skipped). A TF pair is ranked by its smallest p-value; pairs never
+            tested rank last.
+
+        Returns
+        -------
+        ``{"candidates": rule, "exact": {"calls", "ranking"}, "family": {...}}`` (``"family"`` only
+        with families): :func:`evaluate_interactions`, with ``None`` for undefined values (an AUROC
+        without false pairs).
+        """
+        named = [r for r in tested if r["tf_a"] and r["tf_b"]]
+        cand, rule = self.candidates((r["tf_a"], r["tf_b"]) for r in named)
+        ranked = [(r["tf_a"], r["tf_b"], float(r["p_value"])) for r in named]
+        out = evaluate_interactions(self.pairs, cand, predicted=[(r["tf_a"], r["tf_b"]) for r in called],
+                                    scores=ranked, families=dict(self.families) or None,
+                                    higher_is_better=False)
+        return _json_safe({"candidates": rule, **out})
+
+
+def _json_safe(obj):
+    """NaN / inf (e.g. AUROC without a false pair) -> ``None``, so the summary stays strict JSON."""
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def truth_pool(truth_path: str | os.PathLike) -> tuple[tuple[str, ...], dict[str, str], str] | None:
+    """The TF pool of a simulated data set's truth: ``dataset.json``'s motifs beside the truth file,
+    else the names in ``motifs.meme`` beside it; ``None`` when neither is there.
+
+    Returns
+    -------
+    ``(names, {name: family}, source)``.
+    """
+    import json
+
+    here = Path(truth_path).parent
+    meta = here / "dataset.json"
+    if meta.is_file():
+        try:
+            motifs = json.loads(meta.read_text()).get("motifs") or []
+        except (OSError, ValueError):
+            motifs = []
+        names = tuple(str(m["name"]) for m in motifs if isinstance(m, Mapping) and m.get("name"))
+        if names:
+            fams = {str(m["name"]): str(m["family"]) for m in motifs
+                    if isinstance(m, Mapping) and m.get("name") and m.get("family")}
+            return names, fams, str(meta)
+    meme = here / "motifs.meme"
+    if meme.is_file():
+        from satori_jax.data.meme import read_meme
+
+        try:
+            motifs = read_meme(meme)
+        except InputError:
+            return None
+        return tuple(m.name for m in motifs), {m.name: m.family for m in motifs if m.family}, str(meme)
+    return None
+
+
+def load_truth(path: str | os.PathLike, db_families: Mapping[str, str] | None = None) -> Truth:
+    """:class:`Truth` of ``path`` (:func:`read_truth`), its pool (:func:`truth_pool`) and families
+    (the pool's, overridden by ``db_families``: the motif database names the filters)."""
+    pairs = frozenset(read_truth(path))
+    pool = truth_pool(path)
+    families = dict(pool[1]) if pool else {}
+    families.update({k: v for k, v in (db_families or {}).items() if v})
+    if pool is None:
+        return Truth(pairs, None, families, "")
+    return Truth(pairs, pool[0], families, pool[2])

@@ -82,13 +82,15 @@ def excess_test(filter_a: np.ndarray, filter_b: np.ndarray, p_value: np.ndarray,
     filter_a, filter_b
         ``(T,)`` filter indices of the tested pairs.
     p_value
-        ``(T,)`` their one-sided p-values (``nan`` = untested; ignored).
+        ``(T,)`` their one-sided p-values (``nan`` = untested; ignored). ``p = 1`` (``z = −∞``,
+        a foreground never above its background) gets ``excess_z = −∞`` and ``p_excess = 1``, takes
+        no part in the fit and ranks lowest in the null's median and spread.
     num_filters
         ``F``.
     min_tests
-        Fewer finite p-values than this (default
-        :data:`satori_jax.interpret.stats.EMPIRICAL_MIN_TESTS`) give ``nan`` throughout: main
-        effects and a null cannot be estimated from a handful of pairs.
+        Fewer p-values below 1 than this (default
+        :data:`satori_jax.interpret.stats.EMPIRICAL_MIN_TESTS`), or half or more of them at 1,
+        give ``nan`` throughout: main effects and a null cannot be estimated.
 
     Returns
     -------
@@ -104,20 +106,28 @@ def excess_test(filter_a: np.ndarray, filter_b: np.ndarray, p_value: np.ndarray,
     t = p.size
     nan = np.full(t, np.nan)
     ok = np.isfinite(p)
+    # p = 1 (foreground never above background, e.g. tied scores) is z = -inf: no part in the fit,
+    # the lowest rank in the null's median and MAD, p_excess 1 (and no inf - inf arithmetic)
+    z = np.full(t, np.nan)
+    z[ok] = -ndtri(np.clip(p[ok], np.finfo(np.float64).tiny, 1.0))
+    fit = ok & np.isfinite(z)
     need = stats.EMPIRICAL_MIN_TESTS if min_tests is None else int(min_tests)
-    if int(ok.sum()) < max(need, 1):
-        return {"excess_z": nan, "p_excess": nan.copy(), "q_excess": nan.copy(),
-                "null_centre": float("nan"), "null_scale": float("nan")}
-    z = -ndtri(np.clip(p, np.finfo(np.float64).tiny, 1.0))
+    empty = {"excess_z": nan, "p_excess": nan.copy(), "q_excess": nan.copy(),
+             "null_centre": float("nan"), "null_scale": float("nan")}
+    if int(fit.sum()) < max(need, 1):
+        return empty
     f = int(num_filters)
     mat = np.full((f, f), np.nan)
-    mat[fa[ok], fb[ok]] = z[ok]
-    mat[fb[ok], fa[ok]] = z[ok]
+    mat[fa[fit], fb[fit]] = z[fit]
+    mat[fb[fit], fa[fit]] = z[fit]
     _, _, res = pair_main_effects(mat)
-    r = np.where(ok, res[fa, fb], np.nan)
+    r = np.where(fit, res[fa, fb], z)  # -inf where p = 1, NaN where untested
     centre = float(np.median(r[ok]))
+    if not np.isfinite(centre):  # half or more of the pairs at p = 1: no null to estimate
+        return empty
     scale = max(float(1.4826 * np.median(np.abs(r[ok] - centre))), 1.0)
-    p_ex = np.where(ok, ndtr(-(r - centre) / scale), np.nan)
+    p_ex = np.where(ok, 1.0, np.nan)
+    p_ex[fit] = ndtr(-(r[fit] - centre) / scale)
     q_ex = nan.copy()
     q_ex[ok] = benjamini_hochberg(p_ex[ok])
     return {"excess_z": r, "p_excess": p_ex, "q_excess": q_ex, "null_centre": centre, "null_scale": scale}

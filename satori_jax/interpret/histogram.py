@@ -148,13 +148,15 @@ class Bins:
         return self.n + 1 + int(self.top)
 
     def index(self, s: np.ndarray) -> np.ndarray:
+        """``(E,)`` bin of each score: 0 for ``s <= 0`` and NaN, the last (or ``top``) bin for ``+inf``."""
         s = np.asarray(s, np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            x = (np.log(np.maximum(s, 1e-300)) - np.log(self.lo)) / (np.log(self.hi) - np.log(self.lo))
+        pos = s > 0  # False for NaN
+        x = (np.log(np.where(pos, s, 1.0)) - np.log(self.lo)) / (np.log(self.hi) - np.log(self.lo))
+        x = np.where(np.isfinite(x), x, 1.0)  # +inf: the last bin
         j = 1 + np.clip(np.floor(x * self.n), 0, self.n - 1).astype(np.int64)
         if self.top:  # the peak, to float precision (XLA may divide by multiplying with a reciprocal)
             j = np.where(s >= self.hi * (1.0 - 1e-6), self.n + 1, j)
-        return np.where(s > 0, j, 0)
+        return np.where(pos, j, 0)
 
     def values(self) -> np.ndarray:
         r = np.log(self.hi / self.lo) / self.n

@@ -8,9 +8,12 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from satori_jax.interpret.evaluate import Truth
 
 __all__ = ["Log", "method_entry", "method_plots", "method_tables", "motif_plots", "overlap_plot",
            "write_outputs"]
@@ -79,9 +82,12 @@ def method_tables(out: Path, method: str, stats: dict, matches, num_filters: int
 
 def method_entry(*, n_examples: int, n_background: int, n_observed: int, cut_value, rows, tf_rows,
                   n_sig: int, fam_counts: dict[str, int], seconds: float, dist,
-                  truth_pairs, excess: dict | None = None) -> dict[str, Any]:
+                  truth: Truth | None, excess: dict | None = None) -> dict[str, Any]:
     """The ``summary.json`` entry of one method (``dist``: median/q25/q75 bp of significant pairs or None;
-    ``excess``: the last value :func:`method_tables` returns)."""
+    ``excess``: the last value :func:`method_tables` returns; ``truth``: with ``--truth``, adds the
+    list's precision / recall / F1, ``baseline`` (calling every candidate pair) and ``truth``
+    (:meth:`~satori_jax.interpret.evaluate.Truth.score`: calls and ranking against chance, exact and
+    family-merged))."""
     entry: dict[str, Any] = {
         "n_examples": int(n_examples),
         "n_background": int(n_background),
@@ -96,13 +102,14 @@ def method_entry(*, n_examples: int, n_background: int, n_observed: int, cut_val
         "family_pairs": dict(sorted(fam_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
         "distance_bp_significant": None if dist is None else {k: dist[k] for k in ("median", "q25", "q75")},
     }
-    if truth_pairs is not None:
-        entry.update(_truth_scores(tf_rows, truth_pairs))
-        # what calling every candidate would score: the bar a method's F1 must clear to mean anything
-        # (score_pairs drops self pairs and duplicates; unnamed filters have no TF pair)
-        every = _truth_scores([r for r in rows if r["tf_a"] and r["tf_b"]], truth_pairs, ("n_predicted",))
-        entry["baseline"] = {"rule": "every TF pair with a tested filter pair",
-                             "n_tf_pairs": every.pop("n_predicted"), **every}
+    if truth is not None:
+        entry.update(_truth_scores(tf_rows, truth.pairs))
+        # the list and the ranking next to chance: calling every candidate pair, a random ranking
+        entry["truth"] = truth.score(tf_rows, rows)
+        calls = entry["truth"]["exact"]["calls"]
+        entry["baseline"] = {"rule": entry["truth"]["candidates"], "n_tf_pairs": calls["n_candidates"],
+                             "precision": calls["chance_precision"], "recall": calls["chance_recall"],
+                             "f1": calls["chance_f1"]}
     if excess is not None:
         ex_rows = excess["tf_rows"]
         sub: dict[str, Any] = {
@@ -114,8 +121,8 @@ def method_entry(*, n_examples: int, n_background: int, n_observed: int, cut_val
             "null_centre": _finite_or_none(excess["null_centre"]),
             "null_scale": _finite_or_none(excess["null_scale"]),
         }
-        if truth_pairs is not None:
-            sub.update(_truth_scores(ex_rows, truth_pairs))
+        if truth is not None:
+            sub.update(_truth_scores(ex_rows, truth.pairs))
         entry["excess"] = sub
     return entry
 
@@ -124,13 +131,12 @@ def _finite_or_none(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def _truth_scores(tf_rows, truth_pairs, extra: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Precision, recall, F1, tp, fp, fn (and the ``extra`` keys of
-    :func:`~satori_jax.interpret.evaluate.score_pairs`) of the TF pairs of ``tf_rows``."""
+def _truth_scores(tf_rows, truth_pairs) -> dict[str, Any]:
+    """Precision, recall, F1, tp, fp, fn of the TF pairs of ``tf_rows``."""
     from satori_jax.interpret.evaluate import score_pairs
 
     sc = score_pairs([(r["tf_a"], r["tf_b"]) for r in tf_rows], truth_pairs)
-    return {k: sc[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn", *extra)}
+    return {k: sc[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn")}
 
 
 def overlap_plot(out: Path, images: dict, top_labels: dict[str, list[str]], method_list,
@@ -143,20 +149,39 @@ def overlap_plot(out: Path, images: dict, top_labels: dict[str, list[str]], meth
                                                     title="top TF pairs per method")
 
 
-def write_outputs(out: Path, summary: dict, truth_pairs, t_start: float, tables, tf_tables, images,
+def write_outputs(out: Path, summary: dict, truth: Truth | None, t_start: float, tables, tf_tables, images,
                    log) -> dict:
     """Finish ``summary`` (true pairs, total time), write ``report.html`` and, last, ``summary.json``."""
-    from satori_jax.interpret import report
+    from satori_jax.interpret import report, report_html
 
-    if truth_pairs is not None:
-        summary["run"]["n_true_pairs"] = len(truth_pairs)
+    if truth is not None:
+        summary["run"]["n_true_pairs"] = len(truth.pairs)
+        summary["run"]["truth_pool"] = truth.pool_source or None
     tomtom_rows = report.read_tsv(out / "filters_tomtom.tsv")
     summary["run"]["total_seconds"] = round(time.perf_counter() - t_start, 3)
-    report.write_html(out / "report.html", summary, tomtom_rows=tomtom_rows, tables=tables,
-                      tf_tables=tf_tables, images=images)
+    report_html.write_html(out / "report.html", summary, tomtom_rows=tomtom_rows, tables=tables,
+                           tf_tables=tf_tables, images=images,
+                           truth_pairs=None if truth is None else set(truth.pairs))
     report.write_json(out / "summary.json", summary)  # last: its presence marks a complete run
     log(f"done in {summary['run']['total_seconds']:.1f} s; outputs in {out}")
     return summary
+
+
+def pair_logos(out: Path, pwms: np.ndarray, matches, tf_tables, images: dict) -> None:
+    """Logos of the filters behind each method's top TF pairs (named or not) into
+    ``images["pair_logos"]`` (``{filter: path}``), reusing those :func:`motif_plots` drew."""
+    from satori_jax.interpret import plots as plot_lib
+    from satori_jax.interpret.report_html import top_filters
+
+    by_filter = {m.filter: m for m in matches}
+    drawn = images.setdefault("pair_logos", {})
+    for f in top_filters(tf_tables):
+        path = out / "logos" / f"filter{f}.png"
+        if not path.is_file():
+            m = by_filter.get(f)
+            name = f"{m.target} q={m.q_value:.2g}" if m is not None and m.matched else "no database match"
+            path = plot_lib.logo(pwms[f], path, title=f"filter{f}: {name}")
+        drawn[f] = path
 
 
 def _safe_name(text: str) -> str:

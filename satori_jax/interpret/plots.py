@@ -114,6 +114,24 @@ def heatmap(
     return _save(fig, path)
 
 
+def spaced_labels(marks: Sequence[tuple[float, str]], min_gap: float) -> list[tuple[float, str]]:
+    """Labels that do not overlap: a run of marks with one label becomes one label at its centre,
+    and a label closer than ``min_gap`` (axis units) to the last one kept is dropped (its line stays).
+    """
+    runs: list[list] = []  # [first, last, label]
+    for pos, label in sorted(marks):
+        if runs and runs[-1][2] == label and pos - runs[-1][1] <= min_gap:
+            runs[-1][1] = pos
+        else:
+            runs.append([pos, pos, label])
+    kept: list[tuple[float, str]] = []
+    for first, last, label in runs:
+        centre = (first + last) / 2
+        if not kept or centre - kept[-1][0] >= min_gap:
+            kept.append((centre, label))
+    return kept
+
+
 def attention_heatmap(
     attention: np.ndarray,
     marks: Sequence[tuple[int, str]],
@@ -138,12 +156,13 @@ def attention_heatmap(
     fig, ax = plt.subplots(figsize=(6.0, 5.0))
     im = ax.imshow(a, cmap="magma", aspect="equal", interpolation="nearest")
     fig.colorbar(im, ax=ax, label="attention")
-    for pos, label in marks:
+    lp = a.shape[0]
+    for pos, _ in marks:
         ax.axhline(pos, color="cyan", lw=0.5, alpha=0.7)
         ax.axvline(pos, color="cyan", lw=0.5, alpha=0.7)
+    for pos, label in spaced_labels(marks, min_gap=max(1.0, lp / 45)):
         ax.annotate(label, (pos, -0.5), xycoords="data", rotation=90, fontsize=6, color="black",
                     ha="center", va="bottom", annotation_clip=False)
-    lp = a.shape[0]
     step = max(1, lp // 6)
     ticks = np.arange(0, lp, step)
     ax.set_xticks(ticks, [str(t * pool_size) for t in ticks])

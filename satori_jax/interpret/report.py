@@ -7,15 +7,13 @@ the pipeline, so a directory without it is an unfinished run):
 - ``tf_interactions_<method>.tsv``: significant filter pairs (``q < alpha``) named by their
   filters' best TomTom hits (``q < 0.05``), self pairs dropped, duplicates merged (smallest q),
   columns :data:`TF_INTERACTION_COLUMNS`.
-- ``summary.json`` and ``report.html`` (self-contained: PNGs embedded as base64).
+- ``summary.json`` (``report.html``: :mod:`satori_jax.interpret.report_html`).
 
 Every column is documented in :data:`COLUMN_DOCS` (also printed in the HTML report).
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import math
 import os
@@ -36,7 +34,6 @@ __all__ = [
     "pair_label",
     "read_tsv",
     "tf_pair_table",
-    "write_html",
     "write_json",
     "write_tsv",
 ]
@@ -302,173 +299,3 @@ def excess_tf_pairs(tf_rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA) 
     keep = [dict(r) for r in tf_rows if float(r.get("q_excess", float("nan"))) < alpha]
     keep.sort(key=lambda r: (r["q_excess"], r["q_value"], r["tf_a"], r["tf_b"]))
     return keep
-
-
-# --------------------------------------------------------------------------------------------
-# HTML
-# --------------------------------------------------------------------------------------------
-
-
-def _img(path: str | os.PathLike, caption: str = "", width: int | None = None) -> str:
-    p = Path(path)
-    if not p.is_file():
-        return ""
-    data = base64.b64encode(p.read_bytes()).decode("ascii")
-    w = f' style="max-width:{width}px"' if width else ""
-    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-    return f'<figure><img alt="{html.escape(p.name)}" src="data:image/png;base64,{data}"{w}>{cap}</figure>'
-
-
-def _table(columns: Sequence[str], rows: Sequence[Mapping[str, Any]], limit: int = 25) -> str:
-    head = "".join(f"<th title=\"{html.escape(COLUMN_DOCS.get(c, ''))}\">{html.escape(c)}</th>"
-                   for c in columns)
-    body = []
-    for r in list(rows)[:limit]:
-        body.append("<tr>" + "".join(f"<td>{html.escape(_cell(r.get(c)))}</td>" for c in columns) + "</tr>")
-    more = f"<p class=note>{len(rows) - limit} more rows in the TSV file.</p>" if len(rows) > limit else ""
-    if not rows:
-        return "<p class=note>(no rows)</p>"
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
-
-
-def _doc_list(columns: Sequence[str]) -> str:
-    return "<dl>" + "".join(
-        f"<dt>{html.escape(c)}</dt><dd>{html.escape(COLUMN_DOCS.get(c, ''))}</dd>" for c in columns
-    ) + "</dl>"
-
-
-_CSS = """
-body{font-family:sans-serif;max-width:1200px;margin:1em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;font-size:12px;margin:0.5em 0}
-th,td{border:1px solid #ccc;padding:2px 6px;text-align:left}
-th{background:#eee;cursor:help}
-figure{display:inline-block;margin:4px;vertical-align:top}
-figcaption{font-size:11px;color:#555}
-.note{font-size:12px;color:#666}
-dt{font-weight:bold;font-family:monospace}
-dd{margin:0 0 4px 1.5em;font-size:13px}
-code{background:#f4f4f4;padding:0 2px}
-"""
-
-
-def write_html(
-    path: str | os.PathLike,
-    summary: Mapping[str, Any],
-    *,
-    tomtom_rows: Sequence[Mapping[str, Any]],
-    tables: Mapping[str, Sequence[Mapping[str, Any]]],
-    tf_tables: Mapping[str, Sequence[Mapping[str, Any]]],
-    images: Mapping[str, Any],
-) -> Path:
-    """Self-contained HTML report (images embedded as base64; opens offline).
-
-    Parameters
-    ----------
-    summary
-        The ``summary.json`` content.
-    tomtom_rows
-        Rows of ``filters_tomtom.tsv`` (dicts).
-    tables, tf_tables
-        ``method -> rows`` of the interaction and TF interaction tables.
-    images
-        ``"logos"``: list of (path, caption); ``"attention"``: list of (path, caption);
-        ``"overlap"``: path or None; per method ``"<method>"``: dict with ``"family"`` and
-        ``"distance"`` paths; ``"extra"``: list of (path, caption) from other methods (e.g. DFIM maps).
-    """
-    from satori_jax.interpret.motifs import TOMTOM_COLUMNS
-
-    run = summary.get("run", {})
-    parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>satori_jax interpretation</title>",
-        f"<style>{_CSS}</style></head><body>",
-        "<h1>SATORI interpretation</h1>",
-        "<p>Run directory: <code>" + html.escape(str(run.get("run_dir", ""))) + "</code></p>",
-        "<h2>Settings and data</h2>",
-        "<table><tbody>" + "".join(
-            f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_cell(v) if not isinstance(v, list | dict) else json.dumps(v))}</td></tr>"  # noqa: E501
-            for k, v in run.items()
-        ) + "</tbody></table>",
-        "<h2>Methods</h2>",
-        "<table><thead><tr><th>method</th><th>examples (fg)</th><th>pairs tested</th>"
-        "<th>significant filter pairs</th><th>significant TF pairs</th><th>seconds</th>"
-        "<th>precision</th><th>recall</th><th>F1</th></tr></thead><tbody>",
-    ]
-    for m, s in summary.get("methods", {}).items():
-        parts.append(
-            "<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in (
-                m, s.get("n_examples"), s.get("n_tested"), s.get("n_significant_filter_pairs"),
-                s.get("n_significant_tf_pairs"), s.get("seconds"), s.get("precision"), s.get("recall"),
-                s.get("f1"))) + "</tr>")
-    parts.append("</tbody></table>")
-    if images.get("overlap"):
-        parts.append("<h3>Top TF pairs found by each method</h3>" + _img(images["overlap"]))
-
-    parts.append("<h2>Filter motifs</h2><p>PWMs of all filters: <code>filters.meme</code>; best TomTom hits: "
-                 "<code>filters_tomtom.tsv</code> (sites, information content, best hit, q-value).</p>")
-    matched = [r for r in tomtom_rows if r.get("target") and _as_float(r.get("q_value")) < 0.05]
-    parts.append(f"<p>{len(matched)} of {len(tomtom_rows)} filters match a database motif (q &lt; 0.05).</p>")
-    parts.append(_table(TOMTOM_COLUMNS, matched, limit=60))
-    for p, cap in images.get("logos", []):
-        parts.append(_img(p, cap, width=360))
-
-    if images.get("attention"):
-        parts.append("<h2>Attention of top examples</h2><p>Raw attention (max over heads) of the "
-                     "highest-scoring foreground examples; lines mark positions where matched filters are "
-                     "active.</p>")
-        for p, cap in images["attention"]:
-            parts.append(_img(p, cap, width=520))
-
-    for m in summary.get("methods", {}):
-        parts.append(f"<h2>Method <code>{html.escape(m)}</code></h2>")
-        parts.append(f"<h3>TF interactions (<code>tf_interactions_{html.escape(m)}.tsv</code>)</h3>")
-        parts.append(_table(TF_INTERACTION_COLUMNS, tf_tables.get(m, [])))
-        parts.append("<h3>Beyond their filters' enrichment (q_excess &lt; 0.05)</h3><p>The TF pairs above "
-                     "whose foreground shift also exceeds what their two filters show with every other "
-                     "partner: interactions rather than two motifs each enriched in the foreground "
-                     "(see q_excess below).</p>")
-        parts.append(_table(TF_INTERACTION_COLUMNS, excess_tf_pairs(tf_tables.get(m, []))))
-        parts.append(f"<h3>Filter-pair tests (<code>interactions_{html.escape(m)}.tsv</code>)</h3>")
-        parts.append(_table(INTERACTION_COLUMNS, tables.get(m, [])))
-        imgs = images.get(m, {})
-        for key, cap in (("family", "significant TF pairs per family pair"),
-                         ("distance", "distances of the top TF pairs")):
-            if imgs.get(key):
-                parts.append(_img(imgs[key], cap, width=560))
-    if images.get("extra"):
-        parts.append("<h2>Further plots</h2>")
-        for p, cap in images["extra"]:
-            parts.append(_img(p, cap, width=560))
-
-    parts.append("<h2>Columns</h2><h3>interactions_&lt;method&gt;.tsv</h3>" + _doc_list(INTERACTION_COLUMNS))
-    parts.append("<h3>tf_interactions_&lt;method&gt;.tsv</h3>" + _doc_list(TF_INTERACTION_COLUMNS))
-    parts.append("<h3>filters_tomtom.tsv</h3>" + _doc_list(TOMTOM_COLUMNS))
-    parts.append(
-        "<h3>summary.json</h3><dl>"
-        "<dt>methods.&lt;m&gt;.n_examples</dt><dd>Foreground examples scored.</dd>"
-        "<dt>methods.&lt;m&gt;.n_background</dt><dd>Background examples scored.</dd>"
-        "<dt>methods.&lt;m&gt;.n_tested</dt><dd>Filter pairs tested (max foreground score at or above the "
-        "cutoff, observed in the background or tested against zeros).</dd>"
-        "<dt>methods.&lt;m&gt;.n_significant_filter_pairs</dt><dd>Tested pairs with q &lt; 0.05.</dd>"
-        "<dt>methods.&lt;m&gt;.n_significant_tf_pairs</dt><dd>Rows of tf_interactions_&lt;m&gt;.tsv.</dd>"
-        "<dt>methods.&lt;m&gt;.top_tf_pairs</dt><dd>Best TF pairs (tf_a, tf_b, q_value), best first.</dd>"
-        "<dt>methods.&lt;m&gt;.excess</dt><dd>The same counts, top pairs (with q_excess) and, with "
-        "--truth, precision / recall / F1 for the pairs that also have q_excess &lt; 0.05; null_centre and "
-        "null_scale of the excess test.</dd>"
-        "<dt>methods.&lt;m&gt;.baseline</dt><dd>With --truth: the same scores for calling every TF pair that "
-        "has a tested filter pair, the level a precision / F1 must clear to show more than which motifs "
-        "were tested.</dd>"
-        "<dt>methods.&lt;m&gt;.seconds</dt><dd>Wall time of scoring (foreground + background) and "
-        "statistics.</dd>"
-        "<dt>methods.&lt;m&gt;.precision / recall / f1</dt><dd>With --truth: significant TF pairs scored "
-        "against the true pairs (unordered, self pairs excluded).</dd>"
-        "<dt>run</dt><dd>Settings, example counts, filters matched, step timings.</dd></dl>"
-    )
-    parts.append("</body></html>")
-    return atomic_write_text(path, "\n".join(parts))
-
-
-def _as_float(v: Any) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return math.inf

@@ -335,13 +335,19 @@ def empirical_null(p: np.ndarray, min_tests: int | None = None) -> tuple[np.ndar
     being null), and ``p = 1 − Φ((z − centre) / scale)``. The centre is floored at 0 and the scale
     at 1, so the adjustment can only make a test more conservative.
 
+    Degenerate tests are handled explicitly, without floating-point warnings: ``p = 1`` (a
+    foreground never above its background, e.g. every score tied) is ``z = −∞``; it ranks lowest
+    in the median and the median absolute deviation, and stays ``p = 1``. When half or more of the
+    tests have ``p = 1`` the centre is ``−∞`` and nothing is re-calibrated (centre 0, scale 1).
+    NaN p-values (untested) stay NaN and take no part in the estimate.
+
     Parameters
     ----------
     p
         ``(T,)`` one-sided p-values of all tested pairs.
     min_tests
-        Fewer tests than this (default :data:`EMPIRICAL_MIN_TESTS`) leave the p-values unchanged
-        (centre 0, scale 1): a spread cannot be estimated from a handful of values.
+        Fewer (non-NaN) tests than this (default :data:`EMPIRICAL_MIN_TESTS`) leave the p-values
+        unchanged (centre 0, scale 1): a spread cannot be estimated from a handful of values.
 
     Returns
     -------
@@ -351,15 +357,18 @@ def empirical_null(p: np.ndarray, min_tests: int | None = None) -> tuple[np.ndar
     from scipy.special import ndtri
 
     p = np.asarray(p, np.float64)
-    if p.size < (EMPIRICAL_MIN_TESTS if min_tests is None else int(min_tests)):
+    known = ~np.isnan(p)
+    if int(known.sum()) < (EMPIRICAL_MIN_TESTS if min_tests is None else int(min_tests)):
         return p.copy(), 0.0, 1.0
-    z = -ndtri(np.clip(p, np.finfo(np.float64).tiny, 1.0))
+    z = -ndtri(np.clip(p[known], np.finfo(np.float64).tiny, 1.0))  # p = 1 -> -inf, never +inf or NaN
     centre = float(np.median(z))
-    scale = float(1.4826 * np.median(np.abs(z - centre)))
+    if not np.isfinite(centre):  # half or more at p = 1: no null to estimate
+        return p.copy(), 0.0, 1.0
+    scale = float(1.4826 * np.median(np.abs(z - centre)))  # -inf -> +inf deviations, ranked last
     centre, scale = max(centre, 0.0), max(scale, 1.0) if np.isfinite(scale) else 1.0
-    with np.errstate(invalid="ignore"):
-        out = ndtr(-(z - centre) / scale)
-    return np.where(np.isnan(p), np.nan, out), centre, scale
+    out = np.full(p.shape, np.nan)
+    out[known] = ndtr(-(z - centre) / scale)  # z = -inf -> ndtr(+inf) = 1
+    return out, centre, scale
 
 
 def conditioning_sizes(pres_fg: np.ndarray, pres_bg: np.ndarray, n_fg_examples: int,

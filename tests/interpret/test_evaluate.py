@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,7 @@ from satori_jax.interpret.evaluate import (
     candidate_pairs,
     evaluate_interactions,
     family_aliases,
+    load_truth,
     pr_curve,
     read_truth,
     score_calls,
@@ -122,8 +125,8 @@ def test_score_ranking_known_values():
     perfect = {("A", "B"): 5.0, ("D", "C"): 4.0, ("A", "C"): 1.0}
     r = score_ranking(perfect, truth, cand)
     assert r["auprc"] == 1.0 and r["auroc"] == 1.0
-    assert r["chance_auprc"] == pytest.approx(2 / 6) and r["n_ranked"] == 6 and r["n_scored"] == 3
-    assert r["random_auprc"] == pytest.approx(_brute_ap([1, 1, 0, 0, 0, 0], [0] * 6))
+    assert r["prevalence"] == pytest.approx(2 / 6) and r["n_ranked"] == 6 and r["n_scored"] == 3
+    assert r["chance_auprc"] == pytest.approx(_brute_ap([1, 1, 0, 0, 0, 0], [0] * 6))
     # rows, q-values (smaller first); C-D never tested ranks last, tied with the 3 other untested pairs
     rows = [("A", "C", 0.01), ("B", "A", 0.2), ("A", "B", 0.5), ("B", "D", float("nan"))]
     r = score_ranking(rows, truth, cand, higher_is_better=False)
@@ -134,7 +137,7 @@ def test_score_ranking_known_values():
     assert r["n_scored"] == 2 and r["n_true_scored"] == 1
     # a true pair outside the candidates is ranked (last), not dropped
     r = score_ranking({("A", "B"): 1.0}, truth, [("A", "B"), ("A", "C")])
-    assert r["n_ranked"] == 3 and r["chance_auprc"] == pytest.approx(2 / 3)
+    assert r["n_ranked"] == 3 and r["prevalence"] == pytest.approx(2 / 3)
     expected = (1 + (1 + 2 / 3) / 2) / 2  # C-D second or third with A-C, equally likely
     assert r["auprc"] == pytest.approx(_brute_ap([1, 0, 1], [1, 0, 0])) == pytest.approx(expected)
 
@@ -158,6 +161,43 @@ def test_family_merging():
     assert out["family"]["calls"]["tp"] == 1 and out["family"]["calls"]["precision"] == 1.0
     assert out["family"]["calls"]["n_candidates"] == 3  # ETS-HNF4A, ETS-X, HNF4A-X (ETS-ETS dropped)
     fr = out["family"]["ranking"]
-    assert fr["auprc"] == 1.0 and fr["chance_auprc"] == pytest.approx(1 / 3)
+    assert fr["auprc"] == 1.0 and fr["prevalence"] == pytest.approx(1 / 3)
     assert out["exact"]["ranking"]["auprc"] < 0.5
     assert set(evaluate_interactions(truth, cand, predicted=[])) == {"exact"}
+
+
+def test_truth_pool_and_candidates_from_the_simulated_data_set(tmp_path):
+    """The pool is dataset.json's motifs beside the truth file; chance is C(T, 2) over it."""
+    (tmp_path / "interactions.tsv").write_text("tf_a\ttf_b\nA\tB\nC\tD\n")
+    motifs = [{"name": n, "family": f} for n, f in (("A", "ets"), ("B", "nr"), ("C", "ets"), ("D", "bzip"),
+                                                       ("E", ""))]
+    (tmp_path / "dataset.json").write_text(json.dumps({"motifs": motifs}))
+    truth = load_truth(tmp_path / "interactions.tsv", {"G": "ets"})
+    assert truth.pool == ("A", "B", "C", "D", "E")
+    assert truth.families["A"] == "ets" and "E" not in truth.families
+    assert truth.families["G"] == "ets"  # the database's families join the pool's
+    # a list of A-B and A-E; tested filter pairs: A-B (p 1e-6), A-E (1e-3), C-D (0.5), one unnamed
+    tested = [{"tf_a": "A", "tf_b": "B", "p_value": 1e-6}, {"tf_a": "E", "tf_b": "A", "p_value": 1e-3},
+              {"tf_a": "C", "tf_b": "D", "p_value": 0.5}, {"tf_a": "", "tf_b": "D", "p_value": 1e-9}]
+    out = truth.score([{"tf_a": "A", "tf_b": "B"}, {"tf_a": "A", "tf_b": "E"}], tested)
+    assert out["candidates"].endswith("C(5, 2) = 10")
+    calls = out["exact"]["calls"]
+    assert (calls["precision"], calls["recall"], calls["n_candidates"]) == (0.5, 0.5, 10)
+    assert calls["chance_precision"] == pytest.approx(0.2)
+    assert calls["chance_f1"] == pytest.approx(2 * 0.2 / 1.2)
+    rank = out["exact"]["ranking"]  # order A-B, A-E, C-D, then 7 untested tied last: AP = (1 + 2/3) / 2
+    assert rank["auprc"] == pytest.approx((1 + 2 / 3) / 2) and rank["prevalence"] == pytest.approx(0.2)
+    fam = out["family"]  # A and C are one ETS family: A-B stays, C-D becomes ets-bzip, A-E is ets-E
+    assert fam["calls"]["n_true"] == 2 and fam["calls"]["precision"] == 0.5
+
+
+def test_truth_without_a_pool_uses_the_tested_pairs(tmp_path):
+    """No dataset.json / motifs.meme beside the truth: candidates are the tested TF pairs."""
+    (tmp_path / "t.tsv").write_text("A\tB\n")
+    truth = load_truth(tmp_path / "t.tsv")
+    assert truth.pool is None and truth.families == {}
+    tested = [{"tf_a": "A", "tf_b": "B", "p_value": 0.2}, {"tf_a": "A", "tf_b": "C", "p_value": 0.1}]
+    out = truth.score([], tested)
+    assert out["candidates"] == "every TF pair with a tested filter pair" and "family" not in out
+    assert out["exact"]["calls"]["chance_precision"] == 0.5 and out["exact"]["calls"]["f1"] == 0.0
+    assert out["exact"]["ranking"]["auprc"] == pytest.approx(0.5)  # A-C ranks above the true A-B

@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from satori_jax.interpret import plots, report
+from satori_jax.interpret import plots, report, report_html
+from satori_jax.interpret.evaluate import Truth
 from satori_jax.interpret.motifs import FilterMatch
 
 
@@ -114,7 +115,7 @@ def test_plots_and_self_contained_html(tmp_path):
     tomtom_rows = [{"filter": "filter0", "n_sites": "50", "ic": "9", "target": "A", "target_id": "MA1",
                     "p_value": "1e-6", "q_value": "1e-4", "offset": "0", "orientation": "+",
                     "family": "famA"}]
-    html_path = report.write_html(
+    html_path = report_html.write_html(
         tmp_path / "report.html", summary, tomtom_rows=tomtom_rows, tables={"raw": rows},
         tf_tables={"raw": report.tf_pair_table(rows)},
         images={"logos": [(logo, "filter0")], "attention": [(att, "ex")],
@@ -185,11 +186,56 @@ def test_method_tables_and_summary_report_the_excess_pairs(tmp_path):
     assert {(r["tf_a"], r["tf_b"]) for r in back if float(r["q_excess"]) < 0.05} == {("T3", "T7")}
     entry = _method_entry(n_examples=10, n_background=10, n_observed=t, cut_value=0.0, rows=rows,
                           tf_rows=tf_rows, n_sig=int(sig.sum()), fam_counts=fam, seconds=1.0, dist=None,
-                          truth_pairs={frozenset(("T3", "T7"))}, excess=excess)
+                          truth=Truth(frozenset({frozenset(("T3", "T7"))})), excess=excess)
     assert entry["precision"] < 0.1 and entry["recall"] == 1.0
     base = entry["baseline"]  # every one of the 435 named TF pairs, one of them true
     assert base["n_tf_pairs"] == t and base["recall"] == 1.0 and base["precision"] == pytest.approx(1 / t)
+    ranking = entry["truth"]["exact"]["ranking"]  # T3-T7 has the smallest p of all 435 pairs
+    assert ranking["auprc"] == pytest.approx(1.0) and ranking["prevalence"] == pytest.approx(1 / t)
+    assert "family" not in entry["truth"]  # no families given
     ex = entry["excess"]
     assert (ex["precision"], ex["recall"], ex["n_significant_tf_pairs"]) == (1.0, 1.0, 1)
     assert ex["n_significant_filter_pairs"] == 1 and ex["top_tf_pairs"][0]["q_excess"] < 0.05
     assert abs(ex["null_centre"]) < 0.2 and ex["null_scale"] >= 1.0
+
+
+def test_findings_merge_redundant_names_by_family_pair_and_mark_true_pairs():
+    """GABPA/ELF1/EHF x HNF4A/HNF4G are one finding; unknown families group by name."""
+    def row(a, b, fa, fb, q, qx=0.5, n=1):
+        return {"tf_a": a, "tf_b": b, "family_a": fa, "family_b": fb, "q_value": q, "q_excess": qx,
+                "n_filter_pairs": n, "effect_size": 0.9, "median_distance_bp": 12}
+    rows = [row("ELF1", "HNF4A", "ETS", "NR2", 1e-8, n=3), row("GABPA", "HNF4G", "ETS", "NR2", 1e-6, qx=0.01),
+            row("HNF4A", "EHF", "NR2", "ETS", 1e-5), row("X", "Y", "", "", 1e-3)]
+    groups = report_html.finding_groups(rows, truth={frozenset(("GABPA", "HNF4G"))})
+    assert len(groups) == 2
+    ets = groups[0]
+    assert ets["names_a"] == ["ELF1", "GABPA", "EHF"] and ets["names_b"] == ["HNF4A", "HNF4G"]
+    assert ets["best"]["q_value"] == 1e-8 and ets["n_tf_pairs"] == 3 and ets["n_filter_pairs"] == 5
+    assert ets["beyond"] and ets["true"] and not groups[1]["true"]
+    assert (groups[1]["names_a"], groups[1]["family_a"]) == (["X"], "")
+
+
+def _tomtom(names_ics):
+    return [{"filter": f"filter{i}", "target": t, "q_value": "0.001", "ic": str(ic)}
+            for i, (t, ic) in enumerate(names_ics)]
+
+
+def test_quality_flags_name_redundant_weak_filters_and_enrichment():
+    tomtom = _tomtom([("CTCF", 5 + i) for i in range(5)] + [(f"TF{i}", 14) for i in range(5)])
+    methods = {"raw": {"n_tested": 1000, "n_significant_filter_pairs": 600}}
+    flags = report_html.quality_flags({"run": {"n_foreground": 40}, "methods": methods}, tomtom, {"raw": []})
+    text = " | ".join(flags)
+    assert "5 of 10 matched filters are named CTCF (5.0-9.0 bits)" in text
+    assert "3 of 10 matched filters carry under 8 bits" in text  # ic 5, 6, 7
+    assert "600 of 1000 tested filter pairs are significant" in text and "Only 40 foreground" in text
+    diverse = _tomtom([(f"TF{i}", 14) for i in range(10)])
+    methods = {"raw": {"n_tested": 1000, "n_significant_filter_pairs": 50}}
+    ok = {"run": {"n_foreground": 500}, "methods": methods}
+    assert report_html.quality_flags(ok, diverse, {"raw": []}) == []
+
+
+def test_heatmap_labels_never_overlap():
+    marks = [(10, "A"), (11, "A"), (12, "A"), (12.5, "B"), (30, "C"), (30.4, "D"), (60, "A")]
+    kept = plots.spaced_labels(marks, min_gap=2.0)
+    assert kept == [(11.0, "A"), (30.0, "C"), (60.0, "A")]  # B too close to A's run, D to C
+    assert all(b[0] - a[0] >= 2.0 for a, b in zip(kept, kept[1:], strict=False))

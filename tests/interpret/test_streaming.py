@@ -323,3 +323,38 @@ def test_stream_cli_and_errors(stream_case, capsys):
     # no positive above the cutoff: the in-memory path's message
     with pytest.raises(InputError, match="prob cutoff"):
         _stream(base, run, base / "y", prob_cutoff=0.99)
+
+
+def test_sequences_of_another_length(stream_case, reference, tmp_path, capsys):
+    """FASTA records longer than the model's 64 bp: centre-cropped as training did (the run was
+    trained with data.length = 64), giving the very tables of the 64 bp originals, and counted; for a
+    run trained on sequences as given (data.length = 0) an error naming the record and both lengths."""
+    import shutil
+
+    base, run = stream_case
+    rng = np.random.default_rng(5)
+    acgt = np.array(list("ACGT"))
+    ids, seqs = read_fasta(base / "test.fa")
+    with open(tmp_path / "long.fa", "w") as fh:
+        for rid, s in zip(ids, seqs, strict=True):
+            fh.write(f">{rid}\n{''.join(rng.choice(acgt, 8))}{s}{''.join(rng.choice(acgt, 8))}\n")
+    summary = _stream(base, run, tmp_path / "long", fasta=tmp_path / "long.fa", verbose=True)
+    assert "60 of 60 test sequences are not 64 bp: centre-cropped / N-padded to 64 bp, as in training " \
+           "(data.length = 64)" in capsys.readouterr().err
+    assert summary["run"]["n_resized"] == 60 and reference[1]["run"]["n_resized"] == 0
+    for name in ("filters.meme", "interactions_raw.tsv", "interactions_attr.tsv"):
+        assert (tmp_path / "long" / name).read_text() == (base / "st" / name).read_text(), name
+
+    run0 = tmp_path / "run0"
+    shutil.copytree(run, run0)
+    cfg = json.loads((run0 / "config.json").read_text())
+    cfg["data"]["length"] = 0
+    (run0 / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(InputError) as err:
+        _stream(base, run0, tmp_path / "strict", fasta=tmp_path / "long.fa")
+    msg = str(err.value)
+    assert msg.startswith(f"{tmp_path / 'long.fa'}: record seq0: sequence is 80 bp, not the 64 bp the "
+                          "model reads")
+    assert "data.length = 0" in msg and "--bed" in msg and "\n" not in msg
+    assert not (tmp_path / "strict").exists()  # the refused call leaves no --out behind
+    assert _stream(base, run0, tmp_path / "same", chunk_size=60)["run"]["n_resized"] == 0  # 64 bp: fine
