@@ -367,7 +367,7 @@ def tiny(tmp_path_factory):
     import numpy as np
 
     from satori_jax.data.meme import Motif, write_meme
-    from tests.test_interpret_e2e import _write_run
+    from tests.interpret.test_interpret_e2e import _write_run
 
     base = tmp_path_factory.mktemp("hostile")
     run = _write_run(base / "run")

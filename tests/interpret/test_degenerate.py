@@ -116,7 +116,7 @@ def _degenerate_run(base, kind):
     from satori_jax.checkpoints import save_checkpoint
     from satori_jax.runs import load_run
     from satori_jax.train import create_state
-    from tests.test_interpret_e2e import L, _write_run
+    from tests.interpret.test_interpret_e2e import L, _write_run
 
     run = _write_run(base / kind)
     r = load_run(run)
