@@ -54,7 +54,7 @@ _LOGO_COLORS = {"A": (0.0, 0.5, 0.0), "C": (0.0, 0.0, 1.0), "G": (1.0, 0.65, 0.0
 _GLYPH_WIDTH = 0.95  # logomaker's Glyph width: the share of a position a letter fills
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _glyph(char: str, flip: bool = False):
     """A letter's outline at size 1 (bold sans, as logomaker draws it) and its extents, built once."""
     from matplotlib.font_manager import FontProperties
