@@ -1,6 +1,6 @@
 """Statistics of filter-pair scores: grouped one-sided Mann–Whitney U, Benjamini–Hochberg.
 
-All tests run at once for every filter pair (a group) with sorts and bincounts on the host; no
+All tests run at once for every filter pair (a group) with one sort per block of pairs on the host; no
 Python loop over pairs.
 
 Choices (SATORI 2.0 procedure, DESIGN step 8, with a partner-conditioned sample):
@@ -44,6 +44,15 @@ from scipy.special import ndtr
 
 from satori_jax.interpret.interactions import PairScores
 from satori_jax.interpret.options import NULLS, TESTS
+from satori_jax.interpret.ranks import (  # noqa: F401 - re-exported
+    _U32,
+    _joint_keys,
+    _medians_from_sorted,
+    _mw_sorted,
+    _unsortable,
+    grouped_median,
+    mann_whitney_greater,
+)
 
 __all__ = [
     "benjamini_hochberg",
@@ -59,134 +68,8 @@ __all__ = [
 ]
 
 
-_U32 = np.uint64(0xFFFFFFFF)
 EMPIRICAL_MIN_TESTS = 100  # fewest tested pairs from which empirical_null estimates a null
 _BLOCK_OBSERVATIONS = 2_000_000  # per block of pairs in test_pairs (foreground + background)
-
-
-def _sortable(values: np.ndarray) -> np.ndarray:
-    """Order-preserving map float32 -> uint32 (so (group, value) packs into one uint64 sort key)."""
-    v = np.ascontiguousarray(np.asarray(values, np.float32))
-    v = np.where(v == 0, np.float32(0), v)  # -0.0 == 0.0
-    bits = v.view(np.uint32)
-    neg = (bits >> np.uint32(31)).astype(bool)
-    return np.where(neg, ~bits, bits | np.uint32(0x80000000)).astype(np.uint32)
-
-
-def _unsortable(bits: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`_sortable`."""
-    bits = np.asarray(bits, np.uint32)
-    pos = (bits >> np.uint32(31)).astype(bool)
-    return np.where(pos, bits & np.uint32(0x7FFFFFFF), ~bits).astype(np.uint32).view(np.float32)
-
-
-def _packed(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Sorted uint64 keys ``group << 32 | sortable(value)`` (``np.sort``: much faster than argsort)."""
-    key = np.asarray(groups).astype(np.uint64) << np.uint64(32)
-    key |= _sortable(values).astype(np.uint64)
-    key.sort()
-    return key
-
-
-def _medians_from_sorted(keys: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Per-group medians from sorted packed keys and the group sizes ``(G,)`` (NaN when empty)."""
-    out = np.full(counts.shape[0], np.nan)
-    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    has = counts > 0
-    lo = start[has] + (counts[has] - 1) // 2
-    hi = start[has] + counts[has] // 2
-    vals = lambda k: _unsortable((keys[k] & _U32).astype(np.uint32)).astype(np.float64)  # noqa: E731
-    out[has] = (vals(lo) + vals(hi)) / 2.0
-    return out
-
-
-def mann_whitney_greater(
-    fg_values: np.ndarray,
-    fg_group: np.ndarray,
-    bg_values: np.ndarray,
-    bg_group: np.ndarray,
-    n_groups: int,
-    bg_zeros: np.ndarray | None = None,
-    fg_zeros: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One-sided Mann–Whitney U test (foreground > background) for every group at once.
-
-    Matches ``scipy.stats.mannwhitneyu(fg, bg, alternative="greater", method="asymptotic",
-    use_continuity=True)`` per group: midranks for ties, normal approximation with tie correction
-    and continuity correction. One ``np.sort`` of packed ``(group, value, side)`` keys, then
-    per-run counts: ``U = Σ_runs f·(b_below + b/2)``, tie term ``Σ_runs (t³ − t)``.
-
-    Parameters
-    ----------
-    fg_values, fg_group
-        ``(E1,)`` values and their group in ``0 … n_groups − 1``.
-    bg_values, bg_group
-        ``(E2,)``.
-    n_groups
-        ``G``.
-    bg_zeros, fg_zeros
-        Optional ``(G,)`` counts of extra background / foreground observations equal to 0 per group,
-        or ``(D, G)``: ``D`` tests of the same observations with different zero counts (one sort).
-
-    Returns
-    -------
-    u, p, n1, n2
-        ``(G,)`` (or ``(D, G)``) U statistic of the foreground, one-sided p-value (NaN where a side
-        is empty), and the sample sizes.
-    """
-    g_fg = np.asarray(fg_group).astype(np.uint64)
-    g_bg = np.asarray(bg_group).astype(np.uint64)
-    keys = [
-        (g_fg << np.uint64(33)) | (_sortable(fg_values).astype(np.uint64) << np.uint64(1)) | np.uint64(1),
-        (g_bg << np.uint64(33)) | (_sortable(bg_values).astype(np.uint64) << np.uint64(1)),
-    ]
-    one_d = all(z is None or np.ndim(z) == 1 for z in (bg_zeros, fg_zeros))
-    ex_b = np.zeros((1, n_groups)) if bg_zeros is None else np.atleast_2d(np.asarray(bg_zeros, np.float64))
-    ex_f = np.zeros((1, n_groups)) if fg_zeros is None else np.atleast_2d(np.asarray(fg_zeros, np.float64))
-    d = max(ex_b.shape[0], ex_f.shape[0])
-    ex_b, ex_f = np.broadcast_to(ex_b, (d, n_groups)), np.broadcast_to(ex_f, (d, n_groups))
-    zero = np.uint64(_sortable(np.zeros(1))[0])
-    need = (ex_b > 0).any(axis=0) | (ex_f > 0).any(axis=0)
-    zg = np.flatnonzero(need).astype(np.uint64)  # one pseudo zero per group, weighted below
-    keys.append((zg << np.uint64(33)) | (zero << np.uint64(1)))
-    key = np.concatenate(keys)
-    u = np.full((d, n_groups), np.nan)
-    p = np.full((d, n_groups), np.nan)
-    if key.size == 0:
-        n1, n2 = ex_f.copy(), ex_b.copy()
-    else:
-        key.sort()
-        run_key = key >> np.uint64(1)
-        starts = np.flatnonzero(np.concatenate([[True], run_key[1:] != run_key[:-1]]))
-        length = np.diff(np.concatenate([starts, [key.size]])).astype(np.float64)
-        f0 = np.add.reduceat((key & np.uint64(1)).astype(np.float64), starts)
-        rk = run_key[starts]
-        g = (rk >> np.uint64(32)).astype(np.int64)
-        is_zero = ((rk & _U32) == zero) & need[g]  # the run holding a group's pseudo zero
-        b0 = length - f0 - is_zero
-        # every direction shares the sort; only the weights of the zero runs differ
-        f = f0[None, :] + np.where(is_zero[None, :], ex_f[:, g], 0.0)
-        b = b0[None, :] + np.where(is_zero[None, :], ex_b[:, g], 0.0)
-        cb = np.cumsum(b, axis=1) - b  # background weight before each run (all groups)
-        first = np.concatenate([[True], g[1:] != g[:-1]])
-        group_start = np.zeros((d, n_groups))
-        group_start[:, g[first]] = cb[:, first]
-        below = cb - group_start[:, g]
-        t = f + b
-        n1, n2, u1, tie_term = (np.stack([np.bincount(g, weights=w[k], minlength=n_groups) for k in range(d)])
-                                for w in (f, b, f * (below + b / 2.0), t**3 - t))
-        n = n1 + n2
-        ok = (n1 > 0) & (n2 > 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mu = n1 * n2 / 2.0
-            sd = np.sqrt(n1 * n2 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0))))
-            z = (u1 - mu - 0.5) / sd
-            pv = np.clip(ndtr(-z), 0.0, 1.0)
-        u[ok] = u1[ok]
-        p[ok] = pv[ok]
-    if one_d:
-        return u[0], p[0], n1[0], n2[0]
-    return u, p, n1, n2
 
 
 def p_greater_than_zeros(n_fg: np.ndarray, n_positive: np.ndarray, n_zeros: np.ndarray) -> np.ndarray:
@@ -257,24 +140,6 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def grouped_median(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
-    """Median of ``values`` (as float32) per group (NaN for empty groups); ``(E,)`` -> ``(G,)``."""
-    return _grouped_stats(np.asarray(values), groups, n_groups)[0]
-
-
-def _grouped_stats(values: np.ndarray, groups: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-group median and maximum (NaN / -inf for empty groups) from one packed sort."""
-    counts = np.bincount(np.asarray(groups, np.int64), minlength=n_groups)
-    mx = np.full(n_groups, -np.inf)
-    if values.size == 0:
-        return np.full(n_groups, np.nan), mx
-    keys = _packed(groups, values)
-    has = counts > 0
-    last = np.cumsum(counts)[has] - 1
-    mx[has] = _unsortable((keys[last] & _U32).astype(np.uint32))
-    return _medians_from_sorted(keys, counts), mx
-
-
 def _block_bounds(weight: np.ndarray, target: int) -> np.ndarray:
     """Edges ``[0, …, G]`` of contiguous group blocks holding about ``target`` observations each."""
     g = weight.shape[0]
@@ -296,15 +161,21 @@ def _pair_block(gf, fs, fd, gb, bs, g0, g1, zeros):
     n = g1 - g0
     sf = (gf >= g0) & (gf < g1)
     sb = (gb >= g0) & (gb < g1)
-    f_grp, b_grp = gf[sf] - g0, gb[sb] - g0
-    f_val, b_val = fs[sf], bs[sb]
-    u, p, n1, n2 = mann_whitney_greater(f_val, f_grp, b_val, b_grp, n,
-                                        bg_zeros=np.stack([bz[g0:g1] for _, bz in zeros]),
-                                        fg_zeros=np.stack([fz[g0:g1] for fz, _ in zeros]))
-    med_fg, max_fg = _grouped_stats(f_val, f_grp, n)
+    f_grp = gf[sf] - g0
+    key = _joint_keys(fs[sf], f_grp, bs[sb], gb[sb] - g0)
+    key.sort()
+    u, p, n1, n2, fg_keys, bg_keys, n_f, n_b = _mw_sorted(
+        key, n, bg_zeros=np.stack([bz[g0:g1] for _, bz in zeros]),
+        fg_zeros=np.stack([fz[g0:g1] for fz, _ in zeros]))
+    med_fg = _medians_from_sorted(fg_keys, n_f)  # from the test's sort: no second one
+    max_fg = np.full(n, -np.inf)
+    has = n_f > 0
+    max_fg[has] = _unsortable((fg_keys[np.cumsum(n_f)[has] - 1] & _U32).astype(np.uint32))
+    med_bg = _medians_from_sorted(bg_keys, n_b)
+    f_val = fs[sf]
     n_pos = np.bincount(f_grp[f_val > 0], minlength=n)
-    return (list(u), list(p), list(n1), list(n2), med_fg, max_fg, grouped_median(b_val, b_grp, n),
-            grouped_median(fd[sf], f_grp, n), n_pos)
+    return (list(u), list(p), list(n1), list(n2), med_fg, max_fg, med_bg, grouped_median(fd[sf], f_grp, n),
+            n_pos)
 
 
 def filter_presence(scores: PairScores, num_filters: int) -> np.ndarray:
