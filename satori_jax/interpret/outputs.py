@@ -5,11 +5,13 @@ Shared by every test set the driver (:func:`satori_jax.interpret.driver.interpre
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import jax
 import numpy as np
 
 if TYPE_CHECKING:
@@ -188,6 +190,15 @@ def _safe_name(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)
 
 
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _top_maps(model, pool: int, variables, x, thresholds):
+    """Conv activations, raw attention (max over heads) and pooled activity of a few examples."""
+    from satori_jax.interpret.activity import pooled_activity
+
+    _, inter = model.apply(variables, x, train=False)
+    return inter["conv"], inter["attention"].max(axis=1), pooled_activity(inter["conv"], thresholds, pool)
+
+
 def motif_plots(out: Path, pwms: np.ndarray, matches, tops, thresholds: np.ndarray, model, variables, cfg,
                 images: dict, max_logos: int, log: Log) -> None:
     """Logos of the matched filters and attention heatmaps of the most confident foreground examples.
@@ -205,7 +216,6 @@ def motif_plots(out: Path, pwms: np.ndarray, matches, tops, thresholds: np.ndarr
 
     from satori_jax.data.encoding import one_hot
     from satori_jax.interpret import plots as plot_lib
-    from satori_jax.interpret.activity import pooled_activity
 
     ranked = sorted((m for m in matches if m.matched), key=lambda m: (m.q_value, m.filter))[:max_logos]
     for m in ranked:
@@ -216,12 +226,13 @@ def motif_plots(out: Path, pwms: np.ndarray, matches, tops, thresholds: np.ndarr
         return
     try:
         codes = np.stack([x[2] for x in tops])
-        _, inter = model.apply(variables, one_hot(jnp.asarray(codes)), train=False)
-        attn = np.asarray(inter["attention"]).max(axis=1)
         pool = int(cfg.model.pool_size)
-        active = np.asarray(pooled_activity(inter["conv"], jnp.asarray(thresholds), pool))  # (n, L', F)
+        # one compiled call (op by op, each operation of the model would compile on its own)
+        conv, attn, active = _top_maps(model, pool, variables, one_hot(jnp.asarray(codes)),
+                                       jnp.asarray(thresholds))
+        attn, active, conv = np.asarray(attn), np.asarray(active), np.asarray(conv)  # active: (n, L', F)
         lp = active.shape[1]
-        c = np.asarray(inter["conv"])[:, : lp * pool].reshape(len(codes), lp, pool, -1).max(axis=2)
+        c = conv[:, : lp * pool].reshape(len(codes), lp, pool, -1).max(axis=2)
         names = {mm.filter: mm.target for mm in matches if mm.matched}
         for e, (_, rid, _, _) in enumerate(tops):
             marks = []
