@@ -39,3 +39,27 @@ def test_logo_png_equals_logomaker(tmp_path):
         want = _logomaker_logo(pwm, tmp_path / f"ref{k}.png", f"filter{k}: X q=0.01")
         got = plots.logo(pwm, tmp_path / f"new{k}.png", title=f"filter{k}: X q=0.01")
         assert got.read_bytes() == want.read_bytes(), k
+
+
+def test_logo_drawer_worker_draws_the_same_files(tmp_path, monkeypatch):
+    """Logos drawn by the worker process are the bytes drawn here; a worker that cannot start or
+    fails leaves them to wait(), which draws them here."""
+    from satori_jax.interpret.outputs import LogoDrawer
+
+    rng = np.random.default_rng(1)
+    jobs = [(rng.dirichlet(np.ones(4) * 0.3, 9), tmp_path / "w" / f"f{k}.png", f"filter{k}")
+            for k in range(3)]
+    drawer = LogoDrawer(background_from=2)
+    drawer.draw_all(jobs)
+    assert drawer.worker is not None and drawer.drawn(jobs[0][1])
+    drawer.wait()
+    for pwm, path, title in jobs:
+        assert path.read_bytes() == plots.logo(pwm, tmp_path / "ref.png", title=title).read_bytes()
+    # a worker that fails (here: it cannot import anything) -> drawn by wait()
+    monkeypatch.setattr("sys.executable", "/bin/false")
+    jobs2 = [(pwm, tmp_path / "f" / path.name, title) for pwm, path, title in jobs]
+    drawer = LogoDrawer(background_from=2)
+    drawer.draw_all(jobs2)
+    drawer.wait()
+    for (_, a, _), (_, b, _) in zip(jobs, jobs2, strict=True):
+        assert a.read_bytes() == b.read_bytes()

@@ -313,3 +313,18 @@ def method_overlap(top_pairs: Mapping[str, Sequence[str]], path: str | os.PathLi
     if title:
         fig.suptitle(title, fontsize=9)
     return _save(fig, path)
+
+
+def _draw_logo_jobs(job_file: str) -> None:
+    """Worker of :class:`satori_jax.interpret.outputs.LogoDrawer`: the logos listed in ``job_file``
+    (``.npz`` with ``pwms (N, K, 4)``, ``paths (N,)``, ``titles (N,)``)."""
+    with np.load(job_file, allow_pickle=False) as z:
+        pwms, paths, titles = z["pwms"], [str(x) for x in z["paths"]], [str(x) for x in z["titles"]]
+    for pwm, path, title in zip(pwms, paths, titles, strict=True):
+        logo(pwm, path, title=title)
+
+
+if __name__ == "__main__":  # python -m satori_jax.interpret.plots JOB_FILE (the logo worker)
+    import sys
+
+    _draw_logo_jobs(sys.argv[1])
