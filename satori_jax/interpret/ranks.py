@@ -104,7 +104,8 @@ def _joint_keys(fg_values, fg_group, bg_values, bg_group) -> np.ndarray:
     ])
 
 
-def _mw_sorted(key: np.ndarray, n_groups: int, bg_zeros=None, fg_zeros=None) -> tuple[np.ndarray, ...]:
+def _mw_sorted(key: np.ndarray, n_groups: int, bg_zeros=None, fg_zeros=None, first_group: int = 0
+               ) -> tuple[np.ndarray, ...]:
     """:func:`mann_whitney_greater` from the sorted keys of :func:`_joint_keys`.
 
     Without walking every run of equal values: a foreground observation is above every background
@@ -114,6 +115,9 @@ def _mw_sorted(key: np.ndarray, n_groups: int, bg_zeros=None, fg_zeros=None) -> 
     value and tied with its zeros, ``ex_f`` zeros above the negative background values and tied
     with its zeros and the other extras). Every sum is of integers or halves, exact in float64, so
     the result does not depend on the order of summation.
+
+    ``first_group``: the keys hold the groups ``first_group … first_group + n_groups − 1`` (a slice of
+    a larger sorted key array).
 
     Returns
     -------
@@ -134,7 +138,7 @@ def _mw_sorted(key: np.ndarray, n_groups: int, bg_zeros=None, fg_zeros=None) -> 
     fk = key[at_f] >> np.uint64(1)  # each side's packed (group, value) keys, sorted
     bk = key[~side] >> np.uint64(1)
     zero = np.uint64(_sortable(np.zeros(1))[0])
-    groups = np.arange(g_n + 1, dtype=np.uint64) << np.uint64(32)
+    groups = np.arange(first_group, first_group + g_n + 1, dtype=np.uint64) << np.uint64(32)
     zlo = groups[:-1] | zero
 
     def counts(k: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -163,7 +167,7 @@ def _mw_sorted(key: np.ndarray, n_groups: int, bg_zeros=None, fg_zeros=None) -> 
         run = np.cumsum(new) - 1
         t = np.bincount(run).astype(np.float64)
         f = np.bincount(run, weights=side[idx])
-        rg = (rk[idx[new]] >> np.uint64(32)).astype(np.int64)
+        rg = (rk[idx[new]] >> np.uint64(32)).astype(np.int64) - int(first_group)
         u_real -= np.bincount(rg, weights=f * (t - f) / 2.0, minlength=g_n)
         tie_real = np.bincount(rg, weights=t**3 - t, minlength=g_n)
     zf, zb, neg_b = zf.astype(np.float64), zb.astype(np.float64), neg_b.astype(np.float64)

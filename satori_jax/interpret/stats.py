@@ -49,6 +49,7 @@ from satori_jax.interpret.ranks import (  # noqa: F401 - re-exported
     _joint_keys,
     _medians_from_sorted,
     _mw_sorted,
+    _packed,
     _unsortable,
     grouped_median,
     mann_whitney_greater,
@@ -152,30 +153,28 @@ def _block_bounds(weight: np.ndarray, target: int) -> np.ndarray:
     return np.unique(np.concatenate([[0], np.clip(inner, 0, g), [g]]))
 
 
-def _pair_block(gf, fs, fd, gb, bs, g0, g1, zeros):
+def _pair_block(key, dkey, n_fg, g0, g1, zeros):
     """All per-pair statistics of the pairs ``g0 … g1 − 1`` (one block; runs in a worker thread).
 
+    ``key``: the sorted joint keys of every observation (:func:`~satori_jax.interpret.ranks._joint_keys`),
+    ``dkey`` the sorted ``(pair, distance)`` keys of the foreground: the block's are slices of them.
     ``zeros``: one ``(fg_zeros, bg_zeros)`` of ``(G,)`` arrays per conditioning direction; the
     Mann–Whitney U and p-value come back per direction.
     """
     n = g1 - g0
-    sf = (gf >= g0) & (gf < g1)
-    sb = (gb >= g0) & (gb < g1)
-    f_grp = gf[sf] - g0
-    key = _joint_keys(fs[sf], f_grp, bs[sb], gb[sb] - g0)
-    key.sort()
+    cut = np.array([g0, g1], np.uint64)
+    ks = key[slice(*np.searchsorted(key, cut << np.uint64(33)))]
+    ds = dkey[slice(*np.searchsorted(dkey, cut << np.uint64(32)))]
     u, p, n1, n2, fg_keys, bg_keys, n_f, n_b = _mw_sorted(
-        key, n, bg_zeros=np.stack([bz[g0:g1] for _, bz in zeros]),
-        fg_zeros=np.stack([fz[g0:g1] for fz, _ in zeros]))
+        ks, n, bg_zeros=np.stack([bz[g0:g1] for _, bz in zeros]),
+        fg_zeros=np.stack([fz[g0:g1] for fz, _ in zeros]), first_group=g0)
     med_fg = _medians_from_sorted(fg_keys, n_f)  # from the test's sort: no second one
     max_fg = np.full(n, -np.inf)
     has = n_f > 0
     max_fg[has] = _unsortable((fg_keys[np.cumsum(n_f)[has] - 1] & _U32).astype(np.uint32))
     med_bg = _medians_from_sorted(bg_keys, n_b)
-    f_val = fs[sf]
-    n_pos = np.bincount(f_grp[f_val > 0], minlength=n)
-    return (list(u), list(p), list(n1), list(n2), med_fg, max_fg, med_bg, grouped_median(fd[sf], f_grp, n),
-            n_pos)
+    return (list(u), list(p), list(n1), list(n2), med_fg, max_fg, med_bg,
+            _medians_from_sorted(ds, n_fg[g0:g1]))
 
 
 def filter_presence(scores: PairScores, num_filters: int) -> np.ndarray:
@@ -337,9 +336,14 @@ def test_pairs(
                           np.where(has, cb - n_bg, 0).astype(np.float64)))
     # independent blocks of pairs, a few million observations each, on a thread pool (numpy
     # releases the GIL in sorts and large element-wise operations; smaller temporaries also help)
+    # one sort of every observation (and of the foreground distances): a block is a slice of it
+    key = _joint_keys(fg.score, gf, bg.score, gb)
+    key.sort()
+    dkey = _packed(gf, np.asarray(fg.distance, np.float32))
+    n_pos = np.bincount(gf[fg.score > 0], minlength=g)
     edges = _block_bounds(n_fg + n_bg, _BLOCK_OBSERVATIONS)
     blocks = list(zip(edges[:-1], edges[1:], strict=True))
-    work = partial(_pair_block, gf, fg.score, fg.distance, gb, bg.score, zeros=sizes)
+    work = partial(_pair_block, key, dkey, n_fg, zeros=sizes)
     workers = min(len(blocks), os.cpu_count() or 1)
     if workers > 1:
         with ThreadPoolExecutor(workers) as pool:
@@ -351,7 +355,7 @@ def test_pairs(
     ps = [np.concatenate([pt[1][d] for pt in parts]) for d in range(nd)]
     n1s = [np.concatenate([pt[2][d] for pt in parts]) for d in range(nd)]
     n2s = [np.concatenate([pt[3][d] for pt in parts]) for d in range(nd)]
-    med_fg, max_fg, med_bg, med_d, n_pos = (np.concatenate([pt[k] for pt in parts]) for k in range(4, 9))
+    med_fg, max_fg, med_bg, med_d = (np.concatenate([pt[k] for pt in parts]) for k in range(4, 8))
     if isinstance(cutoff, str):
         if cutoff != "mean":
             raise ValueError(f"cutoff must be 'mean' or a number, got {cutoff!r}")
