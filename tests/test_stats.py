@@ -453,3 +453,25 @@ def test_mann_whitney_equals_the_run_walk_bit_for_bit():
         got = mann_whitney_greater(vals[:n1], fgp, vals[n1:], bgp, g, bg_zeros=bz, fg_zeros=fz)
         for a, b in zip(want, got, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+def test_distance_summary_with_a_pair_index_is_the_same():
+    from satori_jax.interpret.stats import pair_index
+
+    rng = np.random.default_rng(8)
+    f, n = 9, 40
+    ex, a, b, s, d = [], [], [], [], []
+    for e in range(n):
+        for x in range(f):
+            for y in range(x + 1, f):
+                if rng.random() < 0.3:
+                    ex.append(e), a.append(x), b.append(y)
+                    s.append(rng.random()), d.append(rng.integers(0, 60))
+    ps = PairScores(np.array(ex, np.int32), np.array(a, np.int32), np.array(b, np.int32),
+                    np.array(s, np.float32), np.array(d, np.int32), n)
+    idx = pair_index(ps, f)
+    for pairs in [(np.array([0, 2, 2, 0]), np.array([1, 5, 5, 1])), (np.array([3]), np.array([8])),
+                  (np.array([], int), np.array([], int)), (np.array([7]), np.array([8]))]:
+        want, got = distance_summary(ps, pairs, f), distance_summary(ps, pairs, f, index=idx)
+        for k in want:
+            np.testing.assert_array_equal(want[k], got[k])

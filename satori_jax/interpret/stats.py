@@ -59,6 +59,7 @@ __all__ = [
     "benjamini_hochberg",
     "conditioning_sizes",
     "distance_summary",
+    "pair_index",
     "empirical_null",
     "filter_presence",
     "grouped_median",
@@ -435,11 +436,20 @@ def finish_tests(cols: dict[str, np.ndarray], null: str = "theoretical"
 test_pairs.__test__ = False  # not a pytest test
 
 
+def pair_index(scores: PairScores, num_filters: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(sorted pair ids (E,), order (E,))`` of ``scores``: the observations of given pairs by binary
+    search (:func:`distance_summary`'s ``index``) instead of a pass over all of them per query."""
+    pid = scores.pair_id(int(num_filters))
+    order = np.argsort(pid, kind="stable")
+    return pid[order], order
+
+
 def distance_summary(
     scores: PairScores,
     pairs: tuple[np.ndarray, np.ndarray] | None = None,
     num_filters: int | None = None,
     bins: np.ndarray | None = None,
+    index: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Distance distribution of observed pairs (all, or the listed ``(filter_a, filter_b)`` pairs).
 
@@ -452,18 +462,29 @@ def distance_summary(
         significant pairs) to restrict to.
     bins
         Bin edges in bp (default: width-10 bins up to the largest distance).
+    index
+        Optional :func:`pair_index` of ``scores`` with ``num_filters`` (for many queries on the same
+        scores); the same result.
 
     Returns
     -------
     dict
-        ``distances`` (the selected distances, bp), ``bin_edges``, ``counts``, ``median``,
-        ``q25``, ``q75``.
+        ``distances`` (the selected distances, bp, in the order of ``scores``), ``bin_edges``,
+        ``counts``, ``median``, ``q25``, ``q75``.
     """
     d = scores.distance
     if pairs is not None and len(scores):
         f = int(num_filters or max(int(scores.filter_b.max()), int(np.max(pairs[1], initial=0))) + 1)
         want = np.asarray(pairs[0], np.int64) * f + np.asarray(pairs[1], np.int64)
-        d = d[np.isin(scores.pair_id(f), want)]
+        if index is not None:
+            spid, order = index
+            want = np.unique(want)
+            lo, hi = np.searchsorted(spid, want, "left"), np.searchsorted(spid, want, "right")
+            n = hi - lo
+            start = np.repeat(lo - np.concatenate([[0], np.cumsum(n)[:-1]]), n)
+            d = d[np.sort(order[start + np.arange(int(n.sum()))])]
+        else:
+            d = d[np.isin(scores.pair_id(f), want)]
     if bins is None:
         top = int(d.max()) if d.size else 0
         bins = np.arange(0, top + 11, 10)
