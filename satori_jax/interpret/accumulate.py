@@ -199,7 +199,7 @@ class ExactAccumulator:
     def test(self, chunks: Callable[[], Iterator[Mapping]], method: str, num_filters: int,
              opts) -> MethodTest:
         from satori_jax.interpret.interactions import PairScores
-        from satori_jax.interpret.stats import distance_summary, test_pairs
+        from satori_jax.interpret.stats import distance_summary, pair_index, test_pairs
 
         fg = PairScores.concat([z[f"{method}/fg/scores"] for z in chunks()])
         bg = PairScores.concat([z[f"{method}/bg/scores"] for z in chunks()])
@@ -209,14 +209,21 @@ class ExactAccumulator:
         cut_value = (float(np.mean(fg.score, dtype=np.float64)) if len(fg) else None) if cut == "mean" \
             else float(cut)
 
+        index: list = []  # pair_index(fg), built at the first query (plots ask for many)
+
+        def select(fa: np.ndarray, fb: np.ndarray) -> dict:
+            if not index:
+                index.append(pair_index(fg, num_filters))
+            return distance_summary(fg, (fa, fb), num_filters, index=index[0])
+
         def summary(fa: np.ndarray, fb: np.ndarray) -> dict:
-            d = distance_summary(fg, (fa, fb), num_filters)
+            d = select(fa, fb)
             return {k: d[k] for k in ("median", "q25", "q75")}
 
         def distances(fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
             if len(fa) == 0 or len(fg) == 0:
                 return np.zeros(0)
-            return distance_summary(fg, (np.minimum(fa, fb), np.maximum(fa, fb)), num_filters)["distances"]
+            return select(np.minimum(fa, fb), np.maximum(fa, fb))["distances"]
 
         return MethodTest(stats, cut_value, fg.num_pairs(), fg.n_examples, bg.n_examples,
                           info["null_centre"], info["null_scale"], summary, distances)

@@ -141,7 +141,7 @@ def filter_thresholds(
     Returns
     -------
     np.ndarray
-        ``(F,)`` float32 thresholds (streamed; the running max stays on the device).
+        ``(F,)`` float32 thresholds (streamed: a running maximum over the chunks).
     """
     if len(codes) == 0:
         raise ValueError("filter_thresholds needs at least one example")
@@ -149,8 +149,8 @@ def filter_thresholds(
     mask_all = np.ones(len(codes), bool)
     for _, _, (c, m) in padded_batches(len(codes), batch_size, codes, mask_all, verbose=verbose,
                                        desc="thresholds"):
-        mx = _chunk_max(model, variables, c, m)
-        running = mx if running is None else jnp.maximum(running, mx)
+        mx = np.asarray(_chunk_max(model, variables, c, m))
+        running = mx if running is None else np.maximum(running, mx)  # on the host: nothing to compile
     return np.asarray(running, np.float32) * np.float32(fraction)
 
 

@@ -456,47 +456,54 @@ class _Driver:
         images: dict[str, Any] = {"logos": [], "attention": [], "overlap": None, "extra": []}
         top_codes = np.stack([x[2] for x in self.tops])
         top_targets = np.stack([x[3] for x in self.tops]).astype(bool)
-        if o.plots:
-            self.timed("motif_plots", lambda: outputs.motif_plots(
-                out, pwms, matches, self.tops, self.thresholds, self.model, self.variables, self.cfg, images,
-                o.max_logos, log))
-
-        summary_methods: dict[str, dict] = {}
-        tables, tf_tables, top_labels = {}, {}, {}
-        chunks = self.store.reader(2, self.n_chunks)
-        for m in o.methods:
-            t = time.perf_counter()
-            res = self.acc.test(chunks, m, self.num_filters, o)
-            stats = res.stats
-            rows, tf_rows, sig, fam_counts, excess = outputs.method_tables(
-                out, m, stats, matches, self.num_filters, o.alpha, o.min_effect)
-            n_sig = int(sig.sum())
-            tables[m], tf_tables[m] = rows, tf_rows
-            top_labels[m] = [report.pair_label(r["tf_a"], r["tf_b"]) for r in tf_rows]
-            dist = res.distance_summary(stats["filter_a"][sig], stats["filter_b"][sig]) if sig.any() else None
-            seconds = method_seconds[m] + time.perf_counter() - t
-            entry = outputs.method_entry(
-                n_examples=res.n_examples, n_background=res.n_background, n_observed=res.n_observed,
-                cut_value=res.cut_value, rows=rows, tf_rows=tf_rows, n_sig=n_sig, fam_counts=fam_counts,
-                seconds=seconds, dist=dist, truth=self.truth, excess=excess)
-            entry["null"] = {"kind": o.null, "centre": res.null_centre, "scale": res.null_scale}
-            summary_methods[m] = entry
-            log(f"method {m}: {len(rows)} pairs tested, {n_sig} significant filter pairs, "
-                f"{len(tf_rows)} TF pairs ({len(excess['tf_rows'])} beyond their filters' enrichment), "
-                f"{seconds:.1f} s")
+        drawer = outputs.LogoDrawer()  # logos in a worker process while the tests and tables go on
+        try:
             if o.plots:
+                self.timed("motif_plots", lambda: outputs.motif_plots(
+                    out, pwms, matches, self.tops, self.thresholds, self.model, self.variables, self.cfg,
+                    images, o.max_logos, log, drawer))
+
+            summary_methods: dict[str, dict] = {}
+            tables, tf_tables, top_labels = {}, {}, {}
+            chunks = self.store.reader(2, self.n_chunks)
+            for m in o.methods:
                 t = time.perf_counter()
-                images[m] = outputs.method_plots(out, m, tf_rows, fam_counts, res.distances)
-                scorer = self.scorers[m]
-                if scorer.plots is not None:
-                    try:
-                        images["extra"].extend(scorer.plots(self.ctx, out, top_codes, top_targets))
-                    except Exception as exc:  # noqa: BLE001 - a plot must not sink the run
-                        log(f"{m} plots skipped: {exc}")
-                log.step(f"plots_{m}", time.perf_counter() - t)
-        outputs.overlap_plot(out, images, top_labels, list(o.methods), o.plots)
-        if o.plots:
-            self.timed("pair_logos", lambda: outputs.pair_logos(out, pwms, matches, tf_tables, images))
+                res = self.acc.test(chunks, m, self.num_filters, o)
+                stats = res.stats
+                rows, tf_rows, sig, fam_counts, excess = outputs.method_tables(
+                    out, m, stats, matches, self.num_filters, o.alpha, o.min_effect)
+                n_sig = int(sig.sum())
+                tables[m], tf_tables[m] = rows, tf_rows
+                top_labels[m] = [report.pair_label(r["tf_a"], r["tf_b"]) for r in tf_rows]
+                dist = (res.distance_summary(stats["filter_a"][sig], stats["filter_b"][sig]) if sig.any()
+                        else None)
+                seconds = method_seconds[m] + time.perf_counter() - t
+                entry = outputs.method_entry(
+                    n_examples=res.n_examples, n_background=res.n_background, n_observed=res.n_observed,
+                    cut_value=res.cut_value, rows=rows, tf_rows=tf_rows, n_sig=n_sig, fam_counts=fam_counts,
+                    seconds=seconds, dist=dist, truth=self.truth, excess=excess)
+                entry["null"] = {"kind": o.null, "centre": res.null_centre, "scale": res.null_scale}
+                summary_methods[m] = entry
+                log(f"method {m}: {len(rows)} pairs tested, {n_sig} significant filter pairs, "
+                    f"{len(tf_rows)} TF pairs ({len(excess['tf_rows'])} beyond their filters' enrichment), "
+                    f"{seconds:.1f} s")
+                if o.plots:
+                    t = time.perf_counter()
+                    images[m] = outputs.method_plots(out, m, tf_rows, fam_counts, res.distances)
+                    scorer = self.scorers[m]
+                    if scorer.plots is not None:
+                        try:
+                            images["extra"].extend(scorer.plots(self.ctx, out, top_codes, top_targets))
+                        except Exception as exc:  # noqa: BLE001 - a plot must not sink the run
+                            log(f"{m} plots skipped: {exc}")
+                    log.step(f"plots_{m}", time.perf_counter() - t)
+            outputs.overlap_plot(out, images, top_labels, list(o.methods), o.plots)
+            if o.plots:
+                self.timed("pair_logos",
+                           lambda: outputs.pair_logos(out, pwms, matches, tf_tables, images, drawer))
+                self.timed("logos_wait", drawer.wait)  # the report embeds them
+        finally:
+            drawer.close()
         summary = {"methods": summary_methods, "run": self.run_summary(n_sites, n_matched)}
         return outputs.write_outputs(out, summary, self.truth, self.t_start, tables, tf_tables, images,
                                      log)

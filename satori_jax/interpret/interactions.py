@@ -13,6 +13,10 @@ example, never the ``F²·L'²`` product (see :func:`pair_maxima`).
 Every interaction method is a *scorer* ``map_fn(variables, x (B, L, 4), targets (B, C)) ->
 (conv (B, L_conv, F), score_map (B, L', L'))``; :func:`score_examples` runs it over examples in
 fixed-shape jit-compiled chunks and returns the observed entries as a sparse :class:`PairScores`.
+On the CPU backend the maps and the activity come from the device and the pairing runs on the host
+over the active entries only (:mod:`satori_jax.interpret.host_pairs`: the same entries, bit for bit,
+at a fraction of the dense work); on accelerators the dense reductions of :func:`pair_maxima` run
+on the device.
 
 Data parallelism: with more than one device (:func:`jax.device_count`), every per-chunk call of the
 interpretation methods (here, in :mod:`~satori_jax.interpret.fis`, :mod:`~satori_jax.interpret.dfim`
@@ -39,11 +43,13 @@ from satori_jax.interpret.activity import _one_hot, padded_batches, pooled_activ
 from satori_jax.parallel import to_host
 
 __all__ = [
+    "HOST_PAIRING",
     "Placement",
     "PairScores",
     "pair_maxima",
     "pair_scores",
     "pairs_from_maps",
+    "host_pairing",
     "score_examples",
     "symmetrize",
     "use_mesh",
@@ -326,6 +332,32 @@ def _to_pairs(chunks: Iterable[tuple[int, int, np.ndarray, np.ndarray]], num_fil
     return PairScores(*cols, n_examples=int(n_examples))
 
 
+#: ``None``: pair on the host (:mod:`satori_jax.interpret.host_pairs`) when the default backend is
+#: the CPU and numba imports; ``True`` / ``False`` force the host / the device path (tests compare them).
+HOST_PAIRING: bool | None = None
+
+
+def host_pairing() -> bool:
+    """Whether pair maxima are taken on the host (see :data:`HOST_PAIRING`)."""
+    if HOST_PAIRING is not None:
+        return bool(HOST_PAIRING)
+    from satori_jax.interpret import host_pairs
+
+    return jax.default_backend() == "cpu" and host_pairs.available()
+
+
+def _collect(parts: Iterable[tuple[np.ndarray, ...]], pool_size: int, n_examples: int) -> PairScores:
+    """:class:`PairScores` from :func:`satori_jax.interpret.host_pairs.pair_entries` parts (bp distances)."""
+    cols: list[list[np.ndarray]] = [[], [], [], [], []]
+    for part in parts:
+        for k in range(5):
+            cols[k].append(part[k])
+    if not cols[0]:
+        return PairScores.empty(n_examples)
+    ex, fa, fb, sc, d = (np.concatenate(c) for c in cols)
+    return PairScores(ex, fa, fb, sc, (d * np.int32(pool_size)).astype(np.int32), n_examples=int(n_examples))
+
+
 def pairs_from_maps(
     score_maps: np.ndarray | Iterable[np.ndarray],
     active: np.ndarray | Iterable[np.ndarray],
@@ -350,6 +382,12 @@ def pairs_from_maps(
     if isinstance(score_maps, np.ndarray | jax.Array) and isinstance(active, np.ndarray | jax.Array):
         score_maps, active = np.asarray(score_maps), np.asarray(active)
         n, f = score_maps.shape[0], active.shape[-1]
+        if host_pairing():
+            from satori_jax.interpret.host_pairs import pair_entries
+
+            bs = max(1, int(batch_size))
+            return _collect((pair_entries(score_maps[k:k + bs], active[k:k + bs], start=k)
+                             for k in range(0, n, bs)), pool_size, n)
 
         def gen():
             ones = np.ones(n, bool)
@@ -362,14 +400,28 @@ def pairs_from_maps(
     chunks = []
     start = 0
     f = None
+    host = host_pairing()
     for s, a in zip(score_maps, active, strict=False):
         s, a = np.asarray(s), np.asarray(a)
         f = a.shape[-1]
-        chunks.append((start, s.shape[0], *_pair_rows(s, a, np.ones(s.shape[0], bool))))
+        if host:
+            from satori_jax.interpret.host_pairs import pair_entries
+
+            chunks.append(pair_entries(s, a, start=start))
+        else:
+            chunks.append((start, s.shape[0], *_pair_rows(s, a, np.ones(s.shape[0], bool))))
         start += s.shape[0]
     if f is None:
         return PairScores.empty(0)
+    if host:
+        return _collect(chunks, pool_size, start)
     return _to_pairs(chunks, f, pool_size, start)
+
+
+@partial(jax.jit, static_argnums=(0, 1))
+def _map_chunk(map_fn: Callable, pool_size: int, variables, codes, targets, thresholds):
+    conv, smap = map_fn(variables, _one_hot(codes), targets)
+    return smap.astype(jnp.float32), pooled_activity(conv, thresholds, pool_size)
 
 
 @partial(jax.jit, static_argnums=(0, 1))
@@ -426,6 +478,18 @@ def score_examples(
     thr = place.replicate(jnp.asarray(thresholds, jnp.float32))
     variables = place.replicate(variables)
     ones = np.ones(n, bool)
+
+    if host_pairing():  # maps and activity on the device, the pairing on the host (module docstring)
+        from satori_jax.interpret.host_pairs import pair_entries
+
+        def entries():
+            for start, nv, chunk in place.batches(n, batch_size, codes, targets, ones, verbose=verbose,
+                                                  desc=desc):
+                c, t, _ = place.shard(chunk)
+                smap, act = _map_chunk(map_fn, pool, variables, c, t, thr)
+                yield pair_entries(to_host(smap)[:nv], to_host(act)[:nv], start=start)
+
+        return _collect(entries(), pool, n)
 
     def gen():
         for start, nv, chunk in place.batches(n, batch_size, codes, targets, ones, verbose=verbose,

@@ -5,18 +5,20 @@ Shared by every test set the driver (:func:`satori_jax.interpret.driver.interpre
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import jax
 import numpy as np
 
 if TYPE_CHECKING:
     from satori_jax.interpret.evaluate import Truth
 
-__all__ = ["Log", "method_entry", "method_plots", "method_tables", "motif_plots", "overlap_plot",
-           "write_outputs"]
+__all__ = ["Log", "LogoDrawer", "method_entry", "method_plots", "method_tables", "motif_plots",
+           "overlap_plot", "write_outputs"]
 
 
 class Log:
@@ -167,29 +169,127 @@ def write_outputs(out: Path, summary: dict, truth: Truth | None, t_start: float,
     return summary
 
 
-def pair_logos(out: Path, pwms: np.ndarray, matches, tf_tables, images: dict) -> None:
+class LogoDrawer:
+    """Draws sequence logos (:func:`satori_jax.interpret.plots.logo`); a batch of at least
+    ``background_from`` of them goes to a worker process (``python -m satori_jax.interpret.plots``,
+    which imports matplotlib but not JAX) while the caller goes on with the tests and tables.
+
+    A logo is a pure function of its PWM and title, so where it is drawn changes no byte of it.
+    :meth:`wait` (before the report embeds the files) draws here whatever a worker did not (it could
+    not start, or failed), so the outputs never depend on the worker.
+    """
+
+    def __init__(self, background_from: int = 8) -> None:
+        self.background_from = int(background_from)
+        self.paths: set[Path] = set()
+        self.worker = None  # (process, job file, jobs)
+
+    def draw_all(self, jobs: list[tuple[np.ndarray, Path, str]]) -> None:
+        """Draw ``(pwm (K, 4), path, title)`` logos (those not drawn yet)."""
+        from satori_jax.interpret import plots as plot_lib
+
+        jobs = [(np.asarray(pwm, np.float64), Path(path), str(title)) for pwm, path, title in jobs
+                if Path(path) not in self.paths]
+        self.paths.update(path for _, path, _ in jobs)
+        if self.worker is None and len(jobs) >= self.background_from:
+            self.worker = self._start(jobs)
+            if self.worker is not None:
+                return
+        for pwm, path, title in jobs:
+            plot_lib.logo(pwm, path, title=title)
+
+    @staticmethod
+    def _start(jobs):
+        """The worker on ``jobs`` (``None`` when it cannot start: the caller draws them)."""
+        import os
+        import subprocess
+        import tempfile
+
+        import satori_jax
+
+        if len({pwm.shape for pwm, _, _ in jobs}) != 1:
+            return None
+        fd, name = tempfile.mkstemp(prefix="satori_logos_", suffix=".npz")
+        os.close(fd)
+        root = str(Path(satori_jax.__file__).resolve().parent.parent)  # this satori_jax, wherever it is
+        path_var = os.pathsep.join(x for x in (root, os.environ.get("PYTHONPATH")) if x)
+        try:
+            np.savez(name, pwms=np.stack([pwm for pwm, _, _ in jobs]),
+                     paths=np.array([str(p) for _, p, _ in jobs]),
+                     titles=np.array([title for _, _, title in jobs]))
+            proc = subprocess.Popen([sys.executable, "-m", "satori_jax.interpret.plots", name],
+                                    env={**os.environ, "PYTHONPATH": path_var}, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        except (OSError, ValueError):
+            Path(name).unlink(missing_ok=True)
+            return None
+        return proc, Path(name), jobs
+
+    def drawn(self, path: Path) -> bool:
+        """Drawn (or being drawn) by this drawer, or already on disk."""
+        return Path(path) in self.paths or Path(path).is_file()
+
+    def wait(self) -> None:
+        """Every logo is on disk; the worker is gone (what it did not draw is drawn here)."""
+        from satori_jax.interpret import plots as plot_lib
+
+        if self.worker is None:
+            return
+        proc, name, jobs = self.worker
+        self.worker = None
+        try:
+            proc.communicate()
+        finally:
+            name.unlink(missing_ok=True)
+        for pwm, path, title in jobs:
+            if proc.returncode != 0 or not path.is_file():
+                plot_lib.logo(pwm, path, title=title)
+
+    def close(self) -> None:
+        """Stop a worker still drawing (after an error elsewhere)."""
+        if self.worker is not None:
+            proc, name, _ = self.worker
+            self.worker = None
+            proc.kill()
+            proc.communicate()
+            name.unlink(missing_ok=True)
+
+
+def pair_logos(out: Path, pwms: np.ndarray, matches, tf_tables, images: dict,
+               drawer: LogoDrawer | None = None) -> None:
     """Logos of the filters behind each method's top TF pairs (named or not) into
     ``images["pair_logos"]`` (``{filter: path}``), reusing those :func:`motif_plots` drew."""
-    from satori_jax.interpret import plots as plot_lib
     from satori_jax.interpret.report_html import top_filters
 
+    drawer = drawer if drawer is not None else LogoDrawer()
     by_filter = {m.filter: m for m in matches}
     drawn = images.setdefault("pair_logos", {})
+    jobs = []
     for f in top_filters(tf_tables):
         path = out / "logos" / f"filter{f}.png"
-        if not path.is_file():
+        if not drawer.drawn(path):
             m = by_filter.get(f)
             name = f"{m.target} q={m.q_value:.2g}" if m is not None and m.matched else "no database match"
-            path = plot_lib.logo(pwms[f], path, title=f"filter{f}: {name}")
+            jobs.append((pwms[f], path, f"filter{f}: {name}"))
         drawn[f] = path
+    drawer.draw_all(jobs)
 
 
 def _safe_name(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)
 
 
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _top_maps(model, pool: int, variables, x, thresholds):
+    """Conv activations, raw attention (max over heads) and pooled activity of a few examples."""
+    from satori_jax.interpret.activity import pooled_activity
+
+    _, inter = model.apply(variables, x, train=False)
+    return inter["conv"], inter["attention"].max(axis=1), pooled_activity(inter["conv"], thresholds, pool)
+
+
 def motif_plots(out: Path, pwms: np.ndarray, matches, tops, thresholds: np.ndarray, model, variables, cfg,
-                images: dict, max_logos: int, log: Log) -> None:
+                images: dict, max_logos: int, log: Log, drawer: LogoDrawer | None = None) -> None:
     """Logos of the matched filters and attention heatmaps of the most confident foreground examples.
 
     Parameters
@@ -200,28 +300,32 @@ def motif_plots(out: Path, pwms: np.ndarray, matches, tops, thresholds: np.ndarr
         ``[(confidence, id, codes (L,) uint8, targets (C,) bool), ...]`` the examples to draw.
     images
         The report's image lists; ``images["logos"]`` and ``images["attention"]`` are extended.
+    drawer
+        Where the logos are drawn (:class:`LogoDrawer`; the caller waits for it before the report);
+        default: here, now.
     """
     import jax.numpy as jnp
 
     from satori_jax.data.encoding import one_hot
     from satori_jax.interpret import plots as plot_lib
-    from satori_jax.interpret.activity import pooled_activity
 
     ranked = sorted((m for m in matches if m.matched), key=lambda m: (m.q_value, m.filter))[:max_logos]
-    for m in ranked:
-        p = plot_lib.logo(pwms[m.filter], out / "logos" / f"filter{m.filter}.png",
-                          title=f"filter{m.filter}: {m.target} ({m.target_id}) q={m.q_value:.2g}")
+    jobs = [(pwms[m.filter], out / "logos" / f"filter{m.filter}.png",
+             f"filter{m.filter}: {m.target} ({m.target_id}) q={m.q_value:.2g}") for m in ranked]
+    (drawer if drawer is not None else LogoDrawer(background_from=len(jobs) + 1)).draw_all(jobs)
+    for m, (_, p, _) in zip(ranked, jobs, strict=True):
         images["logos"].append((p, f"filter{m.filter} ~ {m.target}, {m.n_sites} sites"))
     if not tops:
         return
     try:
         codes = np.stack([x[2] for x in tops])
-        _, inter = model.apply(variables, one_hot(jnp.asarray(codes)), train=False)
-        attn = np.asarray(inter["attention"]).max(axis=1)
         pool = int(cfg.model.pool_size)
-        active = np.asarray(pooled_activity(inter["conv"], jnp.asarray(thresholds), pool))  # (n, L', F)
+        # one compiled call (op by op, each operation of the model would compile on its own)
+        conv, attn, active = _top_maps(model, pool, variables, one_hot(jnp.asarray(codes)),
+                                       jnp.asarray(thresholds))
+        attn, active, conv = np.asarray(attn), np.asarray(active), np.asarray(conv)  # active: (n, L', F)
         lp = active.shape[1]
-        c = np.asarray(inter["conv"])[:, : lp * pool].reshape(len(codes), lp, pool, -1).max(axis=2)
+        c = conv[:, : lp * pool].reshape(len(codes), lp, pool, -1).max(axis=2)
         names = {mm.filter: mm.target for mm in matches if mm.matched}
         for e, (_, rid, _, _) in enumerate(tops):
             marks = []

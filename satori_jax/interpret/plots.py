@@ -1,12 +1,13 @@
-"""PNG plots of the interpretation outputs (matplotlib, Agg backend; logomaker for logos).
+"""PNG plots of the interpretation outputs (matplotlib, Agg backend).
 
-Every function writes one PNG and returns its path; matplotlib and logomaker are imported inside
+Every function writes one PNG and returns its path; matplotlib is imported inside
 the functions so that importing this module costs nothing. :func:`heatmap` is the generic
 matrix plot other methods reuse (e.g. DFIM's ``(L, L)`` maxFIS map of one sequence).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -48,19 +49,65 @@ def _save(fig, path: str | os.PathLike) -> Path:
     return path
 
 
+#: logomaker's "classic" colours (the logos used to be drawn by logomaker; same figure, faster).
+_LOGO_COLORS = {"A": (0.0, 0.5, 0.0), "C": (0.0, 0.0, 1.0), "G": (1.0, 0.65, 0.0), "T": (1.0, 0.0, 0.0)}
+_GLYPH_WIDTH = 0.95  # logomaker's Glyph width: the share of a position a letter fills
+
+
+@functools.cache
+def _glyph(char: str, flip: bool = False):
+    """A letter's outline at size 1 (bold sans, as logomaker draws it) and its extents, built once."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+    from matplotlib.transforms import Affine2D
+
+    path = TextPath((0, 0), char, size=1, prop=FontProperties(family="sans", weight="bold"))
+    if flip:
+        path = Affine2D().scale(sx=1, sy=-1).transform_path(path)
+    return path, path.get_extents()
+
+
+def _logo_patches(ax, heights: np.ndarray) -> None:
+    """Stacked letters of an ``(K, 4)`` ACGT height matrix on ``ax``, exactly as ``logomaker.Logo``
+    (``color_scheme="classic"``, its defaults) lays them out, with the glyph outlines built once
+    instead of per letter and no data-limit update per letter (the caller sets the limits)."""
+    from matplotlib.patches import PathPatch
+    from matplotlib.transforms import Affine2D
+
+    letters = np.array(list("ACGT"))
+    msc = _glyph("E")[1]  # logomaker: no letter stretched wider than an E
+    for pos, row in enumerate(heights):
+        order = np.argsort(row)  # smallest first: the biggest on top
+        vs, cs = row[order], letters[order]
+        floor = float(np.sum(vs * (vs < 0)))
+        for v, c in zip(vs, cs, strict=True):
+            ceiling = floor + abs(v)
+            height = ceiling - floor
+            if height != 0.0:
+                path, box = _glyph(str(c), bool(v < 0))
+                hstretch = min(_GLYPH_WIDTH / box.width, _GLYPH_WIDTH / msc.width)
+                shift = (_GLYPH_WIDTH - hstretch * box.width) / 2.0
+                transform = (Affine2D().translate(tx=-box.xmin, ty=-box.ymin)
+                             .scale(sx=hstretch, sy=height / box.height)
+                             .translate(tx=pos - _GLYPH_WIDTH / 2.0 + shift, ty=floor))
+                patch = PathPatch(transform.transform_path(path), facecolor=_LOGO_COLORS[str(c)],
+                                  zorder=0, alpha=1.0, edgecolor="black", linewidth=0.0)
+                patch.set_in_layout(False)  # inside the axes: the tight bounding box is the same without it
+                ax.add_artist(patch)
+            floor = ceiling
+    ax.axhline(zorder=-1, color=(0.0, 0.0, 0.0), linewidth=0.5)  # logomaker's baseline
+    ax.set_xlim([-_GLYPH_WIDTH / 2.0, len(heights) - 1 + _GLYPH_WIDTH / 2.0])
+
+
 def logo(pwm: np.ndarray, path: str | os.PathLike, title: str = "") -> Path:
     """Information-content sequence logo of a ``(K, 4)`` ACGT probability matrix."""
-    import logomaker
-    import pandas as pd
-
     plt = _plt()
     p = np.asarray(pwm, np.float64)
     p = p / p.sum(axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         ic = 2.0 + np.where(p > 0, p * np.log2(np.where(p > 0, p, 1.0)), 0.0).sum(axis=1)
-    df = pd.DataFrame(p * ic[:, None], columns=list("ACGT"))
     fig, ax = plt.subplots(figsize=(max(3.0, 0.35 * len(p)), 1.8))
-    logomaker.Logo(df, ax=ax, color_scheme="classic")
+    _logo_patches(ax, p * ic[:, None])
     ax.set_ylim(0, 2)
     ax.set_ylabel("bits")
     ax.set_xticks([])
@@ -266,3 +313,18 @@ def method_overlap(top_pairs: Mapping[str, Sequence[str]], path: str | os.PathLi
     if title:
         fig.suptitle(title, fontsize=9)
     return _save(fig, path)
+
+
+def _draw_logo_jobs(job_file: str) -> None:
+    """Worker of :class:`satori_jax.interpret.outputs.LogoDrawer`: the logos listed in ``job_file``
+    (``.npz`` with ``pwms (N, K, 4)``, ``paths (N,)``, ``titles (N,)``)."""
+    with np.load(job_file, allow_pickle=False) as z:
+        pwms, paths, titles = z["pwms"], [str(x) for x in z["paths"]], [str(x) for x in z["titles"]]
+    for pwm, path, title in zip(pwms, paths, titles, strict=True):
+        logo(pwm, path, title=title)
+
+
+if __name__ == "__main__":  # python -m satori_jax.interpret.plots JOB_FILE (the logo worker)
+    import sys
+
+    _draw_logo_jobs(sys.argv[1])

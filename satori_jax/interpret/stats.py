@@ -1,6 +1,6 @@
 """Statistics of filter-pair scores: grouped one-sided Mann–Whitney U, Benjamini–Hochberg.
 
-All tests run at once for every filter pair (a group) with sorts and bincounts on the host; no
+All tests run at once for every filter pair (a group) with one sort per block of pairs on the host; no
 Python loop over pairs.
 
 Choices (SATORI 2.0 procedure, DESIGN step 8, with a partner-conditioned sample):
@@ -44,11 +44,22 @@ from scipy.special import ndtr
 
 from satori_jax.interpret.interactions import PairScores
 from satori_jax.interpret.options import NULLS, TESTS
+from satori_jax.interpret.ranks import (  # noqa: F401 - re-exported
+    _U32,
+    _joint_keys,
+    _medians_from_sorted,
+    _mw_sorted,
+    _packed,
+    _unsortable,
+    grouped_median,
+    mann_whitney_greater,
+)
 
 __all__ = [
     "benjamini_hochberg",
     "conditioning_sizes",
     "distance_summary",
+    "pair_index",
     "empirical_null",
     "filter_presence",
     "grouped_median",
@@ -59,134 +70,8 @@ __all__ = [
 ]
 
 
-_U32 = np.uint64(0xFFFFFFFF)
 EMPIRICAL_MIN_TESTS = 100  # fewest tested pairs from which empirical_null estimates a null
 _BLOCK_OBSERVATIONS = 2_000_000  # per block of pairs in test_pairs (foreground + background)
-
-
-def _sortable(values: np.ndarray) -> np.ndarray:
-    """Order-preserving map float32 -> uint32 (so (group, value) packs into one uint64 sort key)."""
-    v = np.ascontiguousarray(np.asarray(values, np.float32))
-    v = np.where(v == 0, np.float32(0), v)  # -0.0 == 0.0
-    bits = v.view(np.uint32)
-    neg = (bits >> np.uint32(31)).astype(bool)
-    return np.where(neg, ~bits, bits | np.uint32(0x80000000)).astype(np.uint32)
-
-
-def _unsortable(bits: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`_sortable`."""
-    bits = np.asarray(bits, np.uint32)
-    pos = (bits >> np.uint32(31)).astype(bool)
-    return np.where(pos, bits & np.uint32(0x7FFFFFFF), ~bits).astype(np.uint32).view(np.float32)
-
-
-def _packed(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Sorted uint64 keys ``group << 32 | sortable(value)`` (``np.sort``: much faster than argsort)."""
-    key = np.asarray(groups).astype(np.uint64) << np.uint64(32)
-    key |= _sortable(values).astype(np.uint64)
-    key.sort()
-    return key
-
-
-def _medians_from_sorted(keys: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Per-group medians from sorted packed keys and the group sizes ``(G,)`` (NaN when empty)."""
-    out = np.full(counts.shape[0], np.nan)
-    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    has = counts > 0
-    lo = start[has] + (counts[has] - 1) // 2
-    hi = start[has] + counts[has] // 2
-    vals = lambda k: _unsortable((keys[k] & _U32).astype(np.uint32)).astype(np.float64)  # noqa: E731
-    out[has] = (vals(lo) + vals(hi)) / 2.0
-    return out
-
-
-def mann_whitney_greater(
-    fg_values: np.ndarray,
-    fg_group: np.ndarray,
-    bg_values: np.ndarray,
-    bg_group: np.ndarray,
-    n_groups: int,
-    bg_zeros: np.ndarray | None = None,
-    fg_zeros: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One-sided Mann–Whitney U test (foreground > background) for every group at once.
-
-    Matches ``scipy.stats.mannwhitneyu(fg, bg, alternative="greater", method="asymptotic",
-    use_continuity=True)`` per group: midranks for ties, normal approximation with tie correction
-    and continuity correction. One ``np.sort`` of packed ``(group, value, side)`` keys, then
-    per-run counts: ``U = Σ_runs f·(b_below + b/2)``, tie term ``Σ_runs (t³ − t)``.
-
-    Parameters
-    ----------
-    fg_values, fg_group
-        ``(E1,)`` values and their group in ``0 … n_groups − 1``.
-    bg_values, bg_group
-        ``(E2,)``.
-    n_groups
-        ``G``.
-    bg_zeros, fg_zeros
-        Optional ``(G,)`` counts of extra background / foreground observations equal to 0 per group,
-        or ``(D, G)``: ``D`` tests of the same observations with different zero counts (one sort).
-
-    Returns
-    -------
-    u, p, n1, n2
-        ``(G,)`` (or ``(D, G)``) U statistic of the foreground, one-sided p-value (NaN where a side
-        is empty), and the sample sizes.
-    """
-    g_fg = np.asarray(fg_group).astype(np.uint64)
-    g_bg = np.asarray(bg_group).astype(np.uint64)
-    keys = [
-        (g_fg << np.uint64(33)) | (_sortable(fg_values).astype(np.uint64) << np.uint64(1)) | np.uint64(1),
-        (g_bg << np.uint64(33)) | (_sortable(bg_values).astype(np.uint64) << np.uint64(1)),
-    ]
-    one_d = all(z is None or np.ndim(z) == 1 for z in (bg_zeros, fg_zeros))
-    ex_b = np.zeros((1, n_groups)) if bg_zeros is None else np.atleast_2d(np.asarray(bg_zeros, np.float64))
-    ex_f = np.zeros((1, n_groups)) if fg_zeros is None else np.atleast_2d(np.asarray(fg_zeros, np.float64))
-    d = max(ex_b.shape[0], ex_f.shape[0])
-    ex_b, ex_f = np.broadcast_to(ex_b, (d, n_groups)), np.broadcast_to(ex_f, (d, n_groups))
-    zero = np.uint64(_sortable(np.zeros(1))[0])
-    need = (ex_b > 0).any(axis=0) | (ex_f > 0).any(axis=0)
-    zg = np.flatnonzero(need).astype(np.uint64)  # one pseudo zero per group, weighted below
-    keys.append((zg << np.uint64(33)) | (zero << np.uint64(1)))
-    key = np.concatenate(keys)
-    u = np.full((d, n_groups), np.nan)
-    p = np.full((d, n_groups), np.nan)
-    if key.size == 0:
-        n1, n2 = ex_f.copy(), ex_b.copy()
-    else:
-        key.sort()
-        run_key = key >> np.uint64(1)
-        starts = np.flatnonzero(np.concatenate([[True], run_key[1:] != run_key[:-1]]))
-        length = np.diff(np.concatenate([starts, [key.size]])).astype(np.float64)
-        f0 = np.add.reduceat((key & np.uint64(1)).astype(np.float64), starts)
-        rk = run_key[starts]
-        g = (rk >> np.uint64(32)).astype(np.int64)
-        is_zero = ((rk & _U32) == zero) & need[g]  # the run holding a group's pseudo zero
-        b0 = length - f0 - is_zero
-        # every direction shares the sort; only the weights of the zero runs differ
-        f = f0[None, :] + np.where(is_zero[None, :], ex_f[:, g], 0.0)
-        b = b0[None, :] + np.where(is_zero[None, :], ex_b[:, g], 0.0)
-        cb = np.cumsum(b, axis=1) - b  # background weight before each run (all groups)
-        first = np.concatenate([[True], g[1:] != g[:-1]])
-        group_start = np.zeros((d, n_groups))
-        group_start[:, g[first]] = cb[:, first]
-        below = cb - group_start[:, g]
-        t = f + b
-        n1, n2, u1, tie_term = (np.stack([np.bincount(g, weights=w[k], minlength=n_groups) for k in range(d)])
-                                for w in (f, b, f * (below + b / 2.0), t**3 - t))
-        n = n1 + n2
-        ok = (n1 > 0) & (n2 > 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mu = n1 * n2 / 2.0
-            sd = np.sqrt(n1 * n2 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0))))
-            z = (u1 - mu - 0.5) / sd
-            pv = np.clip(ndtr(-z), 0.0, 1.0)
-        u[ok] = u1[ok]
-        p[ok] = pv[ok]
-    if one_d:
-        return u[0], p[0], n1[0], n2[0]
-    return u, p, n1, n2
 
 
 def p_greater_than_zeros(n_fg: np.ndarray, n_positive: np.ndarray, n_zeros: np.ndarray) -> np.ndarray:
@@ -257,24 +142,6 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def grouped_median(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
-    """Median of ``values`` (as float32) per group (NaN for empty groups); ``(E,)`` -> ``(G,)``."""
-    return _grouped_stats(np.asarray(values), groups, n_groups)[0]
-
-
-def _grouped_stats(values: np.ndarray, groups: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-group median and maximum (NaN / -inf for empty groups) from one packed sort."""
-    counts = np.bincount(np.asarray(groups, np.int64), minlength=n_groups)
-    mx = np.full(n_groups, -np.inf)
-    if values.size == 0:
-        return np.full(n_groups, np.nan), mx
-    keys = _packed(groups, values)
-    has = counts > 0
-    last = np.cumsum(counts)[has] - 1
-    mx[has] = _unsortable((keys[last] & _U32).astype(np.uint32))
-    return _medians_from_sorted(keys, counts), mx
-
-
 def _block_bounds(weight: np.ndarray, target: int) -> np.ndarray:
     """Edges ``[0, …, G]`` of contiguous group blocks holding about ``target`` observations each."""
     g = weight.shape[0]
@@ -287,24 +154,28 @@ def _block_bounds(weight: np.ndarray, target: int) -> np.ndarray:
     return np.unique(np.concatenate([[0], np.clip(inner, 0, g), [g]]))
 
 
-def _pair_block(gf, fs, fd, gb, bs, g0, g1, zeros):
+def _pair_block(key, dkey, n_fg, g0, g1, zeros):
     """All per-pair statistics of the pairs ``g0 … g1 − 1`` (one block; runs in a worker thread).
 
+    ``key``: the sorted joint keys of every observation (:func:`~satori_jax.interpret.ranks._joint_keys`),
+    ``dkey`` the sorted ``(pair, distance)`` keys of the foreground: the block's are slices of them.
     ``zeros``: one ``(fg_zeros, bg_zeros)`` of ``(G,)`` arrays per conditioning direction; the
     Mann–Whitney U and p-value come back per direction.
     """
     n = g1 - g0
-    sf = (gf >= g0) & (gf < g1)
-    sb = (gb >= g0) & (gb < g1)
-    f_grp, b_grp = gf[sf] - g0, gb[sb] - g0
-    f_val, b_val = fs[sf], bs[sb]
-    u, p, n1, n2 = mann_whitney_greater(f_val, f_grp, b_val, b_grp, n,
-                                        bg_zeros=np.stack([bz[g0:g1] for _, bz in zeros]),
-                                        fg_zeros=np.stack([fz[g0:g1] for fz, _ in zeros]))
-    med_fg, max_fg = _grouped_stats(f_val, f_grp, n)
-    n_pos = np.bincount(f_grp[f_val > 0], minlength=n)
-    return (list(u), list(p), list(n1), list(n2), med_fg, max_fg, grouped_median(b_val, b_grp, n),
-            grouped_median(fd[sf], f_grp, n), n_pos)
+    cut = np.array([g0, g1], np.uint64)
+    ks = key[slice(*np.searchsorted(key, cut << np.uint64(33)))]
+    ds = dkey[slice(*np.searchsorted(dkey, cut << np.uint64(32)))]
+    u, p, n1, n2, fg_keys, bg_keys, n_f, n_b = _mw_sorted(
+        ks, n, bg_zeros=np.stack([bz[g0:g1] for _, bz in zeros]),
+        fg_zeros=np.stack([fz[g0:g1] for fz, _ in zeros]), first_group=g0)
+    med_fg = _medians_from_sorted(fg_keys, n_f)  # from the test's sort: no second one
+    max_fg = np.full(n, -np.inf)
+    has = n_f > 0
+    max_fg[has] = _unsortable((fg_keys[np.cumsum(n_f)[has] - 1] & _U32).astype(np.uint32))
+    med_bg = _medians_from_sorted(bg_keys, n_b)
+    return (list(u), list(p), list(n1), list(n2), med_fg, max_fg, med_bg,
+            _medians_from_sorted(ds, n_fg[g0:g1]))
 
 
 def filter_presence(scores: PairScores, num_filters: int) -> np.ndarray:
@@ -475,9 +346,14 @@ def test_pairs(
                           np.where(has, cb - n_bg, 0).astype(np.float64)))
     # independent blocks of pairs, a few million observations each, on a thread pool (numpy
     # releases the GIL in sorts and large element-wise operations; smaller temporaries also help)
+    # one sort of every observation (and of the foreground distances): a block is a slice of it
+    key = _joint_keys(fg.score, gf, bg.score, gb)
+    key.sort()
+    dkey = _packed(gf, np.asarray(fg.distance, np.float32))
+    n_pos = np.bincount(gf[fg.score > 0], minlength=g)
     edges = _block_bounds(n_fg + n_bg, _BLOCK_OBSERVATIONS)
     blocks = list(zip(edges[:-1], edges[1:], strict=True))
-    work = partial(_pair_block, gf, fg.score, fg.distance, gb, bg.score, zeros=sizes)
+    work = partial(_pair_block, key, dkey, n_fg, zeros=sizes)
     workers = min(len(blocks), os.cpu_count() or 1)
     if workers > 1:
         with ThreadPoolExecutor(workers) as pool:
@@ -489,7 +365,7 @@ def test_pairs(
     ps = [np.concatenate([pt[1][d] for pt in parts]) for d in range(nd)]
     n1s = [np.concatenate([pt[2][d] for pt in parts]) for d in range(nd)]
     n2s = [np.concatenate([pt[3][d] for pt in parts]) for d in range(nd)]
-    med_fg, max_fg, med_bg, med_d, n_pos = (np.concatenate([pt[k] for pt in parts]) for k in range(4, 9))
+    med_fg, max_fg, med_bg, med_d = (np.concatenate([pt[k] for pt in parts]) for k in range(4, 8))
     if isinstance(cutoff, str):
         if cutoff != "mean":
             raise ValueError(f"cutoff must be 'mean' or a number, got {cutoff!r}")
@@ -569,11 +445,20 @@ def finish_tests(cols: dict[str, np.ndarray], null: str = "theoretical"
 test_pairs.__test__ = False  # not a pytest test
 
 
+def pair_index(scores: PairScores, num_filters: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(sorted pair ids (E,), order (E,))`` of ``scores``: the observations of given pairs by binary
+    search (:func:`distance_summary`'s ``index``) instead of a pass over all of them per query."""
+    pid = scores.pair_id(int(num_filters))
+    order = np.argsort(pid, kind="stable")
+    return pid[order], order
+
+
 def distance_summary(
     scores: PairScores,
     pairs: tuple[np.ndarray, np.ndarray] | None = None,
     num_filters: int | None = None,
     bins: np.ndarray | None = None,
+    index: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Distance distribution of observed pairs (all, or the listed ``(filter_a, filter_b)`` pairs).
 
@@ -586,18 +471,29 @@ def distance_summary(
         significant pairs) to restrict to.
     bins
         Bin edges in bp (default: width-10 bins up to the largest distance).
+    index
+        Optional :func:`pair_index` of ``scores`` with ``num_filters`` (for many queries on the same
+        scores); the same result.
 
     Returns
     -------
     dict
-        ``distances`` (the selected distances, bp), ``bin_edges``, ``counts``, ``median``,
-        ``q25``, ``q75``.
+        ``distances`` (the selected distances, bp, in the order of ``scores``), ``bin_edges``,
+        ``counts``, ``median``, ``q25``, ``q75``.
     """
     d = scores.distance
     if pairs is not None and len(scores):
         f = int(num_filters or max(int(scores.filter_b.max()), int(np.max(pairs[1], initial=0))) + 1)
         want = np.asarray(pairs[0], np.int64) * f + np.asarray(pairs[1], np.int64)
-        d = d[np.isin(scores.pair_id(f), want)]
+        if index is not None:
+            spid, order = index
+            want = np.unique(want)
+            lo, hi = np.searchsorted(spid, want, "left"), np.searchsorted(spid, want, "right")
+            n = hi - lo
+            start = np.repeat(lo - np.concatenate([[0], np.cumsum(n)[:-1]]), n)
+            d = d[np.sort(order[start + np.arange(int(n.sum()))])]
+        else:
+            d = d[np.isin(scores.pair_id(f), want)]
     if bins is None:
         top = int(d.max()) if d.size else 0
         bins = np.arange(0, top + 11, 10)

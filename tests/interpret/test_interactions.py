@@ -121,3 +121,51 @@ def test_chunking_does_not_change_scores():
         np.testing.assert_array_equal(getattr(a, k), getattr(b, k))
     np.testing.assert_allclose(a.score, b.score, rtol=1e-5)
     assert (a.filter_a < a.filter_b).all() and (a.distance % cfg.pool_size == 0).all()
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_host_pairing_equals_device_pairing(ties, monkeypatch):
+    """The CPU path (host_pairs, active entries only) gives the dense device path's entries bit for bit:
+    same pairs, scores, maximiser distances (ties included) and order."""
+    from satori_jax.interpret import interactions as I
+
+    rng = np.random.default_rng(7 + ties)
+    s = rng.random((9, 11, 11)).astype(np.float32)
+    if ties:  # few distinct values: many equal maxima, so the arg-max rules decide the distances
+        s = (np.round(s * 3) / 3).astype(np.float32)
+    act = rng.random((9, 11, 7)) < 0.3
+    act[2] = False  # an example with nothing active
+    act[3, :, :] = False
+    act[3, 4, :2] = True  # two filters active at the same position only: no pair
+    got = {}
+    for host in (False, True):
+        monkeypatch.setattr(I, "HOST_PAIRING", host)
+        got[host] = (I.pairs_from_maps(s, act, 4, batch_size=4),
+                     I.pairs_from_maps([s[:5], s[5:]], [act[:5], act[5:]], 4))
+    for a, b in zip(got[False], got[True], strict=True):
+        assert len(a) > 0
+        for k in ("example", "filter_a", "filter_b", "score", "distance"):
+            x, y = getattr(a, k), getattr(b, k)
+            assert x.dtype == y.dtype
+            np.testing.assert_array_equal(x, y)
+    assert not (got[True][0].example == 3).any() and not (got[True][0].example == 2).any()
+    nb, _ = naive_pair_maxima(s, act)
+    dense, _ = got[True][0].to_dense(7)
+    np.testing.assert_array_equal(dense, np.maximum(nb, np.swapaxes(nb, 1, 2)))
+
+
+def test_score_examples_host_equals_device(monkeypatch):
+    from satori_jax.interpret import interactions as I
+
+    cfg = ModelConfig(num_filters=8, filter_width=5, num_heads=2, head_dim=8, proj_dim=16)
+    model = build_model(cfg, 1)
+    variables = init_variables(model, jax.random.PRNGKey(1), 40)
+    codes = np.random.default_rng(1).integers(0, 5, (13, 40)).astype(np.uint8)
+    thr = filter_thresholds(model, variables, codes, 0.5, batch_size=64)
+    got = {}
+    for host in (False, True):
+        monkeypatch.setattr(I, "HOST_PAIRING", host)
+        got[host] = score_examples(raw_scorer(model), model, variables, codes, None, thr, batch_size=5)
+    assert len(got[True]) > 0 and got[True].n_examples == got[False].n_examples == 13
+    for k in ("example", "filter_a", "filter_b", "score", "distance"):
+        np.testing.assert_array_equal(getattr(got[False], k), getattr(got[True], k))
