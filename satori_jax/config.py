@@ -66,6 +66,10 @@ class ModelConfig:
     (``pool_size`` bp each; farther offsets share the last one); 0: none. Lets attention learn which
     TFs sit *next to* each other (see :class:`satori_jax.models.layers.MultiHeadSelfAttention`)."""
     relative_bias_init: str = "alibi"
+    attention_window: int = 0
+    """Attend only to positions at most this many attention positions (``pool_size`` bp each) away;
+    0: everywhere. A local window keeps attention from collapsing onto the sequence's strongest
+    motif, which makes the attention output a function of the motif set, blind to adjacency."""
     """Start of that bias: ``alibi`` (head ``h`` at ``−2^(−8(h+1)/H)·|offset|``) or ``zeros``."""
     num_heads: int = 8
     head_dim: int = 32
@@ -200,6 +204,7 @@ def _check_ranges(cfg: Config, source: str) -> None:
         (cfg.model.filter_width > 0, "model.filter_width must be > 0"),
         (cfg.model.pool_size > 0, "model.pool_size must be > 0"),
         (cfg.model.relative_bias >= 0, "model.relative_bias must be >= 0"),
+        (cfg.model.attention_window >= 0, "model.attention_window must be >= 0"),
         (cfg.model.num_heads > 0 and cfg.model.head_dim > 0, "model.num_heads and head_dim must be > 0"),
         (0.0 <= cfg.model.dropout < 1.0, "model.dropout must be in [0, 1)"),
         (0.0 <= cfg.model.attn_dropout < 1.0, "model.attn_dropout must be in [0, 1)"),

@@ -198,3 +198,14 @@ def test_model_with_relative_bias_overrides_and_counts():
     feats = model.apply(variables, x, method="features")
     again, _ = model.apply(variables, feats, attention=inter["attention"], method="head")
     np.testing.assert_allclose(np.asarray(again), np.asarray(logits), atol=1e-6)
+
+
+def test_attention_window_masks_far_positions():
+    from satori_jax.models.layers import MultiHeadSelfAttention
+
+    x = jax.random.normal(jax.random.PRNGKey(2), (2, 12, 6))
+    layer = MultiHeadSelfAttention(2, 4, window=3)
+    a = np.asarray(layer.apply(layer.init(jax.random.PRNGKey(0), x), x, method="weights"))
+    far = np.abs(np.arange(12)[None, :] - np.arange(12)[:, None]) > 3
+    assert np.all(a[:, :, far] == 0.0) and np.all(a[:, :, ~far] > 0.0)
+    np.testing.assert_allclose(a.sum(-1), 1.0, atol=1e-5)

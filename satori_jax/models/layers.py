@@ -66,6 +66,9 @@ class MultiHeadSelfAttention(nn.Module):
     bias_init
         ``alibi`` (:func:`alibi_init`: head ``h`` starts at ``−m_h·|offset|``, from local to
         nearly global heads) or ``zeros`` (no initial preference).
+    window
+        ``W``: each position attends only to positions at most ``W`` away (weights beyond are
+        exactly 0); 0: no window.
     """
 
     num_heads: int
@@ -73,6 +76,7 @@ class MultiHeadSelfAttention(nn.Module):
     dropout: float = 0.0
     relative_bias: int = 0
     bias_init: str = "alibi"
+    window: int = 0
 
     def setup(self) -> None:
         shape = (self.num_heads, self.head_dim)
@@ -104,6 +108,10 @@ class MultiHeadSelfAttention(nn.Module):
         scores = jnp.einsum("bhld,bhmd->bhlm", q, heads_first(self.key(x)))
         if self.relative_bias > 0:
             scores = scores + self.position_bias(x.shape[-2])
+        if self.window > 0:
+            pos = jnp.arange(x.shape[-2])
+            near = jnp.abs(pos[None, :] - pos[:, None]) <= self.window
+            scores = jnp.where(near, scores, -1e9)
         return jax.nn.softmax(scores, axis=-1)
 
     def __call__(

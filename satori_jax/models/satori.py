@@ -66,7 +66,8 @@ class Satori(nn.Module):
                 nn.RNN(nn.OptimizedLSTMCell(c.lstm_units)), nn.RNN(nn.OptimizedLSTMCell(c.lstm_units))
             )
         self.attention = MultiHeadSelfAttention(
-            c.num_heads, c.head_dim, c.attn_dropout, c.relative_bias, c.relative_bias_init, name="attention"
+            c.num_heads, c.head_dim, c.attn_dropout, c.relative_bias, c.relative_bias_init,
+            c.attention_window, name="attention"
         )
         self.proj = nn.Dense(c.proj_dim, name="proj")
         if c.residual:
