@@ -209,3 +209,13 @@ def test_attention_window_masks_far_positions():
     far = np.abs(np.arange(12)[None, :] - np.arange(12)[:, None]) > 3
     assert np.all(a[:, :, far] == 0.0) and np.all(a[:, :, ~far] > 0.0)
     np.testing.assert_allclose(a.sum(-1), 1.0, atol=1e-5)
+
+
+def test_window_heads_leave_the_other_heads_global():
+    from satori_jax.models.layers import MultiHeadSelfAttention
+
+    x = jax.random.normal(jax.random.PRNGKey(2), (2, 12, 6))
+    layer = MultiHeadSelfAttention(3, 4, window=2, window_heads=1)
+    a = np.asarray(layer.apply(layer.init(jax.random.PRNGKey(0), x), x, method="weights"))
+    far = np.abs(np.arange(12)[None, :] - np.arange(12)[:, None]) > 2
+    assert np.all(a[:, 0][:, far] == 0.0) and np.all(a[:, 1:][:, :, far] > 0.0)

@@ -69,6 +69,8 @@ class MultiHeadSelfAttention(nn.Module):
     window
         ``W``: each position attends only to positions at most ``W`` away (weights beyond are
         exactly 0); 0: no window.
+    window_heads
+        The window applies to the first this many heads, the others attend everywhere; 0: all.
     """
 
     num_heads: int
@@ -77,6 +79,7 @@ class MultiHeadSelfAttention(nn.Module):
     relative_bias: int = 0
     bias_init: str = "alibi"
     window: int = 0
+    window_heads: int = 0
 
     def setup(self) -> None:
         shape = (self.num_heads, self.head_dim)
@@ -110,7 +113,9 @@ class MultiHeadSelfAttention(nn.Module):
             scores = scores + self.position_bias(x.shape[-2])
         if self.window > 0:
             pos = jnp.arange(x.shape[-2])
-            near = jnp.abs(pos[None, :] - pos[:, None]) <= self.window
+            near = jnp.abs(pos[None, :] - pos[:, None]) <= self.window  # (L', L')
+            local = self.window_heads if 0 < self.window_heads < self.num_heads else self.num_heads
+            near = near[None] | (jnp.arange(self.num_heads) >= local)[:, None, None]  # (H, L', L')
             scores = jnp.where(near, scores, -1e9)
         return jax.nn.softmax(scores, axis=-1)
 

@@ -67,7 +67,7 @@ class Satori(nn.Module):
             )
         self.attention = MultiHeadSelfAttention(
             c.num_heads, c.head_dim, c.attn_dropout, c.relative_bias, c.relative_bias_init,
-            c.attention_window, name="attention"
+            c.attention_window, c.window_heads, name="attention"
         )
         self.proj = nn.Dense(c.proj_dim, name="proj")
         if c.residual:
