@@ -72,7 +72,7 @@ class ModelConfig:
     motif, which makes the attention output a function of the motif set, blind to adjacency."""
     window_heads: int = 0
     """How many heads (the first ones) the window applies to; the others attend everywhere (long-range
-    co-occurrence). 0: all heads."""
+    co-occurrence). 0 (or ``num_heads`` or more): all heads."""
     """Start of that bias: ``alibi`` (head ``h`` at ``−2^(−8(h+1)/H)·|offset|``) or ``zeros``."""
     num_heads: int = 8
     head_dim: int = 32
@@ -208,7 +208,7 @@ def _check_ranges(cfg: Config, source: str) -> None:
         (cfg.model.pool_size > 0, "model.pool_size must be > 0"),
         (cfg.model.relative_bias >= 0, "model.relative_bias must be >= 0"),
         (cfg.model.attention_window >= 0, "model.attention_window must be >= 0"),
-        (0 <= cfg.model.window_heads <= cfg.model.num_heads, "model.window_heads must be in 0 ... num_heads"),
+        (cfg.model.window_heads >= 0, "model.window_heads must be >= 0"),
         (cfg.model.num_heads > 0 and cfg.model.head_dim > 0, "model.num_heads and head_dim must be > 0"),
         (0.0 <= cfg.model.dropout < 1.0, "model.dropout must be in [0, 1)"),
         (0.0 <= cfg.model.attn_dropout < 1.0, "model.attn_dropout must be in [0, 1)"),
