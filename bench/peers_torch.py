@@ -121,7 +121,7 @@ class TorchSatoriBasic(nn.Module):
 def from_config(model_cfg: Any, num_outputs: int = 1) -> TorchSatoriBasic:
     """Peer of ``satori_jax.models.build_model(model_cfg, num_outputs)`` for a basic config."""
     c = model_cfg
-    if c.arch != "basic" or c.positional_encoding or c.residual or c.activation != "relu":
+    if c.arch != "basic" or c.positional_encoding or c.relative_bias or c.residual or c.activation != "relu":
         raise ValueError("the PyTorch peer covers the basic architecture (relu, no posenc, no residual)")
     model = TorchSatoriBasic(
         c.num_filters,

@@ -60,6 +60,20 @@ class ModelConfig:
     lstm_units: int = 64
     """Hidden units per direction of the BiLSTM (``arch = "bilstm"``)."""
     positional_encoding: bool = False
+    """Add a sinusoidal positional encoding to the attention input."""
+    relative_bias: int = 0
+    """Learned per-head attention bias for each offset between attention positions up to ±this many
+    (``pool_size`` bp each; farther offsets share the last one); 0: none. Lets attention learn which
+    TFs sit *next to* each other (see :class:`satori_jax.models.layers.MultiHeadSelfAttention`)."""
+    relative_bias_init: str = "alibi"
+    attention_window: int = 0
+    """Attend only to positions at most this many attention positions (``pool_size`` bp each) away;
+    0: everywhere. A local window keeps attention from collapsing onto the sequence's strongest
+    motif, which makes the attention output a function of the motif set, blind to adjacency."""
+    window_heads: int = 0
+    """How many heads (the first ones) the window applies to; the others attend everywhere (long-range
+    co-occurrence). 0 (or ``num_heads`` or more): all heads."""
+    """Start of that bias: ``alibi`` (head ``h`` at ``−2^(−8(h+1)/H)·|offset|``) or ``zeros``."""
     num_heads: int = 8
     head_dim: int = 32
     attn_dropout: float = 0.1
@@ -88,7 +102,10 @@ class TrainConfig:
     eval_batch_size: int = 512
     epochs: int = 30
     patience: int = 15
-    """Stop after this many epochs without a better validation AUROC."""
+    """Stop after this many epochs in which validation AUROC did not beat its best by ``min_delta``."""
+    min_delta: float = 0.0
+    """Smallest gain in validation AUROC that counts as progress for ``patience`` (a saturated AUROC,
+    0.9995 → 0.9997, does not keep training alive); the best checkpoint still follows any gain."""
     entropy_weight: float = 0.0
     """λ of the attention-entropy loss term (SATORI 2.0 uses 1e-3 … 1e-2)."""
     grad_clip: float = 0.0
@@ -112,6 +129,7 @@ _CHOICES = {
     ("model", "arch"): ("basic", "bilstm", "deep"),
     ("model", "padding"): ("SAME", "VALID"),
     ("model", "activation"): ("relu", "exp"),
+    ("model", "relative_bias_init"): ("alibi", "zeros"),
     ("train", "optimizer"): ("adam", "adamw", "sgd"),
 }
 
@@ -188,6 +206,9 @@ def _check_ranges(cfg: Config, source: str) -> None:
         (cfg.model.num_filters > 0, "model.num_filters must be > 0"),
         (cfg.model.filter_width > 0, "model.filter_width must be > 0"),
         (cfg.model.pool_size > 0, "model.pool_size must be > 0"),
+        (cfg.model.relative_bias >= 0, "model.relative_bias must be >= 0"),
+        (cfg.model.attention_window >= 0, "model.attention_window must be >= 0"),
+        (cfg.model.window_heads >= 0, "model.window_heads must be >= 0"),
         (cfg.model.num_heads > 0 and cfg.model.head_dim > 0, "model.num_heads and head_dim must be > 0"),
         (0.0 <= cfg.model.dropout < 1.0, "model.dropout must be in [0, 1)"),
         (0.0 <= cfg.model.attn_dropout < 1.0, "model.attn_dropout must be in [0, 1)"),
@@ -196,6 +217,7 @@ def _check_ranges(cfg: Config, source: str) -> None:
          f"train.eval_batch_size must be > 0, got {cfg.train.eval_batch_size}"),
         (cfg.train.learning_rate > 0, "train.learning_rate must be > 0"),
         (cfg.train.entropy_weight >= 0, "train.entropy_weight must be >= 0"),
+        (cfg.train.min_delta >= 0, f"train.min_delta must be >= 0, got {cfg.train.min_delta}"),
         (cfg.train.epochs > 0, f"train.epochs must be > 0, got {cfg.train.epochs}"),
         (
             0 <= cfg.data.val_fraction < 1

@@ -11,6 +11,9 @@ from pathlib import Path
 from satori_jax.cli.common import HelpFormatter, Parser, run_cli
 from satori_jax.errors import InputError
 
+DEFAULT_CONFIG = "default"
+"""Config (name in ``configs/``) that ``train`` uses whenever ``--config`` is not given."""
+
 EPILOG = """examples:
   python -m satori_jax.train                                   # built-in demo data, default config
   python -m satori_jax.train --data DIR --workdir runs/r1 --config simulated_basic_entropy
@@ -37,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--bed", metavar="FILE", help="BED-like TSV: chrom, start, end, then 0/1 labels")
     src.add_argument("--genome", metavar="FILE", help="genome FASTA for --bed (indexed with pyfaidx)")
     p.add_argument("--workdir", metavar="RUN", help="run directory (default: runs/<config>-<time>)")
-    p.add_argument("--config", metavar="NAME|FILE", help="config name in configs/ or a TOML/JSON file")
+    p.add_argument("--config", metavar="NAME|FILE",
+                   help="config name in configs/ or a TOML/JSON file (default: configs/default.toml, "
+                   "for the demo and any data)")
     p.add_argument(
         "--set",
         metavar="KEY=VALUE",
@@ -76,16 +81,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             resumed_info = _read_data_info(workdir_arg / "data.json")
     default_data = not given_data and resumed_info is None
     if args.resume and Path(args.workdir, "config.json").is_file() and not args.config:
-        cfg = config_lib.load(Path(args.workdir, "config.json"))
+        config_path = Path(args.workdir, "config.json")
         config_name = "resumed"
     else:
-        config_name = args.config or ("default" if default_data else None)
-        cfg = (
-            config_lib.load(config_lib.resolve_config_path(config_name))
-            if config_name
-            else config_lib.Config()
-        )
-    cfg = config_lib.apply_overrides(cfg, args.set)
+        # one default for the demo and for any user data: configs/default.toml
+        config_name = args.config or DEFAULT_CONFIG
+        config_path = config_lib.resolve_config_path(config_name)
+    cfg = config_lib.apply_overrides(config_lib.load(config_path), args.set)
+    overrides = f" with {len(args.set)} --set override(s)" if args.set else ""
+    print(f"config: {config_path}{overrides}")
 
     if bool(args.fasta) != bool(args.labels):
         raise InputError("--fasta and --labels go together")
@@ -118,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     multi = jax.process_count() > 1
     if multi and not args.workdir:
         raise InputError("a multi-process run needs --workdir (one path on storage shared by all processes)")
-    workdir = workdir_arg or Path(f"runs/{(config_name or 'run')}-{time.strftime('%Y%m%d-%H%M%S')}")
+    workdir = workdir_arg or Path(f"runs/{Path(config_name).stem}-{time.strftime('%Y%m%d-%H%M%S')}")
     from satori_jax.runs import check_run_dir, prepare_run_dir, write_run_files
 
     # every process checks the directory before any process writes (and before the data is read,

@@ -48,7 +48,12 @@ class Dropout(nn.Module):
 class MultiHeadSelfAttention(nn.Module):
     """Multi-head self-attention written out so the weights can be read and replaced.
 
-    Per head ``h``: ``A_h = softmax(Q_h K_hᵀ / √d)`` and ``Z_h = A_h V_h``; heads are concatenated.
+    Per head ``h``: ``A_h = softmax(Q_h K_hᵀ / √d + R_h)`` and ``Z_h = A_h V_h``; heads are
+    concatenated. ``R_h[i, j] = r_h[clip(j − i, −R, R)]`` is a learned relative-position bias
+    (``R = relative_bias``; ``R_h = 0`` when ``R = 0``): one scalar per head and offset, offsets
+    beyond ``±R`` share the bias of ``±R``. It lets attention tell "B next to A" from "B
+    anywhere", which content alone cannot: without it the attention output, summed over positions,
+    is a function of the multiset of positions' features only.
 
     Attributes
     ----------
@@ -56,11 +61,25 @@ class MultiHeadSelfAttention(nn.Module):
         ``H`` heads of width ``d``.
     dropout
         Dropout rate on the attention weights (training only).
+    relative_bias
+        ``R``: offsets (in attention positions) with their own bias; 0: no bias.
+    bias_init
+        ``alibi`` (:func:`alibi_init`: head ``h`` starts at ``−m_h·|offset|``, from local to
+        nearly global heads) or ``zeros`` (no initial preference).
+    window
+        ``W``: each position attends only to positions at most ``W`` away (weights beyond are
+        exactly 0); 0: no window.
+    window_heads
+        The window applies to the first this many heads, the others attend everywhere; 0: all.
     """
 
     num_heads: int
     head_dim: int
     dropout: float = 0.0
+    relative_bias: int = 0
+    bias_init: str = "alibi"
+    window: int = 0
+    window_heads: int = 0
 
     def setup(self) -> None:
         shape = (self.num_heads, self.head_dim)
@@ -68,6 +87,17 @@ class MultiHeadSelfAttention(nn.Module):
         self.key = nn.DenseGeneral(shape, name="key")
         self.value = nn.DenseGeneral(shape, name="value")
         self.drop = Dropout(self.dropout)
+        if self.relative_bias > 0:
+            init = alibi_init if self.bias_init == "alibi" else nn.initializers.zeros
+            self.rel_bias = self.param("rel_bias", init, (self.num_heads, 2 * self.relative_bias + 1))
+
+    def position_bias(self, length: int) -> jax.Array:
+        """``(H, L', L')`` relative-position bias ``R`` for ``L' = length`` (zeros when off)."""
+        if self.relative_bias <= 0:
+            return jnp.zeros((self.num_heads, length, length), jnp.float32)
+        pos = jnp.arange(length)
+        offset = jnp.clip(pos[None, :] - pos[:, None], -self.relative_bias, self.relative_bias)
+        return self.rel_bias[:, offset + self.relative_bias]
 
     def values(self, x: jax.Array) -> jax.Array:
         """``V``: ``(B, L', H, d)`` for inputs ``(B, L', D)``."""
@@ -79,6 +109,14 @@ class MultiHeadSelfAttention(nn.Module):
         # scalar as a full-size operand of the fused matmul (about 5 % of a training step).
         q = heads_first(self.query(x)) * (1.0 / math.sqrt(self.head_dim))
         scores = jnp.einsum("bhld,bhmd->bhlm", q, heads_first(self.key(x)))
+        if self.relative_bias > 0:
+            scores = scores + self.position_bias(x.shape[-2])
+        if self.window > 0:
+            pos = jnp.arange(x.shape[-2])
+            near = jnp.abs(pos[None, :] - pos[:, None]) <= self.window  # (L', L')
+            local = self.window_heads if 0 < self.window_heads < self.num_heads else self.num_heads
+            near = near[None] | (jnp.arange(self.num_heads) >= local)[:, None, None]  # (H, L', L')
+            scores = jnp.where(near, scores, -1e9)
         return jax.nn.softmax(scores, axis=-1)
 
     def __call__(
@@ -108,6 +146,21 @@ class MultiHeadSelfAttention(nn.Module):
             attention = self.weights(x)
         weights = self.drop(attention, deterministic=not train)
         return attend(weights, value), attention
+
+
+def alibi_init(key: jax.Array, shape: tuple[int, int], dtype=jnp.float32) -> jax.Array:
+    """ALiBi-style start for a relative-position bias ``(H, 2R + 1)``: ``r_h[Δ] = −m_h·|Δ|``.
+
+    Slopes ``m_h = 2^(−8(h+1)/H)`` (Press et al. 2022): the first head prefers its neighbours
+    (0.5 per attention position), the last one is nearly position-blind. Deterministic (``key``
+    unused); the bias is learned from there.
+    """
+    del key
+    heads, width = shape
+    radius = (width - 1) // 2
+    slopes = 2.0 ** (-8.0 * jnp.arange(1, heads + 1, dtype=jnp.float32) / heads)
+    distance = jnp.abs(jnp.arange(-radius, radius + 1, dtype=jnp.float32))
+    return (-slopes[:, None] * distance[None, :]).astype(dtype)
 
 
 def heads_first(t: jax.Array) -> jax.Array:

@@ -4,7 +4,8 @@ Data flow, shapes for a batch of ``B`` sequences of length ``L``::
 
     x (B, L, 4) ─conv─> (B, L_conv, F) ─[BN]─ReLU/exp─> conv (B, L_conv, F)
       ─maxpool P─> (B, L', F) ─dropout─[BiLSTM]─[+posenc]─> features (B, L', D)
-      ─attention─> (B, L', H·d), A (B, H, L', L') ─dense proj_dim, ReLU─[+residual]─dropout─>
+      ─attention [+ relative-position bias]─> (B, L', H·d), A (B, H, L', L')
+      ─dense proj_dim, ReLU─[+residual]─dropout─>
       basic/bilstm: sum over L' ─ standardize per example ─ dense C ─> logits (B, C)
       deep: residual conv blocks ─ mean over L' ─ dense ─ dense C ─> logits (B, C)
 
@@ -64,7 +65,10 @@ class Satori(nn.Module):
             self.lstm = nn.Bidirectional(
                 nn.RNN(nn.OptimizedLSTMCell(c.lstm_units)), nn.RNN(nn.OptimizedLSTMCell(c.lstm_units))
             )
-        self.attention = MultiHeadSelfAttention(c.num_heads, c.head_dim, c.attn_dropout, name="attention")
+        self.attention = MultiHeadSelfAttention(
+            c.num_heads, c.head_dim, c.attn_dropout, c.relative_bias, c.relative_bias_init,
+            c.attention_window, c.window_heads, name="attention"
+        )
         self.proj = nn.Dense(c.proj_dim, name="proj")
         if c.residual:
             self.res_proj = nn.Dense(c.proj_dim, name="res_proj")

@@ -377,12 +377,14 @@ def fit(
     ckpt_latest = workdir / "checkpoints" / "latest"
     ckpt_best = workdir / "checkpoints" / "best"
     start_epoch, best_auc, since_best, seconds_before = 0, -math.inf, 0, 0.0
+    mark = -math.inf  # validation AUROC of the last epoch that counted as progress (min_delta)
     if resume:
         restored = restore_checkpoint(ckpt_latest, state)
         if restored is not None:
             state, meta = restored
             start_epoch = int(meta["epoch"]) + 1
             best_auc, since_best = float(meta["best_val_auroc"]), int(meta["epochs_since_best"])
+            mark = float(meta.get("patience_mark", best_auc))
             seconds_before = float(meta.get("train_seconds", 0.0))
             nxt = (f"continuing with epoch {start_epoch + 1}" if start_epoch < tc.epochs
                    else "no epochs left to train")
@@ -443,9 +445,11 @@ def fit(
             "seqs_per_second": len(tr) / train_seconds,
             "epoch_seconds": time.time() - t0,
         }
-        improved = val["auroc_mean"] > best_auc
+        improved = val["auroc_mean"] > best_auc  # the best checkpoint follows any gain
         if improved:
-            best_auc, since_best = val["auroc_mean"], 0
+            best_auc = val["auroc_mean"]
+        if val["auroc_mean"] > mark + tc.min_delta:  # patience only counts gains above min_delta
+            mark, since_best = val["auroc_mean"], 0
         else:
             since_best += 1
         # log first, then checkpoint: a resume drops log lines past the restored epoch
@@ -456,6 +460,7 @@ def fit(
             "epoch": epoch,
             "best_val_auroc": best_auc,
             "epochs_since_best": since_best,
+            "patience_mark": mark,
             "train_seconds": seconds_before + time.time() - t_start,
         }
         save_checkpoint(ckpt_latest, epoch, state, meta)
@@ -470,7 +475,8 @@ def fit(
             f"{record['seqs_per_second']:.0f} seq/s{'  *' if improved else ''}"
         )
         if since_best >= tc.patience:
-            stopped = f"early stop: {tc.patience} epochs without a better validation AUROC"
+            gain = f" by more than {tc.min_delta:g}" if tc.min_delta else ""
+            stopped = f"early stop: {tc.patience} epochs without a better validation AUROC{gain}"
             break
         if tc.max_seconds and time.time() - t_start > tc.max_seconds:
             stopped = f"time budget of {tc.max_seconds:.0f} s reached"

@@ -155,3 +155,67 @@ def test_dropout_keeps_the_expected_fraction_and_the_mean(rate):
     y2 = drop.apply({}, x, deterministic=False, rngs={"dropout": jax.random.PRNGKey(2)})
     assert (np.asarray(y2) != y).any()  # another key, another mask
     assert (np.asarray(Dropout(0.0).apply({}, x, deterministic=False)) == np.asarray(x)).all()
+
+
+def _attention_layer(relative_bias, bias_init="alibi", heads=4, length=12, width=6):
+    from satori_jax.models.layers import MultiHeadSelfAttention
+
+    layer = MultiHeadSelfAttention(heads, 4, relative_bias=relative_bias, bias_init=bias_init)
+    x = jax.random.normal(jax.random.PRNGKey(2), (2, length, width))
+    return layer, layer.init(jax.random.PRNGKey(0), x), x
+
+
+def test_relative_bias_alibi_start_and_clipping():
+    layer, variables, _ = _attention_layer(3)
+    r = np.asarray(variables["params"]["rel_bias"])  # (H, 2R + 1)
+    slopes = 2.0 ** (-8.0 * np.arange(1, 5) / 4)  # 1/4, 1/16, 1/64, 1/256
+    np.testing.assert_allclose(r, -slopes[:, None] * np.abs(np.arange(-3, 4))[None, :], rtol=1e-6)
+    bias = np.asarray(layer.apply(variables, 12, method="position_bias"))  # (H, L', L')
+    assert bias.shape == (4, 12, 12)
+    np.testing.assert_allclose(bias[:, 5, 7], r[:, 3 + 2])  # offset +2
+    np.testing.assert_allclose(bias[:, 7, 5], r[:, 3 - 2])  # offset -2
+    np.testing.assert_allclose(bias[:, 0, 11], r[:, 6])  # offset +11 shares the bias of +3
+    np.testing.assert_allclose(bias[:, 11, 0], r[:, 0])
+    _, zeros, _ = _attention_layer(3, "zeros")
+    assert not np.any(np.asarray(zeros["params"]["rel_bias"]))
+
+
+def test_relative_bias_makes_attention_position_aware():
+    """Without the bias, permuting positions permutes the attention map (content only); with it, not."""
+    perm = np.random.default_rng(0).permutation(12)
+    for radius, equivariant in ((0, True), (3, False)):
+        layer, variables, x = _attention_layer(radius)
+        a = np.asarray(layer.apply(variables, x, method="weights"))
+        ap = np.asarray(layer.apply(variables, x[:, perm], method="weights"))
+        assert np.allclose(ap, a[:, :, perm][:, :, :, perm], atol=1e-6) == equivariant
+        np.testing.assert_allclose(a.sum(-1), 1.0, atol=1e-5)
+
+
+def test_model_with_relative_bias_overrides_and_counts():
+    cfg, model, variables, x = _setup("basic", relative_bias=4)
+    assert variables["params"]["attention"]["rel_bias"].shape == (TINY["num_heads"], 9)
+    logits, inter = model.apply(variables, x)
+    feats = model.apply(variables, x, method="features")
+    again, _ = model.apply(variables, feats, attention=inter["attention"], method="head")
+    np.testing.assert_allclose(np.asarray(again), np.asarray(logits), atol=1e-6)
+
+
+def test_attention_window_masks_far_positions():
+    from satori_jax.models.layers import MultiHeadSelfAttention
+
+    x = jax.random.normal(jax.random.PRNGKey(2), (2, 12, 6))
+    layer = MultiHeadSelfAttention(2, 4, window=3)
+    a = np.asarray(layer.apply(layer.init(jax.random.PRNGKey(0), x), x, method="weights"))
+    far = np.abs(np.arange(12)[None, :] - np.arange(12)[:, None]) > 3
+    assert np.all(a[:, :, far] == 0.0) and np.all(a[:, :, ~far] > 0.0)
+    np.testing.assert_allclose(a.sum(-1), 1.0, atol=1e-5)
+
+
+def test_window_heads_leave_the_other_heads_global():
+    from satori_jax.models.layers import MultiHeadSelfAttention
+
+    x = jax.random.normal(jax.random.PRNGKey(2), (2, 12, 6))
+    layer = MultiHeadSelfAttention(3, 4, window=2, window_heads=1)
+    a = np.asarray(layer.apply(layer.init(jax.random.PRNGKey(0), x), x, method="weights"))
+    far = np.abs(np.arange(12)[None, :] - np.arange(12)[:, None]) > 2
+    assert np.all(a[:, 0][:, far] == 0.0) and np.all(a[:, 1:][:, :, far] > 0.0)

@@ -66,6 +66,11 @@ def test_refuses_to_overwrite_a_run(tmp_path):
     (run / "something").write_text("x")
     proc = _train("--data", str(data), "--workdir", str(run), *TINY, check=False)
     assert proc.returncode == 2 and "--overwrite" in proc.stderr
+    # user data without --config gets configs/default.toml (as the demo does), and says so
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("config: "))
+    assert line.endswith("configs/default.toml with 8 --set override(s)")
+    proc = _train("--data", str(data), "--workdir", str(run), "--config", "simulated_basic", check=False)
+    assert proc.returncode == 2 and "configs/simulated_basic.toml" in proc.stdout.splitlines()[0]
 
 
 def test_killed_run_resumes_to_the_same_metrics(tiny_data, tiny_run, tmp_path):

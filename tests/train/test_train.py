@@ -233,3 +233,19 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypa
     _, meta = restore_checkpoint(run / "checkpoints" / "latest", state)
     assert meta["epoch"] == 0
     assert not (run / "test_metrics.json").exists()
+
+
+def test_min_delta_stops_on_a_saturated_auroc(tmp_path):
+    """Gains below train.min_delta do not reset patience; the best checkpoint still follows any gain."""
+    ds = _toy(240)
+    cfg = _cfg(epochs=6, learning_rate=5e-3, patience=2, min_delta=1.0)
+    logs = []
+    test = fit(cfg, ds, random_split(len(ds.ids), 0), tmp_path, verbose=False, log=logs.append)
+    # only the first epoch counts as progress (no AUROC gains 1.0), so patience 2 stops after epoch 3
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    aurocs = [json.loads(ln)["val_auroc"] for ln in lines]
+    assert len(aurocs) == 3
+    assert any("early stop" in line and "by more than 1" in line for line in logs)
+    assert test["best_val_auroc"] == max(aurocs) and test["stopped"].startswith("early stop")
+    with pytest.raises(config_lib.InputError, match="min_delta"):
+        config_lib.from_dict({"train": {"min_delta": -1}})
