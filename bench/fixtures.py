@@ -264,7 +264,12 @@ KERNELS = {
 def kernel_capture(method: str) -> measure.CaptureCall:
     """Recorder of the arguments of ``method``'s device kernel (see :class:`measure.CaptureCall`)."""
     mod_name, name = KERNELS[method]
-    return measure.CaptureCall(importlib.import_module(mod_name), name)
+    mod = importlib.import_module(mod_name)
+    if method in ("raw", "attr") and mod.host_pairing():
+        # on the CPU the pair maxima are taken on the host (numba, no XLA FLOPs): the device kernel
+        # is the score-map pass alone
+        name = "_map_chunk"
+    return measure.CaptureCall(mod, name)
 
 
 @dataclass
