@@ -193,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _print_summary(summary: dict) -> None:
+    from satori_jax.interpret.evaluate import against_chance
+
     out = summary["run"]["out_dir"]
 
     def top(entry: dict) -> str:
@@ -202,30 +204,13 @@ def _print_summary(summary: dict) -> None:
         print(f"{m}: {s['n_significant_filter_pairs']} significant filter pairs, "
               f"{s['n_significant_tf_pairs']} TF pairs (top: {top(s)}), {s['seconds']:.1f} s")
         if "truth" in s:
-            print(f"{m} vs --truth: {_against_chance(s['truth'])}")
+            print(f"{m} vs --truth: {against_chance(s['truth'])}")
         ex = s.get("excess")
         if ex is not None:
             extra = f", F1 {ex['f1']:.3f}" if "f1" in ex else ""
             print(f"{m}, beyond their filters' enrichment (q_excess < 0.05): "
                   f"{ex['n_significant_tf_pairs']} TF pairs (top: {top(ex)}){extra}")
     print(f"outputs in {out} (report: {out}/report.html, summary: {out}/summary.json)")
-
-
-def _num(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.3f}"
-
-
-def _against_chance(truth: dict) -> str:
-    """``F1 x (chance y), AUPRC x (chance y)``, exact and, where families are known, merged."""
-    def one(view: dict) -> str:
-        c, r = view["calls"], view["ranking"]
-        return (f"P {c['precision']:.2f} R {c['recall']:.2f} F1 {c['f1']:.3f} (chance {c['chance_f1']:.3f}), "
-                f"AUPRC {_num(r['auprc'])} (chance {_num(r['chance_auprc'])})")
-
-    text = one(truth["exact"])
-    if "family" in truth:
-        text += f"; families merged: {one(truth['family'])}"
-    return text
 
 
 def entry() -> None:

@@ -48,6 +48,7 @@ __all__ = [
     "Truth",
     "truth_pool",
     "load_truth",
+    "against_chance",
 ]
 
 Pair = frozenset[str]
@@ -513,3 +514,22 @@ def load_truth(path: str | os.PathLike, db_families: Mapping[str, str] | None = 
     if pool is None:
         return Truth(pairs, None, families, "")
     return Truth(pairs, pool[0], families, pool[2])
+
+
+def against_chance(truth: Mapping, digits: int = 3) -> str:
+    """One line of text for a ``summary.json`` ``methods.<m>.truth`` entry (:meth:`Truth.score`):
+    the list's precision, recall and F1 beside chance F1, the ranking's AUPRC beside chance and its
+    AUROC; exact names, then (when present) families merged. Undefined values read ``n/a``."""
+    def num(x: float | None, d: int = digits) -> str:
+        return "n/a" if x is None or x != x else f"{x:.{d}f}"
+
+    def one(view: Mapping) -> str:
+        c, r = view["calls"], view["ranking"]
+        return (f"P {num(c['precision'], 2)} R {num(c['recall'], 2)} F1 {num(c['f1'])} "
+                f"(chance {num(c['chance_f1'])}), AUPRC {num(r['auprc'])} (chance {num(r['chance_auprc'])}), "
+                f"AUROC {num(r['auroc'])}")
+
+    text = one(truth["exact"])
+    if "family" in truth:
+        text += f"; families merged: {one(truth['family'])}"
+    return text

@@ -105,10 +105,11 @@ def method_entry(*, n_examples: int, n_background: int, n_observed: int, cut_val
         "distance_bp_significant": None if dist is None else {k: dist[k] for k in ("median", "q25", "q75")},
     }
     if truth is not None:
-        entry.update(_truth_scores(tf_rows, truth.pairs))
         # the list and the ranking next to chance: calling every candidate pair, a random ranking
-        entry["truth"] = truth.score(tf_rows, rows)
-        calls = entry["truth"]["exact"]["calls"]
+        scored = truth.score(tf_rows, rows)
+        calls = scored["exact"]["calls"]
+        entry.update({k: calls[k] for k in _TRUTH_KEYS})
+        entry["truth"] = scored
         entry["baseline"] = {"rule": entry["truth"]["candidates"], "n_tf_pairs": calls["n_candidates"],
                              "precision": calls["chance_precision"], "recall": calls["chance_recall"],
                              "f1": calls["chance_f1"]}
@@ -133,12 +134,15 @@ def _finite_or_none(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
+_TRUTH_KEYS = ("precision", "recall", "f1", "tp", "fp", "fn")
+
+
 def _truth_scores(tf_rows, truth_pairs) -> dict[str, Any]:
     """Precision, recall, F1, tp, fp, fn of the TF pairs of ``tf_rows``."""
     from satori_jax.interpret.evaluate import score_pairs
 
     sc = score_pairs([(r["tf_a"], r["tf_b"]) for r in tf_rows], truth_pairs)
-    return {k: sc[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn")}
+    return {k: sc[k] for k in _TRUTH_KEYS}
 
 
 def overlap_plot(out: Path, images: dict, top_labels: dict[str, list[str]], method_list,

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from satori_jax.interpret.evaluate import against_chance
 from satori_jax.interpret.report import (
     ALPHA,
     COLUMN_DOCS,
@@ -191,18 +192,8 @@ def _findings(m: str, s: Mapping[str, Any], tf_rows: Sequence[Mapping[str, Any]]
              f"pairs in {g('n_examples', 0)} foreground and {g('n_background', 0)} background examples; "
              f"{ex.get('n_significant_tf_pairs', 0)} also stand out beyond their filters' enrichment "
              f"(q_excess &lt; 0.05).</p>"]
-    t = s.get("truth")
-    if t:
-        c, k = t["exact"]["calls"], t["exact"]["ranking"]
-        line = (f"Against --truth: precision {_n(c['precision'])}, recall {_n(c['recall'])}, "
-                f"<b>F1 {_n(c['f1'])}</b> (chance {_n(c['chance_f1'])}); "
-                f"ranking <b>AUPRC {_n(k['auprc'])}</b> (chance {_n(k['chance_auprc'])}), "
-                f"AUROC {_n(k['auroc'])}")
-        if "family" in t:
-            fc, fk = t["family"]["calls"], t["family"]["ranking"]
-            line += (f"; families merged: F1 {_n(fc['f1'])} (chance {_n(fc['chance_f1'])}), "
-                     f"AUPRC {_n(fk['auprc'])} (chance {_n(fk['chance_auprc'])})")
-        parts.append(f"<p>{line}.</p>")
+    if s.get("truth"):
+        parts.append(f"<p>Against --truth: {html.escape(against_chance(s['truth'], digits=2))}.</p>")
     groups = finding_groups(tf_rows, truth=truth_pairs)
     if not groups:
         parts.append("<p class=note>No TF pair passes q &lt; 0.05.</p>")
@@ -225,10 +216,6 @@ def _findings(m: str, s: Mapping[str, Any], tf_rows: Sequence[Mapping[str, Any]]
             f"<code>tf_interactions_{html.escape(m)}.tsv</code>.</p>" if len(groups) > TOP_GROUPS else "")
     parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}")
     return "".join(parts)
-
-
-def _n(x: float | None) -> str:
-    return "n/a" if x is None or x != x else f"{x:.2f}"
 
 
 # ----------------------------------------------------------------------------------------------

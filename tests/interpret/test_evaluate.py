@@ -7,6 +7,7 @@ import pytest
 
 from satori_jax.errors import InputError
 from satori_jax.interpret.evaluate import (
+    against_chance,
     average_precision,
     candidate_pairs,
     evaluate_interactions,
@@ -201,3 +202,12 @@ def test_truth_without_a_pool_uses_the_tested_pairs(tmp_path):
     assert out["candidates"] == "every TF pair with a tested filter pair" and "family" not in out
     assert out["exact"]["calls"]["chance_precision"] == 0.5 and out["exact"]["calls"]["f1"] == 0.0
     assert out["exact"]["ranking"]["auprc"] == pytest.approx(0.5)  # A-C ranks above the true A-B
+
+
+def test_against_chance_reads_each_score_beside_its_chance_level():
+    view = {"calls": {"precision": 0.5, "recall": 0.25, "f1": 1 / 3, "chance_f1": 0.2},
+            "ranking": {"auprc": 0.75, "chance_auprc": 0.3, "auroc": None}}
+    text = against_chance({"exact": view})
+    assert text == "P 0.50 R 0.25 F1 0.333 (chance 0.200), AUPRC 0.750 (chance 0.300), AUROC n/a"
+    both = against_chance({"exact": view, "family": view}, digits=2)
+    assert both.count("F1 0.33 (chance 0.20)") == 2 and "; families merged: P 0.50" in both
