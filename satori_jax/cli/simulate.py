@@ -124,6 +124,19 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--jaspar-release", default=DEFAULT_RELEASE, metavar="RELEASE",
                         help=f"pyjaspar release for JASPAR motifs ({DEFAULT_RELEASE})")
 
+    def pool(sp: argparse.ArgumentParser, length_help: str, per_seq_help: str) -> None:
+        """The TF pool and pair options that ``pairs`` and ``twins`` share."""
+        sp.add_argument("--length", type=positive_int, default=None, metavar="N", help=length_help)
+        sp.add_argument("--num-tfs", type=positive_int, default=None, metavar="N",
+                        help="JASPAR TFs to draw (preset or 20)")
+        sp.add_argument("--num-pairs", type=positive_int, default=None, metavar="N",
+                        help="interacting pairs among them (preset or 40)")
+        sp.add_argument("--pairs-per-seq", type=positive_int, default=None, metavar="N", help=per_seq_help)
+        sp.add_argument("--motifs", type=Path, default=None, metavar="FILE",
+                        help="MEME file of your motifs (with --pairs)")
+        sp.add_argument("--pairs", type=Path, default=None, metavar="FILE",
+                        help="TSV of interacting pairs, two TF names (as in --motifs) per line")
+
     sp = sub.add_parser("pairs", help="SATORI 2.0 Data-N style interacting pairs",
                         formatter_class=HelpFormatter,
                         description=_wrapped([
@@ -135,18 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp, 60000, "number of sequences, half positive (preset or {n})")
     sp.add_argument("--preset", choices=sorted(PRESETS), default=None,
                     help="a published benchmark's sizes (see presets above)")
-    sp.add_argument("--length", type=positive_int, default=None, metavar="N",
-                    help="sequence length in bp (preset or 300)")
-    sp.add_argument("--num-tfs", type=positive_int, default=None, metavar="N",
-                    help="JASPAR TFs to draw (preset or 20)")
-    sp.add_argument("--num-pairs", type=positive_int, default=None, metavar="N",
-                    help="interacting pairs among them (preset or 40)")
-    sp.add_argument("--pairs-per-seq", type=positive_int, default=None, metavar="N",
-                    help="interacting pairs embedded in each positive (preset or 3)")
-    sp.add_argument("--motifs", type=Path, default=None, metavar="FILE",
-                    help="MEME file of your motifs (with --pairs)")
-    sp.add_argument("--pairs", type=Path, default=None, metavar="FILE",
-                    help="TSV of interacting pairs, two TF names (as in --motifs) per line")
+    pool(sp, "sequence length in bp (preset or 300)",
+         "interacting pairs embedded in each positive (preset or 3)")
 
     sd = sub.add_parser("dfim", help="DFIM-style A/B interaction benchmark with distractors",
                         description=_wrapped([
@@ -181,18 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(st, 60000, "number of sequences, even: half positive, one twin pair each (preset or {n})")
     st.add_argument("--preset", choices=sorted(TWIN_PRESETS), default=None,
                     help="a benchmark size (see presets above)")
-    st.add_argument("--length", type=positive_int, default=None, metavar="N",
-                    help="sequence length in bp (300)")
-    st.add_argument("--num-tfs", type=positive_int, default=None, metavar="N",
-                    help="JASPAR TFs to draw (preset or 20)")
-    st.add_argument("--num-pairs", type=positive_int, default=None, metavar="N",
-                    help="interacting pairs among them (preset or 40)")
-    st.add_argument("--pairs-per-seq", type=positive_int, default=None, metavar="N",
-                    help="true pairs in each positive, 1-5 (3)")
-    st.add_argument("--motifs", type=Path, default=None, metavar="FILE",
-                    help="MEME file of your motifs (with --pairs)")
-    st.add_argument("--pairs", type=Path, default=None, metavar="FILE",
-                    help="TSV of interacting pairs, two TF names (as in --motifs) per line")
+    pool(st, "sequence length in bp (300)", "true pairs in each positive, 1-5 (3)")
     return p
 
 
