@@ -113,6 +113,11 @@ class TrainConfig:
     seed: int = 0
     max_seconds: float = 0.0
     """Stop training (cleanly, after the current epoch) once this many seconds have passed; 0: no limit."""
+    pretrain_epochs: int = 0
+    """Passes of motif pretraining before the first epoch: each first-layer filter learns to tell the
+    training sequences from dinucleotide-shuffled copies (:mod:`satori_jax.train.pretrain`); 0: off."""
+    pretrain_learning_rate: float = 3e-3
+    """Adam step of the motif pretraining."""
 
 
 @dataclass(frozen=True)
