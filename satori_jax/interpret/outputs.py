@@ -345,22 +345,37 @@ def motif_plots(out: Path, pwms: np.ndarray, matches, tops, thresholds: np.ndarr
 
 
 def method_plots(out: Path, method: str, tf_rows: list[dict], fam_counts: dict[str, int], distances) -> dict:
-    """A method's family bar plot and the distance box plots of its top TF pairs.
+    """A method's family bar plot and the distance box plots of its top TF pairs, foreground beside
+    background.
 
-    ``distances(filter_a (S,), filter_b (S,)) -> (D,)`` gives the foreground distances of filter pairs.
+    ``distances(filter_a (S,), filter_b (S,), side) -> (D,)`` gives the distances of filter pairs in the
+    foreground (``side="fg"``) or the background (``"bg"``)
+    (:attr:`satori_jax.interpret.accumulate.MethodTest.distances`).
+
+    Returns
+    -------
+    dict
+        ``family`` and ``distance`` (PNG paths) and ``distance_table``: per TF pair label (best first)
+        ``median_fg`` and ``median_bg``, the median distance (bp) in the foreground and the background
+        (``nan``: the pair is never observed in the background).
     """
     from satori_jax.interpret import plots as plot_lib
     from satori_jax.interpret import report
 
-    groups = {}
+    fg, bg = {}, {}
     for r in tf_rows[:15]:
         pairs = [tuple(int(x.removeprefix("filter")) for x in it.split("-"))
                  for it in r["filter_pairs"].split(";") if it]
-        groups[report.pair_label(r["tf_a"], r["tf_b"])] = distances(
-            np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.int64))
+        fa, fb = np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.int64)
+        label = report.pair_label(r["tf_a"], r["tf_b"])
+        fg[label], bg[label] = distances(fa, fb, "fg"), distances(fa, fb, "bg")
+    table = {k: {"median_fg": float(np.median(fg[k])),
+                 "median_bg": float(np.median(bg[k])) if len(bg[k]) else np.nan} for k in fg if len(fg[k])}
     return {
         "family": plot_lib.family_barplot(fam_counts, out / f"families_{method}.png",
                                           title=f"{method}: significant TF pairs per family pair"),
-        "distance": plot_lib.distance_boxplot(groups, out / f"distances_{method}.png",
-                                              title=f"{method}: distances of the top TF pairs"),
+        "distance": plot_lib.distance_boxplot(fg, out / f"distances_{method}.png", background=bg,
+                                              title=f"{method}: distances of the top TF pairs, foreground "
+                                                    f"vs background"),
+        "distance_table": table,
     }

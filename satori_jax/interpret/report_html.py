@@ -218,6 +218,20 @@ def _findings(m: str, s: Mapping[str, Any], tf_rows: Sequence[Mapping[str, Any]]
     return "".join(parts)
 
 
+def _distance_table(table: Mapping[str, Mapping[str, float]]) -> str:
+    """Median distance of each top TF pair in the foreground and the background (bp)."""
+    if not table:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td class=n>{_fmt('median_distance_bp', v['median_fg'])}</td>"
+        f"<td class=n>{_fmt('median_distance_bp', v['median_bg']) or 'never seen'}</td></tr>"
+        for k, v in table.items())
+    return ("<table class=dist><thead><tr><th>TF pair</th><th title=\"Median distance (bp) between the two "
+            "motifs in foreground examples\">median distance, foreground</th><th title=\"The same in "
+            "background examples\">median distance, background</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
+
+
 # ----------------------------------------------------------------------------------------------
 # quality flags
 
@@ -363,10 +377,12 @@ def write_html(
     for m in methods:
         parts.append(f"<h2>Method <code>{html.escape(m)}</code>: tables and plots</h2>")
         imgs = images.get(m, {})
-        for key, cap in (("distance", "foreground distances of the top TF pairs"),
+        for key, cap in (("distance", "distances of the top TF pairs: foreground (blue) vs background "
+                                      "(grey)"),
                          ("family", "significant TF pairs per family pair")):
             if imgs.get(key):
                 parts.append(_img(imgs[key], cap, width=560))
+        parts.append(_distance_table(imgs.get("distance_table") or {}))
         parts.append(f"<h3>TF interactions (<code>tf_interactions_{html.escape(m)}.tsv</code>)</h3>")
         parts.append(_table(TF_INTERACTION_COLUMNS[:-1], tf_tables.get(m, [])))
         parts.append("<h3>Beyond their filters' enrichment (q_excess &lt; 0.05)</h3><p class=note>The TF "
