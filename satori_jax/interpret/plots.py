@@ -353,9 +353,10 @@ def method_overlap(top_pairs: Mapping[str, Sequence[str]], path: str | os.PathLi
 
 def _draw_logo_jobs(job_file: str) -> None:
     """Worker of :class:`satori_jax.interpret.outputs.LogoDrawer`: the logos listed in ``job_file``
-    (``.npz`` with ``pwms (N, K, 4)``, ``paths (N,)``, ``titles (N,)``)."""
+    (``.npz`` with ``pwm0 … pwm{N-1}`` (each ``(K_i, 4)``), ``paths (N,)``, ``titles (N,)``)."""
     with np.load(job_file, allow_pickle=False) as z:
-        pwms, paths, titles = z["pwms"], [str(x) for x in z["paths"]], [str(x) for x in z["titles"]]
+        paths, titles = [str(x) for x in z["paths"]], [str(x) for x in z["titles"]]
+        pwms = [z[f"pwm{i}"] for i in range(len(paths))]
     for pwm, path, title in zip(pwms, paths, titles, strict=True):
         logo(pwm, path, title=title)
 
