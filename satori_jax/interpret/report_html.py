@@ -232,7 +232,10 @@ def _distance_table(table: Mapping[str, Mapping[str, float]]) -> str:
         f"<tr><td>{html.escape(k)}</td><td class=n>{_fmt('median_distance_bp', v['median_fg'])}</td>"
         f"<td class=n>{_fmt('median_distance_bp', v['median_bg']) or 'never seen'}</td></tr>"
         for k, v in table.items())
-    return ("<table class=dist><thead><tr><th>TF pair</th><th title=\"Median distance (bp) between the two "
+    return ("<p class=note>Median distance between the two motifs over all filter pairs of each TF pair "
+            "(the tables give it for the best filter pair), in the foreground and in the background: a "
+            "preferred spacing shows as a foreground distance that differs from the background's.</p>"
+            "<table class=dist><thead><tr><th>TF pair</th><th title=\"Median distance (bp) between the two "
             "motifs in foreground examples\">median distance, foreground</th><th title=\"The same in "
             "background examples\">median distance, background</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>")
