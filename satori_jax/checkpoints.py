@@ -10,31 +10,84 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from satori_jax.errors import input_error
+from satori_jax.errors import InputError, input_error
 
-#: What orbax raises on a damaged checkpoint (unparsable metadata, missing or truncated arrays).
-_DAMAGED = (OSError, ValueError, KeyError, TypeError, RuntimeError)
+
+def _quiet_closed_loop(hook: Callable[[Any], None]) -> Callable[[Any], None]:
+    """``sys.unraisablehook`` that drops the leftovers of a failed restore (asyncio's "Event loop is
+    closed" and the errors of orbax's read coroutines collected unfinished), passing the rest to ``hook``."""
+
+    def quiet(unraisable: Any) -> None:
+        exc, obj = unraisable.exc_value, unraisable.object
+        closed = isinstance(exc, RuntimeError) and str(exc) == "Event loop is closed"
+        orbax_read = "orbax" in str(getattr(getattr(obj, "cr_code", None), "co_filename", ""))
+        if not (closed or orbax_read):
+            hook(unraisable)
+
+    quiet._satori_quiet = True  # type: ignore[attr-defined]
+    return quiet
+
+
+class _TensorstoreLeftovers(logging.Filter):
+    """Drops asyncio's "Future exception was never retrieved" records of a failed restore's reads."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "tensorstore" not in record.getMessage().lower()
+
+
+_LEFTOVERS = _TensorstoreLeftovers()
 
 
 @contextlib.contextmanager
 def _readable(path: Path) -> Iterator[None]:
     """A damaged checkpoint under ``path`` becomes one :class:`~satori_jax.errors.InputError` (and
-    orbax's own log lines about it stay quiet)."""
+    orbax's own log lines about it stay quiet).
+
+    Orbax raises many kinds of exception on a damaged checkpoint: ``ValueError`` (unparsable metadata,
+    an array file shorter than a listed byte range), ``OSError``, ``KeyError``, ``TypeError``, and a bare
+    ``Exception`` ("Encountered error while reading array index") when a read of an array file
+    truncated in its middle fails. Every one of them means the same to the user. The reads that were
+    still in flight when the restore failed complete later, on tensorstore's threads, into the closed
+    asyncio loop of the failed restore: their "Event loop is closed" would print tracebacks after the
+    one-line error (some even before the failure reaches this function), and asyncio logs the failed
+    reads nobody awaited: those (and only those) are silenced while the checkpoint is read and, after a
+    failure, from then on.
+    """
     log = logging.getLogger("absl")
     level = log.level
     log.setLevel(logging.CRITICAL)
+    hook = sys.unraisablehook
+    if not getattr(hook, "_satori_quiet", False):
+        sys.unraisablehook = _quiet_closed_loop(hook)
     try:
         yield
-    except _DAMAGED as exc:
+        sys.unraisablehook = hook  # read in full: no read is left in flight
+    except (InputError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - see the docstring: orbax's failures have no common type
+        logging.getLogger("asyncio").addFilter(_LEFTOVERS)  # idempotent
         first = (str(exc).strip().splitlines() or [""])[0][:200]
         raise input_error(path, f"unreadable checkpoint ({type(exc).__name__}: {first}); the run directory "
                           "is damaged: train it again (or restore the checkpoints from a copy)") from None
     finally:
         log.setLevel(level)
+
+
+def check_readable(path: str | Path) -> None:
+    """Read every array of the latest checkpoint under ``path`` (nothing when there is none).
+
+    Raises
+    ------
+    InputError
+        The checkpoint is damaged (truncated or missing array files, unparsable metadata), so that
+        ``train --resume`` refuses before it touches the run directory.
+    """
+    restore_variables(path)
 
 
 def checkpoint_manager(path: str | Path, keep: int = 1, create: bool = True):

@@ -57,3 +57,22 @@ def test_restore_variables_from_another_topology(tmp_path):
     for a, b in zip(jax.tree_util.tree_leaves(variables), jax.tree_util.tree_leaves(
             {"params": fresh.params, "batch_stats": fresh.batch_stats}), strict=True):  # fmt: skip
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_truncated_array_file_is_one_input_error(tmp_path):
+    """A checkpoint of the default-size model with one array file cut in half (a copy interrupted
+    mid-file): orbax fails with a bare ``Exception`` from a read coroutine; the user gets the one
+    :class:`InputError` naming the checkpoint, like any other damage."""
+    import pytest
+
+    from satori_jax.errors import InputError
+
+    state = create_state(config_lib.Config(), 1, 200, jax.random.PRNGKey(0))
+    save_checkpoint(tmp_path / "ck", 0, state, {"epoch": 0})
+    files = [f for f in (tmp_path / "ck").rglob("*") if f.is_file() and f.parent.name == "d"]
+    big = max(files, key=lambda f: f.stat().st_size)
+    assert big.stat().st_size > 20_000  # array data, not a b-tree node
+    os.truncate(big, big.stat().st_size // 2)
+    with pytest.raises(InputError, match="unreadable checkpoint") as info:
+        restore_variables(tmp_path / "ck")
+    assert str(tmp_path / "ck") in str(info.value) and "\n" not in str(info.value)

@@ -3,7 +3,7 @@ no traceback, and nothing left behind that looks like a finished result.
 
 The command-line ``main`` functions run in-process through ``run_cli`` (what ``python -m`` runs).
 
-The kinds of hostile input tested here and in ``test_safety.py`` (93; ``test_degenerate.py`` adds
+The kinds of hostile input tested here and in ``test_safety.py`` (94; ``test_degenerate.py`` adds
 degenerate models, ``test_streaming.py`` the library side of streamed sequences of another length):
 
 ========================  ==================================================================================
@@ -45,6 +45,8 @@ outputs (test_safety)     72 --overwrite of a directory that is not a run, 73 of
 training data (safety)    88 --resume of nothing, 89 --resume without --workdir, 90 --resume of a directory
                           that is not a run, 91 sequences shorter than the first filter, 92 a one-class
                           validation split, 93 sequences too long for memory
+checkpoint                94 array files truncated (interpret, attribute, train --resume: refused before the
+                          run is written; no traceback from orbax's unfinished reads)
 ========================  ==================================================================================
 """
 
@@ -380,8 +382,9 @@ def tiny(tmp_path_factory):
     (base / "t.tsv").write_text("id\ty\n" + "".join(f"{i}\t{k % 2}\n" for k, i in enumerate(ids)))
     (base / "long.fa").write_text("".join(f">{i}\nAAAA{s}TTTT\n" for i, s in zip(ids, seqs, strict=True)))
     (base / "two.tsv").write_text("id\ty\tz\n" + "".join(f"{i}\t{k % 2}\t1\n" for k, i in enumerate(ids)))
-    for name in ("as_given", "no_checkpoint", "bad_checkpoint"):
+    for name in ("as_given", "no_checkpoint", "bad_checkpoint", "cut_checkpoint"):
         shutil.copytree(run, base / name)
+    truncate_arrays(base / "cut_checkpoint" / "checkpoints" / "best")
     cfg = json.loads((base / "as_given" / "config.json").read_text())
     cfg["data"]["length"] = 0
     (base / "as_given" / "config.json").write_text(json.dumps(cfg))
@@ -390,6 +393,15 @@ def tiny(tmp_path_factory):
         if f.is_file():
             f.write_bytes(b"\x00garbage")
     return base
+
+
+def truncate_arrays(checkpoint) -> None:
+    """Cut every array file (``.../d/*``) of a checkpoint to half its size (``tests/test_checkpoints.py``
+    cuts a single one of a larger model)."""
+    for f in checkpoint.rglob("*"):
+        if f.is_file() and f.parent.name == "d":
+            with open(f, "r+b") as fh:
+                fh.truncate(f.stat().st_size // 2)
 
 
 def _interp(tiny, *extra, run="run"):
@@ -406,6 +418,7 @@ INTERPRET = {  # extra arguments (files relative to the fixture), run, fragments
     "family table malformed": (["--family-table", "one.tsv"], "run", ["one.tsv"]),
     "run without a checkpoint": ([], "no_checkpoint", ["no_checkpoint", "checkpoint"]),
     "corrupted checkpoint": ([], "bad_checkpoint", ["bad_checkpoint", "checkpoint"]),
+    "truncated checkpoint arrays": ([], "cut_checkpoint", ["cut_checkpoint", "unreadable checkpoint"]),
     "labels of another task": (["--fasta", "t.fa", "--labels", "two.tsv"], "run",
                                ["two.tsv", "label column"]),
     "sequences of another length": (["--fasta", "long.fa", "--labels", "t.tsv"], "as_given",
@@ -441,6 +454,8 @@ def test_attribute_refusals(tiny, capsys):
                  *fragments, absent=[out])
     _refused(main, [tiny / "no_checkpoint", "--fasta", tiny / "t.fa", "--out", out, "--quiet"], capsys,
              "no_checkpoint", "checkpoint", absent=[out])
+    _refused(main, [tiny / "cut_checkpoint", "--fasta", tiny / "t.fa", "--out", out, "--quiet"], capsys,
+             "cut_checkpoint", "unreadable checkpoint", absent=[out])
     _refused(main, [tiny / "as_given", "--fasta", tiny / "long.fa", "--out", out, "--quiet"], capsys,
              "long.fa", "record seq0", "72 bp", "64 bp", "data.length = 0", absent=[out])
 
@@ -476,3 +491,37 @@ def test_simulate_refusals(tmp_path, capsys):
     _refused(simulate_main, [*base, "--background", "1,2,3"], capsys, "--background", absent=[out])
     _refused(simulate_main, [*base, "--num-sequences", "0"], capsys, "--num-sequences", absent=[out])
     _refused(simulate_main, ["pairs", "--preset", "data-99", "--out", out], capsys, "data-99", absent=[out])
+
+
+def _tree(d):
+    return {str(f.relative_to(d)): f.read_bytes() for f in sorted(d.rglob("*")) if f.is_file()}
+
+
+def test_truncated_checkpoint_in_a_real_process(tiny, tiny_run, tmp_path):
+    """Truncated array files: ``train --resume`` refuses before it writes anything in the run, and the
+    commands' stderr is the one line (no traceback printed later from orbax's unfinished reads)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.tiny import cpu_env
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    truncate_arrays(run / "checkpoints" / "latest")
+    before = _tree(run)
+    env = cpu_env()
+    commands = {
+        "train": ["satori_jax.train", "--workdir", str(run), "--resume", "--quiet"],
+        "interpret": ["satori_jax.interpret", str(tiny / "cut_checkpoint"), "--out", str(tmp_path / "o"),
+                      "--motif-db", str(tiny / "db.meme"), "--quiet"],
+    }
+    for name, argv in commands.items():
+        p = subprocess.run([sys.executable, "-m", *argv], env=env, capture_output=True, text=True,
+                           timeout=120)
+        err = p.stderr.strip()
+        assert p.returncode == 2, (name, err[-2000:])
+        assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err, (name, err[-2000:])
+        assert "unreadable checkpoint" in err, (name, err)
+    assert _tree(run) == before  # nothing rewritten (config.json, data.json, logs)
+    assert not (tmp_path / "o").exists()

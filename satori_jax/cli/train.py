@@ -77,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         # before the demo data, the config or anything else: a missing run is nothing to resume
         check_run_dir(workdir_arg, resume=True, overwrite=False)
+        from satori_jax.checkpoints import check_readable
+
+        # a damaged checkpoint is refused here, before the run directory is written
+        check_readable(workdir_arg / "checkpoints" / "latest")
         if (workdir_arg / "data.json").is_file() and not given_data:
             resumed_info = _read_data_info(workdir_arg / "data.json")
     default_data = not given_data and resumed_info is None

@@ -173,7 +173,8 @@ class MethodTest:
         ``(filter_a (S,), filter_b (S,)) -> {"median", "q25", "q75"}`` (bp) over those pairs'
         foreground observations.
     distances
-        ``(filter_a (S,), filter_b (S,)) -> (D,)`` foreground distances (bp) of those pairs, for plots.
+        ``(filter_a (S,), filter_b (S,), side="fg") -> (D,)`` distances (bp) of those pairs in the
+        foreground (``side="fg"``) or the background (``"bg"``), for plots.
     """
 
     stats: dict[str, np.ndarray]
@@ -209,21 +210,22 @@ class ExactAccumulator:
         cut_value = (float(np.mean(fg.score, dtype=np.float64)) if len(fg) else None) if cut == "mean" \
             else float(cut)
 
-        index: list = []  # pair_index(fg), built at the first query (plots ask for many)
+        scores = {"fg": fg, "bg": bg}
+        index: dict = {}  # pair_index per side, built at its first query (plots ask for many)
 
-        def select(fa: np.ndarray, fb: np.ndarray) -> dict:
-            if not index:
-                index.append(pair_index(fg, num_filters))
-            return distance_summary(fg, (fa, fb), num_filters, index=index[0])
+        def select(fa: np.ndarray, fb: np.ndarray, side: str = "fg") -> dict:
+            if side not in index:
+                index[side] = pair_index(scores[side], num_filters)
+            return distance_summary(scores[side], (fa, fb), num_filters, index=index[side])
 
         def summary(fa: np.ndarray, fb: np.ndarray) -> dict:
             d = select(fa, fb)
             return {k: d[k] for k in ("median", "q25", "q75")}
 
-        def distances(fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
-            if len(fa) == 0 or len(fg) == 0:
+        def distances(fa: np.ndarray, fb: np.ndarray, side: str = "fg") -> np.ndarray:
+            if len(fa) == 0 or len(scores[side]) == 0:
                 return np.zeros(0)
-            return select(np.minimum(fa, fb), np.maximum(fa, fb))["distances"]
+            return select(np.minimum(fa, fb), np.maximum(fa, fb), side)["distances"]
 
         return MethodTest(stats, cut_value, fg.num_pairs(), fg.n_examples, bg.n_examples,
                           info["null_centre"], info["null_scale"], summary, distances)
@@ -264,15 +266,15 @@ class HistAccumulator:
             opts.test)
         stats, centre, scale = finish_tests(stats, opts.null)
 
-        def hist(fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
-            return H.hist_pair_distances(chunks, method, num_filters, self.dist_bins, fa, fb)
+        def hist(fa: np.ndarray, fb: np.ndarray, side: str = "fg") -> np.ndarray:
+            return H.hist_pair_distances(chunks, method, num_filters, self.dist_bins, fa, fb, side)
 
         def summary(fa: np.ndarray, fb: np.ndarray) -> dict:
             dh = hist(fa, fb)
             return {k: float(H.hist_quantile(dh, values, q)[0]) for k, q in
                     (("median", 0.5), ("q25", 0.25), ("q75", 0.75))}
 
-        def distances(fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
-            return H.expand_distances(hist(np.asarray(fa), np.asarray(fb))[0], values)
+        def distances(fa: np.ndarray, fb: np.ndarray, side: str = "fg") -> np.ndarray:
+            return H.expand_distances(hist(np.asarray(fa), np.asarray(fb), side)[0], values)
 
         return MethodTest(stats, cut_value, n_obs, n_fg, n_bg, centre, scale, summary, distances)

@@ -500,7 +500,7 @@ class _Driver:
             outputs.overlap_plot(out, images, top_labels, list(o.methods), o.plots)
             if o.plots:
                 self.timed("pair_logos",
-                           lambda: outputs.pair_logos(out, pwms, matches, tf_tables, images, drawer))
+                           lambda: outputs.pair_logos(out, pwms, matches, tf_tables, images, drawer, self.db))
                 self.timed("logos_wait", drawer.wait)  # the report embeds them
         finally:
             drawer.close()

@@ -318,14 +318,15 @@ def hist_method_stats(chunks: Callable[[], Iterable[Mapping]], m: str, f: int, b
 
 
 def hist_pair_distances(chunks: Callable[[], Iterable[Mapping]], m: str, f: int, dist_bins: int,
-                        fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
-    """``(1, D)`` foreground distance histogram pooled over the listed filter pairs."""
+                        fa: np.ndarray, fb: np.ndarray, side: str = "fg") -> np.ndarray:
+    """``(1, D)`` distance histogram pooled over the listed filter pairs, of the foreground
+    (``side="fg"``) or the background (``"bg"``)."""
     fa, fb = np.asarray(fa, np.int64), np.asarray(fb, np.int64)
     lo, hi = np.minimum(fa, fb), np.maximum(fa, fb)
     want = lo * f - lo * (lo + 1) // 2 + (hi - lo - 1)
     h = np.zeros((1, dist_bins), np.int64)
     for z in chunks():
-        keys, counts = z[f"{m}/fg/dkeys"].astype(np.int64), z[f"{m}/fg/dcounts"]
+        keys, counts = z[f"{m}/{side}/dkeys"].astype(np.int64), z[f"{m}/{side}/dcounts"]
         sel = np.isin(keys // dist_bins, want)
         h[0] += np.bincount(keys[sel] % dist_bins, weights=counts[sel],
                             minlength=dist_bins).astype(np.int64)

@@ -50,6 +50,7 @@ __all__ = [
     "write_filters_meme",
     "write_tomtom_table",
     "read_tomtom_table",
+    "matched_db_pwm",
 ]
 
 #: Filters with fewer sites than this are left out of motif matching.
@@ -404,6 +405,21 @@ def match_filters(
         rows[i].orientation = "-" if int(res["strand"][r, j]) == 1 else "+"
         rows[i].family = m.family
     return rows
+
+
+def matched_db_pwm(match: FilterMatch, db_motifs: Sequence[Motif]) -> np.ndarray | None:
+    """``(W, 4)`` PWM of the database motif that names ``match``'s filter, turned the way it matched
+    (reverse complement for orientation ``-``), to draw beside the filter's logo; ``None`` when the
+    filter is not matched or the motif is not in ``db_motifs``."""
+    from satori_jax.data.meme import reverse_complement_pwm
+
+    if not match.matched:
+        return None
+    for m in db_motifs:
+        if m.name == match.target and (m.alt or m.name) == match.target_id:
+            pwm = np.asarray(m.pwm, np.float64)
+            return reverse_complement_pwm(pwm) if match.orientation == "-" else pwm
+    return None
 
 
 def _fmt(v) -> str:

@@ -180,24 +180,25 @@ class LogoDrawer:
 
     A logo is a pure function of its PWM and title, so where it is drawn changes no byte of it.
     :meth:`wait` (before the report embeds the files) draws here whatever a worker did not (it could
-    not start, or failed), so the outputs never depend on the worker.
+    not start, or failed), so the outputs never depend on the workers.
     """
 
     def __init__(self, background_from: int = 8) -> None:
         self.background_from = int(background_from)
         self.paths: set[Path] = set()
-        self.worker = None  # (process, job file, jobs)
+        self.workers: list = []  # (process, job file, jobs)
 
     def draw_all(self, jobs: list[tuple[np.ndarray, Path, str]]) -> None:
-        """Draw ``(pwm (K, 4), path, title)`` logos (those not drawn yet)."""
+        """Draw ``(pwm (K, 4), path, title)`` logos (those not drawn yet; widths may differ)."""
         from satori_jax.interpret import plots as plot_lib
 
         jobs = [(np.asarray(pwm, np.float64), Path(path), str(title)) for pwm, path, title in jobs
                 if Path(path) not in self.paths]
         self.paths.update(path for _, path, _ in jobs)
-        if self.worker is None and len(jobs) >= self.background_from:
-            self.worker = self._start(jobs)
-            if self.worker is not None:
+        if len(jobs) >= self.background_from:
+            worker = self._start(jobs)
+            if worker is not None:
+                self.workers.append(worker)
                 return
         for pwm, path, title in jobs:
             plot_lib.logo(pwm, path, title=title)
@@ -211,14 +212,12 @@ class LogoDrawer:
 
         import satori_jax
 
-        if len({pwm.shape for pwm, _, _ in jobs}) != 1:
-            return None
         fd, name = tempfile.mkstemp(prefix="satori_logos_", suffix=".npz")
         os.close(fd)
         root = str(Path(satori_jax.__file__).resolve().parent.parent)  # this satori_jax, wherever it is
         path_var = os.pathsep.join(x for x in (root, os.environ.get("PYTHONPATH")) if x)
         try:
-            np.savez(name, pwms=np.stack([pwm for pwm, _, _ in jobs]),
+            np.savez(name, **{f"pwm{i}": pwm for i, (pwm, _, _) in enumerate(jobs)},
                      paths=np.array([str(p) for _, p, _ in jobs]),
                      titles=np.array([title for _, _, title in jobs]))
             proc = subprocess.Popen([sys.executable, "-m", "satori_jax.interpret.plots", name],
@@ -234,49 +233,59 @@ class LogoDrawer:
         return Path(path) in self.paths or Path(path).is_file()
 
     def wait(self) -> None:
-        """Every logo is on disk; the worker is gone (what it did not draw is drawn here)."""
+        """Every logo is on disk; the workers are gone (what they did not draw is drawn here)."""
         from satori_jax.interpret import plots as plot_lib
 
-        if self.worker is None:
-            return
-        proc, name, jobs = self.worker
-        self.worker = None
-        try:
-            proc.communicate()
-        finally:
-            name.unlink(missing_ok=True)
-        for pwm, path, title in jobs:
-            if proc.returncode != 0 or not path.is_file():
-                plot_lib.logo(pwm, path, title=title)
+        while self.workers:
+            proc, name, jobs = self.workers.pop(0)
+            try:
+                proc.communicate()
+            finally:
+                name.unlink(missing_ok=True)
+            for pwm, path, title in jobs:
+                if proc.returncode != 0 or not path.is_file():
+                    plot_lib.logo(pwm, path, title=title)
 
     def close(self) -> None:
-        """Stop a worker still drawing (after an error elsewhere)."""
-        if self.worker is not None:
-            proc, name, _ = self.worker
-            self.worker = None
+        """Stop the workers still drawing (after an error elsewhere)."""
+        while self.workers:
+            proc, name, _ = self.workers.pop(0)
             proc.kill()
             proc.communicate()
             name.unlink(missing_ok=True)
 
 
 def pair_logos(out: Path, pwms: np.ndarray, matches, tf_tables, images: dict,
-               drawer: LogoDrawer | None = None) -> None:
+               drawer: LogoDrawer | None = None, db=None) -> None:
     """Logos of the filters behind each method's top TF pairs (named or not) into
-    ``images["pair_logos"]`` (``{filter: path}``), reusing those :func:`motif_plots` drew."""
+    ``images["pair_logos"]`` (``{filter: path}``), reusing those :func:`motif_plots` drew, and with
+    ``db`` (the motif database) the logo of each matched filter's database motif, turned the way it
+    matched (:func:`satori_jax.interpret.motifs.matched_db_pwm`), into ``images["db_logos"]``
+    (``{filter: path}``)."""
+    from satori_jax.interpret.motifs import matched_db_pwm
     from satori_jax.interpret.report_html import top_filters
 
     drawer = drawer if drawer is not None else LogoDrawer()
     by_filter = {m.filter: m for m in matches}
     drawn = images.setdefault("pair_logos", {})
-    jobs = []
+    db_drawn = images.setdefault("db_logos", {})
+    jobs, db_jobs = [], []
     for f in top_filters(tf_tables):
         path = out / "logos" / f"filter{f}.png"
+        m = by_filter.get(f)
         if not drawer.drawn(path):
-            m = by_filter.get(f)
             name = f"{m.target} q={m.q_value:.2g}" if m is not None and m.matched else "no database match"
             jobs.append((pwms[f], path, f"filter{f}: {name}"))
         drawn[f] = path
-    drawer.draw_all(jobs)
+        ref = None if m is None or db is None else matched_db_pwm(m, db)
+        if ref is not None:
+            turned = m.orientation == "-"
+            dpath = out / "logos" / f"db_{_safe_name(m.target_id)}{'_rc' if turned else ''}.png"
+            if not drawer.drawn(dpath):
+                db_jobs.append((ref, dpath, f"database: {m.target} ({m.target_id})"
+                                            + (", reverse complement" if turned else "")))
+            db_drawn[f] = dpath
+    drawer.draw_all(jobs + db_jobs)
 
 
 def _safe_name(text: str) -> str:
@@ -345,22 +354,37 @@ def motif_plots(out: Path, pwms: np.ndarray, matches, tops, thresholds: np.ndarr
 
 
 def method_plots(out: Path, method: str, tf_rows: list[dict], fam_counts: dict[str, int], distances) -> dict:
-    """A method's family bar plot and the distance box plots of its top TF pairs.
+    """A method's family bar plot and the distance box plots of its top TF pairs, foreground beside
+    background.
 
-    ``distances(filter_a (S,), filter_b (S,)) -> (D,)`` gives the foreground distances of filter pairs.
+    ``distances(filter_a (S,), filter_b (S,), side) -> (D,)`` gives the distances of filter pairs in the
+    foreground (``side="fg"``) or the background (``"bg"``)
+    (:attr:`satori_jax.interpret.accumulate.MethodTest.distances`).
+
+    Returns
+    -------
+    dict
+        ``family`` and ``distance`` (PNG paths) and ``distance_table``: per TF pair label (best first)
+        ``median_fg`` and ``median_bg``, the median distance (bp) in the foreground and the background
+        (``nan``: the pair is never observed in the background).
     """
     from satori_jax.interpret import plots as plot_lib
     from satori_jax.interpret import report
 
-    groups = {}
+    fg, bg = {}, {}
     for r in tf_rows[:15]:
         pairs = [tuple(int(x.removeprefix("filter")) for x in it.split("-"))
                  for it in r["filter_pairs"].split(";") if it]
-        groups[report.pair_label(r["tf_a"], r["tf_b"])] = distances(
-            np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.int64))
+        fa, fb = np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.int64)
+        label = report.pair_label(r["tf_a"], r["tf_b"])
+        fg[label], bg[label] = distances(fa, fb, "fg"), distances(fa, fb, "bg")
+    table = {k: {"median_fg": float(np.median(fg[k])),
+                 "median_bg": float(np.median(bg[k])) if len(bg[k]) else np.nan} for k in fg if len(fg[k])}
     return {
         "family": plot_lib.family_barplot(fam_counts, out / f"families_{method}.png",
                                           title=f"{method}: significant TF pairs per family pair"),
-        "distance": plot_lib.distance_boxplot(groups, out / f"distances_{method}.png",
-                                              title=f"{method}: distances of the top TF pairs"),
+        "distance": plot_lib.distance_boxplot(fg, out / f"distances_{method}.png", background=bg,
+                                              title=f"{method}: distances of the top TF pairs, foreground "
+                                                    f"vs background"),
+        "distance_table": table,
     }

@@ -241,19 +241,55 @@ def family_barplot(counts: Mapping[str, int], path: str | os.PathLike, *, title:
     return _save(fig, path)
 
 
+def _boxes(ax, data: list[np.ndarray], positions: list[float], color: str, width: float) -> None:
+    """Horizontal box plots of ``data`` at ``positions`` (empty samples: no box), filled with ``color``."""
+    keep = [(d, p) for d, p in zip(data, positions, strict=True) if len(d)]
+    if not keep:
+        return
+    kw = dict(positions=[p for _, p in keep], widths=width, showfliers=False, patch_artist=True,
+              boxprops={"facecolor": color}, medianprops={"color": "black"}, manage_ticks=False)
+    try:
+        ax.boxplot([d for d, _ in keep], orientation="horizontal", **kw)  # matplotlib >= 3.10
+    except TypeError:
+        ax.boxplot([d for d, _ in keep], vert=False, **kw)
+
+
+FG_COLOR, BG_COLOR = "#4477aa", "#cccccc"
+
+
 def distance_boxplot(distances: Mapping[str, np.ndarray], path: str | os.PathLike, *, title: str = "",
-                     top: int = 15) -> Path:
-    """Box plot of distances (bp) per label (e.g. per significant TF pair, or per method)."""
+                     top: int = 15, background: Mapping[str, np.ndarray] | None = None) -> Path:
+    """Box plot of distances (bp) per label (e.g. per significant TF pair, or per method).
+
+    Parameters
+    ----------
+    distances
+        ``label -> (D,)`` foreground distances; labels without any are left out.
+    background
+        Optional ``label -> (D',)`` background distances of the same labels: drawn as a grey box
+        under each label's (blue) foreground box, so a preferred spacing stands out against the
+        spacing the motifs have anyway.
+    """
     plt = _plt()
     items = [(k, np.asarray(v, np.float64)) for k, v in distances.items() if len(v)][:top]
-    fig, ax = plt.subplots(figsize=(6.0, 0.35 * max(len(items), 2) + 1.0))
+    items = items[::-1]  # best at the top
+    both = background is not None
+    fig, ax = plt.subplots(figsize=(6.0, (0.55 if both else 0.35) * max(len(items), 2) + 1.2))
     if items:
-        data = [v for _, v in items][::-1]
-        try:
-            ax.boxplot(data, orientation="horizontal", showfliers=False)  # matplotlib >= 3.10
-        except TypeError:
-            ax.boxplot(data, vert=False, showfliers=False)
-        ax.set_yticks(range(1, len(items) + 1), [k for k, _ in items][::-1], fontsize=7)
+        y = np.arange(1, len(items) + 1, dtype=np.float64)
+        if both:
+            bg = [np.asarray(background.get(k, ()), np.float64) for k, _ in items]
+            _boxes(ax, [v for _, v in items], list(y + 0.18), FG_COLOR, 0.32)
+            _boxes(ax, bg, list(y - 0.18), BG_COLOR, 0.32)
+            from matplotlib.patches import Patch
+
+            ax.legend(handles=[Patch(facecolor=FG_COLOR, label="foreground"),
+                               Patch(facecolor=BG_COLOR, label="background")],
+                      fontsize=7, loc="best", framealpha=0.9)
+        else:
+            _boxes(ax, [v for _, v in items], list(y), FG_COLOR, 0.5)
+        ax.set_yticks(y, [k for k, _ in items], fontsize=7)
+        ax.set_ylim(0.4, len(items) + 0.6)
     else:
         ax.text(0.5, 0.5, "no distances", ha="center", va="center", transform=ax.transAxes)
         ax.set_yticks([])
@@ -317,9 +353,10 @@ def method_overlap(top_pairs: Mapping[str, Sequence[str]], path: str | os.PathLi
 
 def _draw_logo_jobs(job_file: str) -> None:
     """Worker of :class:`satori_jax.interpret.outputs.LogoDrawer`: the logos listed in ``job_file``
-    (``.npz`` with ``pwms (N, K, 4)``, ``paths (N,)``, ``titles (N,)``)."""
+    (``.npz`` with ``pwm0 … pwm{N-1}`` (each ``(K_i, 4)``), ``paths (N,)``, ``titles (N,)``)."""
     with np.load(job_file, allow_pickle=False) as z:
-        pwms, paths, titles = z["pwms"], [str(x) for x in z["paths"]], [str(x) for x in z["titles"]]
+        paths, titles = [str(x) for x in z["paths"]], [str(x) for x in z["titles"]]
+        pwms = [z[f"pwm{i}"] for i in range(len(paths))]
     for pwm, path, title in zip(pwms, paths, titles, strict=True):
         logo(pwm, path, title=title)
 

@@ -2,9 +2,10 @@
 
 Order, for the biologist who opens it: the findings (per method, the top interactions with
 redundant TF names merged by family pair, q-values, effect sizes, distances, and with ``--truth``
-the score next to chance), then what to check before trusting them (quality flags), the logos of
-the filters behind the top pairs, the method comparison and plots, attention examples, the filter
-motifs, and last the settings and column notes. Images are embedded (base64); the page opens
+the score next to chance), then what to check before trusting them (quality flags), the top pairs
+with both partners' filter logos, each beside the logo of the database motif that names it, the method
+comparison, plots (distances in the foreground beside the background) and tables, attention examples,
+the filter motifs, and last the settings and column notes. Images are embedded (base64); the page opens
 offline. Number formats: p and q with two significant digits, effect sizes and scores with two
 decimals, distances in whole bp.
 """
@@ -46,6 +47,8 @@ REDUNDANT_MIN, REDUNDANT_SHARE = 3, 0.2
 #: matched filters below this information content (bits) are weak matches
 LOW_IC_BITS = 8.0
 TOP_GROUPS = 10
+#: TF pairs per method in the logo table, and the width of each logo there (px)
+LOGO_PAIRS, LOGO_PX = 5, 210
 
 #: notes on the keys of ``summary.json`` (end of the report)
 SUMMARY_DOCS = (
@@ -104,14 +107,15 @@ def _fmt(col: str, v: Any) -> str:
     return f"{x:.0f}"
 
 
-def _img(path: str | os.PathLike, caption: str = "", width: int | None = None) -> str:
+def _img(path: str | os.PathLike, caption: str = "", width: int | None = None, alt: str = "") -> str:
     p = Path(path)
     if not p.is_file():
         return ""
     data = base64.b64encode(p.read_bytes()).decode("ascii")
     w = f' style="max-width:{width}px"' if width else ""
     cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-    return f'<figure><img alt="{html.escape(p.name)}" src="data:image/png;base64,{data}"{w}>{cap}</figure>'
+    return (f'<figure><img alt="{html.escape(alt or p.name)}" src="data:image/png;base64,{data}"{w}>{cap}'
+            "</figure>")
 
 
 def _table(columns: Sequence[str], rows: Sequence[Mapping[str, Any]], limit: int = 25,
@@ -140,6 +144,8 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 th{background:#eee;cursor:help}
 figure{display:inline-block;margin:4px;vertical-align:top}
 figcaption{font-size:11px;color:#555}
+table.logos td{vertical-align:top}
+table.logos figure{margin:0 2px}
 .note{font-size:12px;color:#666}
 .flag{background:#fff4e0;border-left:4px solid #e69500;padding:4px 8px;margin:4px 0;font-size:13px}
 .ok{background:#eef8ee;border-left:4px solid #3a3;padding:4px 8px;margin:4px 0;font-size:13px}
@@ -218,6 +224,63 @@ def _findings(m: str, s: Mapping[str, Any], tf_rows: Sequence[Mapping[str, Any]]
     return "".join(parts)
 
 
+def _distance_table(table: Mapping[str, Mapping[str, float]]) -> str:
+    """Median distance of each top TF pair in the foreground and the background (bp)."""
+    if not table:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td class=n>{_fmt('median_distance_bp', v['median_fg'])}</td>"
+        f"<td class=n>{_fmt('median_distance_bp', v['median_bg']) or 'never seen'}</td></tr>"
+        for k, v in table.items())
+    return ("<p class=note>Median distance between the two motifs over all filter pairs of each TF pair "
+            "(the tables give it for the best filter pair), in the foreground and in the background: a "
+            "preferred spacing shows as a foreground distance that differs from the background's.</p>"
+            "<table class=dist><thead><tr><th>TF pair</th><th title=\"Median distance (bp) between the two "
+            "motifs in foreground examples\">median distance, foreground</th><th title=\"The same in "
+            "background examples\">median distance, background</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
+
+
+def _partner(f: int | None, names: Mapping[int, Mapping[str, Any]], logos: Mapping[int, Any],
+             db_logos: Mapping[int, Any]) -> str:
+    """One partner of a pair: filter logo, database logo, caption."""
+    if f is None:
+        return "<td></td>"
+    r = names.get(f, {})
+    named = r.get("target") if _as_float(r.get("q_value")) < 0.05 else ""
+    cap = (f"filter{f}: {named} ({r.get('target_id', '')}, TomTom q {_fmt('q_value', r.get('q_value'))}, "
+           f"{r.get('orientation', '')} strand)" if named else f"filter{f}: no database match")
+    cap += f"; {_fmt('ic', r.get('ic'))} bits, {r.get('n_sites', '?')} sites"
+    figs = ""
+    if f in logos:
+        figs += _img(logos[f], "", width=LOGO_PX, alt=f"filter{f} logo")
+    if f in db_logos:
+        figs += _img(db_logos[f], "", width=LOGO_PX, alt=f"{named} database logo")
+    elif named:
+        figs += "<span class=note>(database motif not drawn)</span>"
+    return f"<td><div>{figs}</div><div class=note>{html.escape(cap)}</div></td>"
+
+
+def _logo_table(m: str, rows: Sequence[Mapping[str, Any]], names, logos, db_logos) -> str:
+    """The method's top TF pairs, each partner's filter and database logos side by side."""
+    body = []
+    for i, r in enumerate(list(rows)[:LOGO_PAIRS], 1):
+        fs = [int(t[6:]) for t in str(r.get("filter_pairs", "")).split(";")[0].split("-")
+              if t.startswith("filter") and t[6:].isdigit()]
+        fa, fb = (fs + [None, None])[:2]
+        head = (f"<td>{i}</td><td>{html.escape(str(r['tf_a']))} — {html.escape(str(r['tf_b']))}<br>"
+                f"<span class=note>q {_fmt('q_value', r.get('q_value'))}, effect "
+                f"{_fmt('effect_size', r.get('effect_size'))}, "
+                f"{_fmt('median_distance_bp', r.get('median_distance_bp'))} bp</span></td>")
+        cells = "".join(_partner(f, names, logos, db_logos) for f in (fa, fb))
+        body.append(f"<tr>{head}{cells}</tr>")
+    if not body:
+        return ""
+    return (f"<h3>{html.escape(m)}</h3><table class=logos><thead><tr><th>rank</th><th>TF pair</th>"
+            "<th>partner A: filter | database</th><th>partner B: filter | database</th></tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>")
+
+
 # ----------------------------------------------------------------------------------------------
 # quality flags
 
@@ -270,7 +333,7 @@ def quality_flags(summary: Mapping[str, Any], tomtom_rows: Sequence[Mapping[str,
 # the page
 
 
-def top_filters(tf_tables: Mapping[str, Sequence[Mapping[str, Any]]], n_pairs: int = 5) -> list[int]:
+def top_filters(tf_tables: Mapping[str, Sequence[Mapping[str, Any]]], n_pairs: int = LOGO_PAIRS) -> list[int]:
     """Filters of the best filter pair of each method's top TF pairs, in order of appearance."""
     out: list[int] = []
     for rows in tf_tables.values():
@@ -306,7 +369,8 @@ def write_html(
         ``"logos"``: list of (path, caption); ``"attention"``: list of (path, caption);
         ``"overlap"``: path or None; per method ``"<method>"``: dict with ``"family"`` and
         ``"distance"`` paths; ``"extra"``: list of (path, caption) from other methods (e.g. DFIM maps);
-        ``"pair_logos"`` (optional): ``{filter index: path}`` logos of the filters behind the top pairs.
+        ``"pair_logos"`` (optional): ``{filter index: path}`` logos of the filters behind the top pairs;
+        ``"db_logos"`` (optional): ``{filter index: path}`` logos of their database motifs.
     truth_pairs
         With ``--truth``: the true pairs, marked in the findings.
     """
@@ -343,30 +407,26 @@ def write_html(
                "dominated by motif enrichment.</div>"])
 
     pair_logos = images.get("pair_logos") or {}
-    names = {int(str(r["filter"])[6:]): r for r in tomtom_rows
-             if str(r.get("filter", "")).startswith("filter")}
-    top = top_filters(tf_tables)
-    if top:
-        parts.append("<h3>Filters behind the top pairs</h3>")
-        for f in top:
-            r = names.get(f, {})
-            named = r.get("target") if _as_float(r.get("q_value")) < 0.05 else ""
-            cap = (f"filter{f}: {named} (TomTom q {_fmt('q_value', r.get('q_value'))}), "
-                   if named else f"filter{f}: no database match, ") + f"{_fmt('ic', r.get('ic'))} bits"
-            if f in pair_logos:
-                parts.append(_img(pair_logos[f], cap, width=300))
-            else:
-                parts.append(f"<p class=note>{html.escape(cap)} (no logo drawn)</p>")
-
+    if top_filters(tf_tables):
+        names = {int(str(r["filter"])[6:]): r for r in tomtom_rows
+                 if str(r.get("filter", "")).startswith("filter")}
+        parts.append("<h2>Top interactions with their motifs</h2><p class=note>The best filter pair of each "
+                     "method's top TF pairs: each partner's filter logo (the motif the model learned) beside "
+                     "the logo of the database motif that names it, turned the way TomTom matched it.</p>")
+        db_logos = images.get("db_logos") or {}
+        for m in methods:
+            parts.append(_logo_table(m, tf_tables.get(m, []), names, pair_logos, db_logos))
     if images.get("overlap"):
         parts.append("<h2>Methods compared</h2>" + _img(images["overlap"]))
     for m in methods:
         parts.append(f"<h2>Method <code>{html.escape(m)}</code>: tables and plots</h2>")
         imgs = images.get(m, {})
-        for key, cap in (("distance", "foreground distances of the top TF pairs"),
+        for key, cap in (("distance", "distances of the top TF pairs: foreground (blue) vs background "
+                                      "(grey)"),
                          ("family", "significant TF pairs per family pair")):
             if imgs.get(key):
                 parts.append(_img(imgs[key], cap, width=560))
+        parts.append(_distance_table(imgs.get("distance_table") or {}))
         parts.append(f"<h3>TF interactions (<code>tf_interactions_{html.escape(m)}.tsv</code>)</h3>")
         parts.append(_table(TF_INTERACTION_COLUMNS[:-1], tf_tables.get(m, [])))
         parts.append("<h3>Beyond their filters' enrichment (q_excess &lt; 0.05)</h3><p class=note>The TF "

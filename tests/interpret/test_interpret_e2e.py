@@ -158,6 +158,35 @@ def test_interpret_run_end_to_end(run_and_db):
     assert summary["run"]["n_filters_matched"] >= 2
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and "https://" not in html
+    _check_logo_table(out, html, tomtom, base / "db.meme")
+
+
+def _check_logo_table(out, html, tomtom, db_path):
+    """The top TFA-TFB pair in the logo table: each partner's filter logo beside its database motif's,
+    drawn from the database PWM turned the way TomTom matched it."""
+    import base64
+    import re
+
+    from satori_jax.data.meme import read_meme, reverse_complement_pwm
+    from satori_jax.interpret import plots
+
+    assert "Top interactions with their motifs" in html
+    table = html[html.index("Top interactions with their motifs"):html.index("<h2>Methods compared</h2>")]
+    db = {m.name: m for m in read_meme(db_path)}
+    for f, tf in ((0, "TFA"), (1, "TFB")):
+        row = tomtom[f]
+        assert row["target"] == tf
+        pwm = db[tf].pwm if row["orientation"] == "+" else reverse_complement_pwm(db[tf].pwm)
+        turned = "_rc" if row["orientation"] == "-" else ""
+        path = out / "logos" / f"db_{row['target_id']}{turned}.png"
+        title = f"database: {tf} ({row['target_id']})" + (", reverse complement" if turned else "")
+        assert path.read_bytes() == plots.logo(pwm, out.parent / "ref.png", title=title).read_bytes()
+        # filter logo, then the database logo, in the same cell
+        cell = re.search(rf'<td><div><figure><img alt="filter{f} logo" src="data:image/png;base64,[^"]+"'
+                         rf'[^>]*></figure><figure><img alt="{tf} database logo" src="data:image/png;base64,'
+                         rf'([^"]+)"', table)
+        assert cell, (f, tf)
+        assert base64.b64decode(cell.group(1)) == path.read_bytes()
 
 
 def test_cli_and_errors(run_and_db, capsys):

@@ -47,12 +47,14 @@ def test_logo_drawer_worker_draws_the_same_files(tmp_path, monkeypatch):
     from satori_jax.interpret.outputs import LogoDrawer
 
     rng = np.random.default_rng(1)
-    jobs = [(rng.dirichlet(np.ones(4) * 0.3, 9), tmp_path / "w" / f"f{k}.png", f"filter{k}")
-            for k in range(3)]
+    jobs = [(rng.dirichlet(np.ones(4) * 0.3, 9 + 3 * k), tmp_path / "w" / f"f{k}.png", f"filter{k}")
+            for k in range(3)]  # widths differ (database motifs beside filters)
     drawer = LogoDrawer(background_from=2)
-    drawer.draw_all(jobs)
-    assert drawer.worker is not None and drawer.drawn(jobs[0][1])
+    drawer.draw_all(jobs[:2])
+    drawer.draw_all(jobs[1:])  # the one not drawn yet: here
+    assert len(drawer.workers) == 1 and drawer.drawn(jobs[0][1]) and jobs[2][1].is_file()
     drawer.wait()
+    assert drawer.workers == []
     for pwm, path, title in jobs:
         assert path.read_bytes() == plots.logo(pwm, tmp_path / "ref.png", title=title).read_bytes()
     # a worker that fails (here: it cannot import anything) -> drawn by wait()

@@ -179,3 +179,17 @@ def test_bh_rows_equals_statsmodels_row_by_row():
     p[4] = 0.0
     want = np.vstack([multipletests(row, method="fdr_bh")[1] for row in p])
     np.testing.assert_array_equal(bh_rows(p), want)
+
+
+def test_matched_db_pwm_turns_the_database_motif_the_way_it_matched():
+    from satori_jax.data.meme import reverse_complement_pwm
+    from satori_jax.interpret.motifs import FilterMatch, matched_db_pwm
+
+    rng = np.random.default_rng(0)
+    db = [Motif("A", rng.dirichlet(np.ones(4), w), alt=f"MA{k}") for k, w in ((1, 6), (2, 7))]
+    plus = FilterMatch(0, 50, 9.0, "A", "MA2", 1e-6, 1e-4, 0, "+")
+    np.testing.assert_array_equal(matched_db_pwm(plus, db), db[1].pwm)  # the same name: by id
+    minus = FilterMatch(0, 50, 9.0, "A", "MA1", 1e-6, 1e-4, 1, "-")
+    np.testing.assert_array_equal(matched_db_pwm(minus, db), reverse_complement_pwm(db[0].pwm))
+    assert matched_db_pwm(FilterMatch(0, 50, 9.0, "A", "MA1", 0.1, 0.5, 0, "+"), db) is None  # q too big
+    assert matched_db_pwm(FilterMatch(0, 50, 9.0, "B", "MB", 1e-6, 1e-4, 0, "+"), db) is None
