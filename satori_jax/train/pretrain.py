@@ -53,7 +53,8 @@ def shuffle_dinucleotide_blocks(codes: jax.Array, rng: jax.Array) -> jax.Array:
 def _filter_max(conv_params: dict, x: jax.Array, padding: str) -> jax.Array:
     """``(B, F)`` maximum over positions of the ReLU filter responses to one-hot ``x`` ``(B, L, 4)``."""
     h = jax.lax.conv_general_dilated(
-        x, conv_params["kernel"], window_strides=(1,), padding=padding, dimension_numbers=("NWC", "WIO", "NWC")
+        x, conv_params["kernel"], window_strides=(1,), padding=padding,
+        dimension_numbers=("NWC", "WIO", "NWC"),
     )
     return jax.nn.relu(h + conv_params["bias"]).max(axis=1)
 
@@ -134,7 +135,8 @@ def pretrain_filters(
         order = order_rng.permutation(n)
         losses, accs = [], []
         batches = (codes[order[i * batch_size : (i + 1) * batch_size]] for i in range(steps_per_epoch))
-        for i, batch in enumerate(progress(batches, verbose, f"pretrain {epoch + 1}/{epochs}", steps_per_epoch)):
+        desc = f"pretrain {epoch + 1}/{epochs}"
+        for i, batch in enumerate(progress(batches, verbose, desc, steps_per_epoch)):
             probe, opt_state, loss, acc = step(
                 probe, opt_state, jnp.asarray(batch), jax.random.fold_in(root, epoch * steps_per_epoch + i)
             )
