@@ -169,7 +169,10 @@ def run_benchmark(bench: Benchmark, work: Path, args: argparse.Namespace, mode: 
     if n is not None:
         sim += ["--num-sequences", str(n)]
     res: dict[str, Any] = {"commands": {}, "n_sequences": n}
-    res["simulate_seconds"] = round(_run(sim, log_path), 1)
+    if args.reuse and (data / "dataset.json").is_file():
+        res["simulate_seconds"] = None  # reused from an earlier run of the suite in this --workdir
+    else:
+        res["simulate_seconds"] = round(_run(sim, log_path), 1)
     res["commands"]["simulate"] = _display(sim, work)
     meta = json.loads((data / "dataset.json").read_text())
     res["n_sequences"] = int(meta.get("counts", {}).get("sequences", n or 0) or n or 0)
@@ -202,12 +205,17 @@ def _train_and_interpret(data: Path, run: Path, train_extra: list[str], args: ar
     methods = methods or tuple(args.methods)
     train = [py, "-m", "satori_jax.train", "--data", str(data), "--workdir", str(run), "--quiet",
              *train_extra]
-    wall = _run(train, log_path)
+    reused = args.reuse and (run / "test_metrics.json").is_file()
+    if reused:  # the trained run of an earlier suite run: re-interpret only
+        for name in ("interpret", "interpret_ig"):
+            shutil.rmtree(run / name, ignore_errors=True)
+    else:
+        wall = _run(train, log_path)
     commands["train"] = _display(train, work)
     metrics = json.loads((run / "test_metrics.json").read_text())
     out: dict[str, Any] = {"control": control, "test_auroc": metrics["auroc_mean"],
-                           "train_seconds": round(wall, 1), "stopped": metrics.get("stopped"),
-                           "config": _config_name(run)}
+                           "train_seconds": round(float(metrics["train_seconds"]) if reused else wall, 1),
+                           "stopped": metrics.get("stopped"), "config": _config_name(run), "reused": reused}
     common = ["--motif-db", str(data / "motifs.meme"), "--truth", str(data / "interactions.tsv"), "--quiet"]
     cheap = [m for m in methods if m in ("raw", "attr")]
     dear = [m for m in methods if m in ("fis", "dfim")]
@@ -317,6 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", default=None, metavar="DIR",
                    help="data sets and runs (default: a temporary directory)")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
+    p.add_argument("--reuse", action="store_true",
+                   help="with --workdir of an earlier (--keep) run: reuse its data sets and trained runs and "
+                        "only interpret again (to compare interpretation changes on the same models; "
+                        "train_seconds is then the training loop's own time from test_metrics.json)")
     return p
 
 

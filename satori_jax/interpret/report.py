@@ -48,8 +48,9 @@ INTERACTION_COLUMNS = (
 )
 
 TF_INTERACTION_COLUMNS = (
-    "tf_a", "tf_b", "family_a", "family_b", "n_filter_pairs", "q_value", "p_value", "median_distance_bp",
-    "median_score_fg", "median_score_bg", "n_fg", "n_bg", "effect_size", "q_excess", "filter_pairs",
+    "tf_a", "tf_b", "family_a", "family_b", "n_filter_pairs", "n_tested_filter_pairs", "q_tf", "q_value",
+    "p_value", "median_distance_bp", "median_score_fg", "median_score_bg", "n_fg", "n_bg", "effect_size",
+    "q_excess", "filter_pairs",
 )
 
 COLUMN_DOCS: dict[str, str] = {
@@ -81,6 +82,11 @@ COLUMN_DOCS: dict[str, str] = {
                 "q_excess < 0.05 stands out from its partners' pairs: an interaction rather than two "
                 "motifs that are each enriched in the foreground.",
     "n_filter_pairs": "Significant filter pairs merged into this TF pair.",
+    "n_tested_filter_pairs": "Tested filter pairs whose two filters are named after this TF pair.",
+    "q_tf": "TF-level q-value: the Simes combination of the p-values of all tested filter pairs named "
+            "after the TF pair, Benjamini-Hochberg adjusted over all TF pairs. A TF pair is listed only "
+            "when q_tf < 0.05 (besides a significant filter pair): many redundant filters named by one "
+            "TF give a false TF pair many chances at one significant filter pair; q_tf counts them.",
     "filter_pairs": "The merged filter pairs, 'filterA-filterB' separated by ';', best first.",
     # filters_tomtom.tsv
     "filter": "Filter name (filterN).",
@@ -244,16 +250,59 @@ def is_significant(row: Mapping[str, Any], alpha: float = ALPHA, min_effect: flo
     return min_effect <= 0 or float(row.get("effect_size", float("nan"))) >= min_effect
 
 
+def simes(p: np.ndarray) -> float:
+    """Simes' combined p-value of ``k`` p-values: ``min_i k · p_(i) / i`` (valid under independence
+    and positive dependence, e.g. filter pairs sharing filters)."""
+    p = np.sort(np.asarray(p, np.float64))
+    if p.size == 0:
+        return float("nan")
+    return float(min(1.0, np.min(p * p.size / np.arange(1, p.size + 1))))
+
+
+def tf_level_q(
+    rows: Sequence[Mapping[str, Any]],
+) -> tuple[dict[tuple[str, str], float], dict[tuple[str, str], int]]:
+    """TF-level q-values of every TF pair that has tested filter pairs.
+
+    Each named TF pair (two named filters, different names; unordered) pools the p-values of *all* its
+    tested filter pairs into one Simes p-value; Benjamini–Hochberg runs over the TF pairs.
+
+    Returns
+    -------
+    q
+        ``{(tf_a, tf_b): q_tf}`` with names sorted.
+    n
+        ``{(tf_a, tf_b): number of tested filter pairs}``.
+    """
+    from satori_jax.interpret.stats import benjamini_hochberg
+
+    groups: dict[tuple[str, str], list[float]] = {}
+    for r in rows:
+        if not (r["tf_a"] and r["tf_b"]) or r["tf_a"] == r["tf_b"]:
+            continue
+        key = tuple(sorted((r["tf_a"], r["tf_b"])))
+        groups.setdefault(key, []).append(float(r["p_value"]))
+    keys = sorted(groups)
+    if not keys:
+        return {}, {}
+    combined = np.array([simes(np.asarray(groups[k])) for k in keys])
+    q = benjamini_hochberg(np.nan_to_num(combined, nan=1.0))
+    return dict(zip(keys, map(float, q), strict=True)), {k: len(groups[k]) for k in keys}
+
+
 def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
                   min_effect: float = 0.0) -> list[dict[str, Any]]:
-    """Significant filter pairs mapped to TF pairs.
+    """Significant TF pairs from the tested filter pairs.
 
-    Keeps significant rows (:func:`is_significant`) whose two filters are both named (best hit q < 0.05),
-    drops self pairs (same TF name), orders each pair by name and merges duplicates keeping the
-    statistics of the smallest q-value (then p-value). Output sorted by q-value, then p-value,
-    then names. Keys: :data:`TF_INTERACTION_COLUMNS` (``q_excess``: the smallest over the merged
-    filter pairs, ``nan`` when the rows carry none).
+    A TF pair is listed when (1) its TF-level q-value ``q_tf < alpha`` (:func:`tf_level_q`: Simes over
+    all its tested filter pairs, Benjamini–Hochberg over TF pairs) and (2) at least one of its filter
+    pairs is significant (:func:`is_significant`). Filters must both be named (best hit q < 0.05); self
+    pairs (same TF name) are dropped; each pair is ordered by name, and its significant filter pairs are
+    merged keeping the statistics of the smallest q-value (then p-value). Output sorted by ``q_tf``, then
+    q-value, p-value and names. Keys: :data:`TF_INTERACTION_COLUMNS` (``q_excess``: the smallest over
+    the merged filter pairs, ``nan`` when the rows carry none).
     """
+    q_tf, n_tested = tf_level_q(rows)
     best: dict[tuple[str, str], dict[str, Any]] = {}
     members: dict[tuple[str, str], list[tuple[float, float, str]]] = {}
     excess: dict[tuple[str, str], float] = {}
@@ -266,6 +315,8 @@ def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
             key, fams = (r["tf_a"], r["tf_b"]), (r["family_a"], r["family_b"])
         else:
             key, fams = (r["tf_b"], r["tf_a"]), (r["family_b"], r["family_a"])
+        if not q_tf.get(key, 1.0) < alpha:
+            continue
         p = float(r["p_value"])
         members.setdefault(key, []).append((q, p, f"{r['filter_a']}-{r['filter_b']}"))
         qx = float(r.get("q_excess", float("nan")))
@@ -283,10 +334,12 @@ def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
     for key, row in best.items():
         mem = sorted(members[key])
         row["n_filter_pairs"] = len(mem)
+        row["n_tested_filter_pairs"] = n_tested[key]
+        row["q_tf"] = q_tf[key]
         row["q_excess"] = excess.get(key, float("nan"))
         row["filter_pairs"] = ";".join(m[2] for m in mem)
         out.append(row)
-    out.sort(key=lambda r: (r["q_value"], r["p_value"], r["tf_a"], r["tf_b"]))
+    out.sort(key=lambda r: (r["q_tf"], r["q_value"], r["p_value"], r["tf_a"], r["tf_b"]))
     return out
 
 

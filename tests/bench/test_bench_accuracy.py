@@ -78,3 +78,34 @@ def test_markdown_shows_scores_chance_and_controls():
 def test_unknown_dataset_is_refused(capsys):
     assert accuracy.main(["--datasets", "nope", "--out", "/nonexistent"]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_reuse_interprets_again_without_simulating_or_training(tmp_path, monkeypatch):
+    """``--reuse``: the data set and trained run of an earlier suite run are kept; only interpret runs,
+    into a cleared output directory, and train_seconds comes from the run's test_metrics.json."""
+    work = tmp_path / "w"
+    data = _dataset((work / "dfim").mkdir(parents=True) or work / "dfim" / "data")
+    run = work / "dfim" / "run"
+    (run / "interpret").mkdir(parents=True)
+    (run / "interpret" / "stale.txt").write_text("old")
+    (run / "test_metrics.json").write_text(json.dumps({"auroc_mean": 0.9, "train_seconds": 12.34}))
+    calls = []
+
+    def fake_run(cmd, log_path):
+        calls.append(cmd[2])
+        out = run / "interpret"
+        assert not (out / "stale.txt").exists()  # cleared before interpreting again
+        out.mkdir(exist_ok=True)
+        (out / "summary.json").write_text("{}")
+        return 1.0
+
+    monkeypatch.setattr(accuracy, "_run", fake_run)
+    monkeypatch.setattr(accuracy, "method_scores", lambda summary: {})
+    args = accuracy.build_parser().parse_args(["--workdir", str(work), "--reuse", "--no-controls",
+                                                "--methods", "raw"])
+    args.methods = ("raw",)
+    res = accuracy.run_benchmark(accuracy.BENCHMARKS["dfim"], work, args, "cpu")
+    assert calls == ["satori_jax.interpret"]
+    assert res["simulate_seconds"] is None and res["reused"] is True
+    assert res["train_seconds"] == 12.3 and res["test_auroc"] == 0.9
+    assert (data / "dataset.json").exists()

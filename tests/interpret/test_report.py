@@ -67,6 +67,8 @@ def test_tf_pair_table_merges_and_drops():
     assert r["q_value"] == pytest.approx(0.001) and r["n_filter_pairs"] == 2
     assert r["median_distance_bp"] == 12.0
     assert r["filter_pairs"] == "filter0-filter1;filter1-filter2"
+    # TF level: Simes over A-B's two tested filter pairs (p 1e-4, 1e-3) -> 2e-4; one TF pair -> q_tf
+    assert r["n_tested_filter_pairs"] == 2 and r["q_tf"] == pytest.approx(2e-4)
     # pair names are ordered, families follow their TF
     rows[0]["tf_a"], rows[0]["tf_b"], rows[0]["family_a"], rows[0]["family_b"] = "Z", "A", "famZ", "famA"
     tf = report.tf_pair_table(rows, alpha=0.05)
@@ -74,6 +76,37 @@ def test_tf_pair_table_merges_and_drops():
         ("A", "Z", "famA", "famZ"), ("A", "B", "famA", "famB")}
     assert tf[0]["tf_b"] == "Z"  # best q first
     assert report.tf_pair_table(rows, alpha=1e-9) == []
+
+
+def _row(a: int, b: int, tf_a: str, tf_b: str, p: float, q: float) -> dict:
+    return {"filter_a": f"filter{a}", "filter_b": f"filter{b}", "tf_a": tf_a, "tf_b": tf_b, "family_a": "",
+            "family_b": "", "n_fg": 10, "n_bg": 5, "median_score_fg": 0.5, "median_score_bg": 0.1,
+            "median_distance_bp": 8.0, "u_statistic": 40.0, "p_value": p, "q_value": q, "effect_size": 0.8}
+
+
+def test_simes():
+    assert report.simes(np.array([0.01])) == pytest.approx(0.01)
+    assert report.simes(np.array([0.04, 0.01, 0.03])) == pytest.approx(0.03)  # min(0.01*3, 0.03*3/2, 0.04)
+    assert report.simes(np.array([0.5, 0.001, 0.9, 0.7])) == pytest.approx(0.004)
+    assert math.isnan(report.simes(np.array([])))
+
+
+def test_tf_pair_needs_tf_level_evidence():
+    """A TF pair whose one significant filter pair is drowned among many untouched ones (redundant filters
+    named by one TF) is not listed; a TF pair with one tested filter pair and the same p is."""
+    rows = [_row(0, 1, "A", "B", 1e-4, 0.01)]  # A-B: one tested filter pair, significant
+    rows.append(_row(2, 3, "C", "D", 1e-4, 0.01))  # C-D: one significant filter pair ...
+    rows += [_row(2 + i, 20 + i, "C", "D", 0.6, 0.9) for i in range(1, 300)]  # ... among 300
+    q_tf, n = report.tf_level_q(rows)
+    assert n == {("A", "B"): 1, ("C", "D"): 300}
+    assert q_tf[("A", "B")] == pytest.approx(2e-4)  # BH over the two TF pairs
+    assert q_tf[("C", "D")] == pytest.approx(0.03)  # Simes 300 * 1e-4
+    tf = report.tf_pair_table(rows, alpha=0.05)
+    assert [(r["tf_a"], r["tf_b"]) for r in tf] == [("A", "B"), ("C", "D")]
+    tf = report.tf_pair_table(rows, alpha=0.02)
+    # C-D's filter-level q 0.01 alone no longer lists it
+    assert [(r["tf_a"], r["tf_b"]) for r in tf] == [("A", "B")]
+    assert tf[0]["n_tested_filter_pairs"] == 1 and tf[0]["q_tf"] == pytest.approx(2e-4)
 
 
 def test_every_column_documented():
