@@ -38,7 +38,7 @@ TOMTOM_DOCS = {
     "p_value": "TomTom p-value of the best hit (similarity of the filter PWM to the database motif).",
     "q_value": "TomTom q-value of the best hit; filters with q < 0.05 are named after it.",
 }
-_PQ = {"p_value", "q_value", "q_excess", "p_excess"}
+_PQ = {"q_tf", "p_value", "q_value", "q_excess", "p_excess"}
 _TWO_DP = {"effect_size", "median_score_fg", "median_score_bg", "excess_z", "u_statistic"}
 _ONE_DP = {"ic"}
 _BP = {"median_distance_bp", "offset"}
@@ -193,7 +193,8 @@ def finding_groups(tf_rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
 def _findings(m: str, s: Mapping[str, Any], tf_rows: Sequence[Mapping[str, Any]], truth_pairs) -> str:
     ex = s.get("excess") or {}
     g = s.get
-    parts = [f"<h3>{html.escape(m)}</h3><p>{g('n_significant_tf_pairs', 0)} TF pairs called (q &lt; 0.05) "
+    parts = [f"<h3>{html.escape(m)}</h3><p>{g('n_significant_tf_pairs', 0)} TF pairs called "
+             f"(q_tf &lt; 0.05 over TF pairs and a filter pair with q &lt; 0.05) "
              f"from {g('n_significant_filter_pairs', 0)} significant of {g('n_tested', 0)} tested filter "
              f"pairs in {g('n_examples', 0)} foreground and {g('n_background', 0)} background examples; "
              f"{ex.get('n_significant_tf_pairs', 0)} also stand out beyond their filters' enrichment "
@@ -202,17 +203,18 @@ def _findings(m: str, s: Mapping[str, Any], tf_rows: Sequence[Mapping[str, Any]]
         parts.append(f"<p>Against --truth: {html.escape(against_chance(s['truth'], digits=2))}.</p>")
     groups = finding_groups(tf_rows, truth=truth_pairs)
     if not groups:
-        parts.append("<p class=note>No TF pair passes q &lt; 0.05.</p>")
+        parts.append("<p class=note>No TF pair passes q_tf &lt; 0.05 with a filter pair at q &lt; 0.05.</p>")
         return "".join(parts)
-    cols = ["rank", "TF pair", "families", "q_value", "effect_size", "median_distance_bp", "TF pairs",
-            "filter pairs", "beyond enrichment"] + (["true"] if truth_pairs is not None else [])
+    cols = ["rank", "TF pair", "families", "q_tf", "q_value", "effect_size", "median_distance_bp",
+            "TF pairs", "filter pairs", "beyond enrichment"] + (["true"] if truth_pairs is not None else [])
     head = "".join(f"<th title=\"{html.escape(COLUMN_DOCS.get(c, ''))}\">{html.escape(c)}</th>" for c in cols)
     body = []
     for i, g in enumerate(groups[:TOP_GROUPS], 1):
         b = g["best"]
         fams = " × ".join(x for x in (g["family_a"], g["family_b"]) if x) or ""
         cells = [str(i), " / ".join(g["names_a"]) + " — " + " / ".join(g["names_b"]), fams,
-                 _fmt("q_value", b.get("q_value")), _fmt("effect_size", b.get("effect_size")),
+                 _fmt("q_tf", b.get("q_tf")), _fmt("q_value", b.get("q_value")),
+                 _fmt("effect_size", b.get("effect_size")),
                  _fmt("median_distance_bp", b.get("median_distance_bp")), str(g["n_tf_pairs"]),
                  str(g["n_filter_pairs"]), "yes" if g["beyond"] else ""]
         if truth_pairs is not None:
