@@ -258,12 +258,15 @@ def markdown(results: dict) -> str:
     lines = [f"# Interaction accuracy: {head}",
              "", f"`{results['command']}`: {results['seconds']:.0f} s in total.", "",
              "Chance in brackets: F1 of calling every pair of the simulated TF pool; AUPRC of a random "
-             "ranking (exact expectation). P/R/F1 are of the method's default list (TF pairs with q < 0.05); "
+             "ranking (exact expectation). P/R/F1 are of the method's default list (TF pairs with "
+             "q_tf < 0.05 and a filter pair at q < 0.05); "
              "AUPRC ranks every candidate TF pair by its smallest p-value. Controls: *perm.* = the same "
              "pipeline on a model trained with permuted labels (when it selects no confident positive, "
              "which means no list, its ranking is scored with every positive as foreground); *dist.* = TF "
              "pairs ranked by their smallest median foreground distance alone (list: as many closest pairs "
-             "as raw called).", "",
+             "as raw called)." + (" Reused runs (`--reuse`): *train s* is the training loop's own time "
+                                   "from test_metrics.json." if any(r.get("reused") for r in
+                                   results["datasets"].values()) else ""), "",
              "| data set | test AUROC | train s | method | calls | P | R | F1 (chance) | AUPRC (chance) "
              "| family F1 (chance) | perm. AUROC | perm. AUPRC | dist. F1 | dist. AUPRC |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
