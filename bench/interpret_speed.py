@@ -46,8 +46,10 @@ from satori_jax.interpret.stats import test_pairs
 
 run, out, repeats = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 methods = sys.argv[4].split(",") if len(sys.argv) > 4 else ["raw"]
+opts = json.loads(sys.argv[5]) if len(sys.argv) > 5 else {}
 src = RunSource(run)
-d = _Driver(run, InterpretOptions(methods=("raw",), out=out, verbose=False, plots=False), src, streamed=False)
+d = _Driver(run, InterpretOptions(methods=("raw",), out=out, verbose=False, plots=False, **opts), src,
+            streamed=False)
 d.t_start = time.perf_counter()
 d.setup(); d.prepare_out(); d.n_chunks = d.pass1(); d.between()
 z = d.store.get(1, 0)
@@ -114,11 +116,13 @@ def run_interpret(tree: Path, run: Path, scratch: Path) -> dict:
             "out": str(out)}
 
 
-def run_probe(tree: Path, run: Path, scratch: Path, repeats: int, methods: str = "raw") -> dict:
+def run_probe(tree: Path, run: Path, scratch: Path, repeats: int, methods: str = "raw",
+              options: str = "{}") -> dict:
     """Steady-state scoring and tests per example with ``tree``'s code, ``methods`` interleaved."""
     load = os.getloadavg()[0]
     res = subprocess.run([sys.executable, "-c", PROBE, str(run), str(scratch / f"probe-{tree.name}"),
-                          str(repeats), methods], cwd=tree, env=_env(tree), check=True, capture_output=True,
+                          str(repeats), methods, options], cwd=tree, env=_env(tree), check=True,
+                         capture_output=True,
                          text=True)
     out = json.loads(res.stdout.strip().splitlines()[-1])
     out["load_1min"] = round(load, 2)
@@ -134,6 +138,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--skip", choices=("interpret", "raw"), action="append", default=[])
     ap.add_argument("--probe-methods", default="raw",
                     help="methods of the steady-state probe, interleaved (e.g. raw,attr: also attr/raw)")
+    ap.add_argument("--probe-options", default="{}",
+                    help='InterpretOptions fields of the probe as JSON, e.g. \'{"prob_cutoff": 0.33}\'')
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     trees = {}
@@ -149,7 +155,8 @@ def main(argv: list[str] | None = None) -> dict:
             if "interpret" not in args.skip:
                 rnd[name]["interpret"] = run_interpret(tree, args.run, scratch / name)
             if "raw" not in args.skip:
-                rnd[name]["raw"] = run_probe(tree, args.run, scratch / name, args.repeats, args.probe_methods)
+                rnd[name]["raw"] = run_probe(tree, args.run, scratch / name, args.repeats, args.probe_methods,
+                                             args.probe_options)
             print(f"round {r + 1} {name}: {json.dumps(rnd[name])[:400]}", file=sys.stderr, flush=True)
         res["rounds"].append(rnd)
     summary = {}
