@@ -7,9 +7,9 @@ Attention attribution (SATORI 2.0, after Hao et al. 2021), zero baseline, ``m`` 
 ``F`` is the sum of the logits of the target labels (binary: the single logit; multi-label: the
 true-positive labels). ``riemann="left"`` uses ``k = 0 … m−1`` instead (what issue 4 calls
 left-Riemann); both converge to the integral, the right sum is the published formula. The
-attention input is computed once (``method="features"``) and the ``m`` scaled attentions go
-through ``method="head"`` in one ``vmap``, so only what follows the attention layer is recomputed
-(the values ``V`` depend on the input only).
+attention input is computed once (``method="features"``); since the projection after the heads is
+affine in the attention, the ``m`` steps run only the readout after it, summed in a ``lax.scan``
+(basic, BiLSTM) or one ``vmap`` (deep); see :func:`attribution_from_features`.
 
 Scorers (:class:`RawScorer`, :class:`AttrScorer`) plug into
 :func:`satori_jax.interpret.interactions.score_examples`.
