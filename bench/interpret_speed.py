@@ -12,7 +12,8 @@ processes inflates both alike:
 - ``raw``: a probe subprocess on the same tree: the run's foreground / background selection (the
   driver's pass 1), then ``raw`` pair scores of both (after a warm-up call of the same shapes, so
   compilation is excluded) and ``stats.test_pairs`` over them; seconds per example (foreground +
-  background) for scoring, test and both.
+  background) for scoring, test and both; with ``--probe-methods raw,attr`` the methods are timed
+  in alternation in the same process and ``attr_over_raw`` (scoring + test) is reported.
 
 The 1-minute load average is recorded with every figure. Outputs are compared by
 ``scripts/compare_interpret_outputs.py`` (not here).
@@ -44,8 +45,11 @@ from satori_jax.interpret.scorers import ScoreContext, available_methods
 from satori_jax.interpret.stats import test_pairs
 
 run, out, repeats = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+methods = sys.argv[4].split(",") if len(sys.argv) > 4 else ["raw"]
+opts = json.loads(sys.argv[5]) if len(sys.argv) > 5 else {}
 src = RunSource(run)
-d = _Driver(run, InterpretOptions(methods=("raw",), out=out, verbose=False, plots=False), src, streamed=False)
+d = _Driver(run, InterpretOptions(methods=("raw",), out=out, verbose=False, plots=False, **opts), src,
+            streamed=False)
 d.t_start = time.perf_counter()
 d.setup(); d.prepare_out(); d.n_chunks = d.pass1(); d.between()
 z = d.store.get(1, 0)
@@ -54,24 +58,34 @@ fg_t = np.asarray(z["targets"]).astype(bool)
 bg_t = np.ones((len(bg), 1), bool)
 ctx = ScoreContext(d.model, d.variables, d.cfg, np.asarray(d.thresholds, np.float32), 256, 0, False,
                    extra={"matches": [], "attr_normalize": True})
-raw = available_methods()["raw"]
-t0 = time.perf_counter()
-raw.score(ctx, fg, fg_t); raw.score(ctx, bg, bg_t)  # compiles
-first = time.perf_counter() - t0
-score_s, test_s = [], []
-for _ in range(repeats):
-    t0 = time.perf_counter()
-    a = raw.score(ctx, fg, fg_t); b = raw.score(ctx, bg, bg_t)
-    t1 = time.perf_counter()
-    test_pairs(a, b, "mean", d.num_filters)
-    t2 = time.perf_counter()
-    score_s.append(t1 - t0); test_s.append(t2 - t1)
 n = len(fg) + len(bg)
-s, t = float(np.median(score_s)), float(np.median(test_s))
-print(json.dumps({"n_foreground": len(fg), "n_background": len(bg), "first_call_s": first,
-                  "score_s": s, "test_s": t, "ms_per_example_score": 1e3 * s / n,
-                  "ms_per_example_test": 1e3 * t / n, "ms_per_example": 1e3 * (s + t) / n,
-                  "score_times": score_s, "test_times": test_s}))
+res = {"n_foreground": len(fg), "n_background": len(bg), "arch": d.cfg.model.arch}
+scorers = {m: available_methods()[m] for m in methods}
+first, score_s, test_s = {}, {m: [] for m in methods}, {m: [] for m in methods}
+for m, sc in scorers.items():
+    t0 = time.perf_counter()
+    sc.score(ctx, fg, fg_t); sc.score(ctx, bg, bg_t)  # compiles
+    first[m] = time.perf_counter() - t0
+for _ in range(repeats):
+    for m, sc in scorers.items():  # interleaved: load from other processes hits every method alike
+        t0 = time.perf_counter()
+        a = sc.score(ctx, fg, fg_t); b = sc.score(ctx, bg, bg_t)
+        t1 = time.perf_counter()
+        test_pairs(a, b, "mean", d.num_filters)
+        t2 = time.perf_counter()
+        score_s[m].append(t1 - t0); test_s[m].append(t2 - t1)
+for m in methods:
+    s, t = float(np.median(score_s[m])), float(np.median(test_s[m]))
+    entry = {"first_call_s": first[m], "score_s": s, "test_s": t, "ms_per_example_score": 1e3 * s / n,
+             "ms_per_example_test": 1e3 * t / n, "ms_per_example": 1e3 * (s + t) / n,
+             "score_times": score_s[m], "test_times": test_s[m]}
+    if m == "raw":
+        res.update(entry)
+    res[m] = entry
+for m in methods:
+    if m != "raw" and "raw" in methods:
+        res[f"{m}_over_raw"] = res[m]["ms_per_example"] / res["raw"]["ms_per_example"]
+print(json.dumps(res))
 """
 
 
@@ -102,11 +116,14 @@ def run_interpret(tree: Path, run: Path, scratch: Path) -> dict:
             "out": str(out)}
 
 
-def run_probe(tree: Path, run: Path, scratch: Path, repeats: int) -> dict:
-    """Steady-state ``raw`` scoring and tests per example with ``tree``'s code."""
+def run_probe(tree: Path, run: Path, scratch: Path, repeats: int, methods: str = "raw",
+              options: str = "{}") -> dict:
+    """Steady-state scoring and tests per example with ``tree``'s code, ``methods`` interleaved."""
     load = os.getloadavg()[0]
     res = subprocess.run([sys.executable, "-c", PROBE, str(run), str(scratch / f"probe-{tree.name}"),
-                          str(repeats)], cwd=tree, env=_env(tree), check=True, capture_output=True, text=True)
+                          str(repeats), methods, options], cwd=tree, env=_env(tree), check=True,
+                         capture_output=True,
+                         text=True)
     out = json.loads(res.stdout.strip().splitlines()[-1])
     out["load_1min"] = round(load, 2)
     return out
@@ -119,6 +136,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3, help="raw probe repeats per round")
     ap.add_argument("--skip", choices=("interpret", "raw"), action="append", default=[])
+    ap.add_argument("--probe-methods", default="raw",
+                    help="methods of the steady-state probe, interleaved (e.g. raw,attr: also attr/raw)")
+    ap.add_argument("--probe-options", default="{}",
+                    help='InterpretOptions fields of the probe as JSON, e.g. \'{"prob_cutoff": 0.33}\'')
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     trees = {}
@@ -134,7 +155,8 @@ def main(argv: list[str] | None = None) -> dict:
             if "interpret" not in args.skip:
                 rnd[name]["interpret"] = run_interpret(tree, args.run, scratch / name)
             if "raw" not in args.skip:
-                rnd[name]["raw"] = run_probe(tree, args.run, scratch / name, args.repeats)
+                rnd[name]["raw"] = run_probe(tree, args.run, scratch / name, args.repeats, args.probe_methods,
+                                             args.probe_options)
             print(f"round {r + 1} {name}: {json.dumps(rnd[name])[:400]}", file=sys.stderr, flush=True)
         res["rounds"].append(rnd)
     summary = {}
@@ -146,6 +168,11 @@ def main(argv: list[str] | None = None) -> dict:
             entry["interpret_cpu_s"] = statistics.median(x["interpret"]["cpu_s"] for x in rows)
         if "raw" not in args.skip:
             entry["raw_ms_per_example"] = statistics.median(x["raw"]["ms_per_example"] for x in rows)
+            for m in args.probe_methods.split(","):
+                if m != "raw" and f"{m}_over_raw" in rows[0]["raw"]:
+                    per_m = [x["raw"][m]["ms_per_example"] for x in rows]
+                    entry[f"{m}_ms_per_example"] = statistics.median(per_m)
+                    entry[f"{m}_over_raw"] = statistics.median(x["raw"][f"{m}_over_raw"] for x in rows)
         summary[name] = entry
     res["median"] = summary
     res["scratch"] = str(scratch)

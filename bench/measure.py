@@ -31,6 +31,7 @@ __all__ = [
     "fit_exponent",
     "interleaved",
     "lowered_flops",
+    "matmul_peak",
     "rss_bytes",
     "timed",
 ]
@@ -167,6 +168,35 @@ def lowered_flops(jitted: Any, *args: Any, **kwargs: Any) -> float | None:
         return None
     flops = float(cost["flops"])
     return flops if flops > 0 else None
+
+
+def matmul_peak(n: int = 1024, repeats: int = 5, budget_s: float = 10.0) -> dict:
+    """Measured float32 matmul throughput of this device: the "peak" the bench quotes fractions of.
+
+    A jit-compiled ``(n, n) @ (n, n)`` float32 product (``2 n³`` FLOPs), warmed up, then timed
+    ``repeats`` times (fewer when ``budget_s`` would be exceeded); the fastest run counts (the best
+    the device reached in this run, under whatever load it had).
+
+    Returns
+    -------
+    dict
+        ``n``, ``gflops_per_s`` (best run), ``median_gflops_per_s``, ``times`` (seconds per run).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
+    b = jax.random.normal(jax.random.PRNGKey(1), (n, n), jnp.float32)
+    mm = jax.jit(jnp.matmul)
+    jax.block_until_ready(mm(a, b))
+    t = timed(lambda: jax.block_until_ready(mm(a, b)), repeats, budget_s, memory=False)
+    flops = 2.0 * n**3
+    return {
+        "n": int(n),
+        "gflops_per_s": flops / min(t["times"]) / 1e9,
+        "median_gflops_per_s": flops / t["seconds"] / 1e9,
+        "times": t["times"],
+    }
 
 
 def interleaved(

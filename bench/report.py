@@ -268,11 +268,17 @@ def _training_md(sec: dict) -> list[str]:
             f"{1e3 * c['seconds_per_step']:.1f}",
             f"{c['seq_per_s']:,.0f}",
             "–" if not c.get("achieved_gflops_per_s") else f"{c['achieved_gflops_per_s']:.1f}",
+            "–" if not c.get("fraction_of_measured_peak") else f"{c['fraction_of_measured_peak']:.0%}",
         ]
         for c in sec["cells"]
     ]
     out = ["## 3. Training throughput (jit train_step)", ""] + [f"- {n}" for n in sec["notes"]] + [""]
-    header = ["arch", "L (bp)", "batch", "params", "entropy weight", "ms/step", "seq/s", "GFLOP/s"]
+    peak = sec.get("measured_peak")
+    if peak:
+        out += [f"Measured float32 matmul peak (n = {peak['n']}): {peak['gflops_per_s']:.1f} GFLOP/s "
+                f"(runs before / after the cells: "
+                + " / ".join(f"{q['gflops_per_s']:.1f}" for q in peak.get("runs", [peak])) + ").", ""]
+    header = ["arch", "L (bp)", "batch", "params", "entropy weight", "ms/step", "seq/s", "GFLOP/s", "of peak"]
     return out + [_table(header, rows), ""]
 
 

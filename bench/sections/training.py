@@ -21,6 +21,12 @@ TRAINING_NOTE = (
     "steps excluded; median step time."
 )
 
+PEAK_NOTE = (
+    "measured peak: a jit float32 (n × n) @ (n × n) matmul timed in the same run just before and after "
+    "the training cells (best run of the better of the two; bench.measure.matmul_peak); 'of peak' = "
+    "achieved GFLOP/s (XLA's FLOP estimate of the step / median step time) over it."
+)
+
 
 def ours_train_step(
     arch: str, prof: Profile, length: int, batch_size: int, seed: int
@@ -105,10 +111,19 @@ def run_training(prof: Profile, archs: tuple[str, ...], seed: int) -> dict:
     dict
         ``status``, ``cells`` (one per architecture and length) and ``notes``.
     """
+    n = 256 if prof.train_timed_steps <= 2 else 1024  # tiny profiles: a quick product
+    peaks = [measure.matmul_peak(n)]
     cells = []
     for arch in archs:
         for length in prof.train_lengths:
             c = train_cell(arch, prof, length, prof.train_batch, seed)
             cells.append(c)
             log(f"training: {arch} L={length} B={c['batch_size']}: {c['seq_per_s']:.0f} seq/s")
-    return {"status": "ok", "cells": cells, "notes": [TRAINING_NOTE]}
+    peaks.append(measure.matmul_peak(n))  # before and after the cells: the better one counts
+    peak = max(peaks, key=lambda q: q["gflops_per_s"])
+    for c in cells:
+        if c.get("achieved_gflops_per_s"):
+            c["fraction_of_measured_peak"] = c["achieved_gflops_per_s"] / peak["gflops_per_s"]
+    log(f"training: measured float32 matmul peak {peak['gflops_per_s']:.1f} GFLOP/s (n = {n})")
+    return {"status": "ok", "cells": cells, "measured_peak": {**peak, "runs": peaks},
+            "notes": [TRAINING_NOTE, PEAK_NOTE]}

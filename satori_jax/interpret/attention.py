@@ -7,9 +7,9 @@ Attention attribution (SATORI 2.0, after Hao et al. 2021), zero baseline, ``m`` 
 ``F`` is the sum of the logits of the target labels (binary: the single logit; multi-label: the
 true-positive labels). ``riemann="left"`` uses ``k = 0 … m−1`` instead (what issue 4 calls
 left-Riemann); both converge to the integral, the right sum is the published formula. The
-attention input is computed once (``method="features"``) and the ``m`` scaled attentions go
-through ``method="head"`` in one ``vmap``, so only what follows the attention layer is recomputed
-(the values ``V`` depend on the input only).
+attention input is computed once (``method="features"``); since the projection after the heads is
+affine in the attention, the ``m`` steps run only the readout after it, summed in a ``lax.scan``
+(basic, BiLSTM) or one ``vmap`` (deep); see :func:`attribution_from_features`.
 
 Scorers (:class:`RawScorer`, :class:`AttrScorer`) plug into
 :func:`satori_jax.interpret.interactions.score_examples`.
@@ -81,6 +81,24 @@ def _alphas(steps: int, riemann: str) -> jax.Array:
     return k.astype(jnp.float32) / steps
 
 
+def step_loop(model) -> str:
+    """``"vmap"`` for the deep model (convolutions after the attention), ``"scan"`` otherwise."""
+    return "vmap" if getattr(getattr(model, "cfg", None), "arch", "") == "deep" else "scan"
+
+
+def _summed_grad(f, zw: jax.Array, bias: jax.Array, alphas: jax.Array, loop: str) -> jax.Array:
+    """``Σ_k ∇f(α_k · zw + bias)`` over the ``(m,)`` ``alphas``, as a scan or one vmap (same sum)."""
+    grad = jax.grad(f)
+    if loop == "scan":
+        def body(total, alpha):
+            return total + grad(alpha * zw + bias), None
+
+        return jax.lax.scan(body, jnp.zeros(jnp.broadcast_shapes(zw.shape, bias.shape), zw.dtype), alphas)[0]
+    if loop != "vmap":
+        raise ValueError(f"loop must be 'auto', 'scan' or 'vmap', got {loop!r}")
+    return jax.vmap(lambda al: grad(al * zw + bias))(alphas).sum(axis=0)
+
+
 def attribution_from_features(
     model,
     variables,
@@ -90,6 +108,7 @@ def attribution_from_features(
     steps: int = 20,
     riemann: str = "right",
     method: str = "fast",
+    loop: str = "auto",
 ) -> jax.Array:
     """Integrated gradients over ``attention`` given the attention input ``feats``.
 
@@ -106,6 +125,14 @@ def attribution_from_features(
         attention. Same numbers as ``"vmap"`` up to float rounding, several times faster.
     ``"vmap"``
         The ``m`` scaled attentions go through one ``vmap``'d gradient of the whole head.
+
+    ``loop`` (``"fast"`` only) says how the ``m`` readout gradients are summed: ``"scan"`` one
+    step after the other in a ``lax.scan`` (running sum), ``"vmap"`` all steps as one batch, then
+    summed; ``"auto"`` (:func:`step_loop`) picks ``"scan"`` for readouts that are cheap per step
+    (basic, BiLSTM: ReLU, sum over positions, dense) and ``"vmap"`` for the deep model's
+    convolution blocks. Both give the same sums up to the order of the float additions (equal in
+    the tests); on the 2-core CPU the scan is ~20× faster for the basic readout (XLA's code for
+    the batched ``(m, B, L', P)`` reduction is slow) and ~2× slower for the deep one.
 
     Parameters
     ----------
@@ -146,7 +173,7 @@ def attribution_from_features(
     def f(u_):
         return target_logit_sum(model.apply(variables, u_, feats, method="readout"), targets)
 
-    grad_u = jax.vmap(lambda al: jax.grad(f)(al * zw + bias))(alphas).sum(axis=0)  # (B, L', P)
+    grad_u = _summed_grad(f, zw, bias, alphas, step_loop(model) if loop == "auto" else loop)  # (B, L', P)
     (grad_z,) = project_vjp(grad_u)  # Σ_k ∂F/∂Z
     grad_a = jnp.einsum("bhld,bhmd->bhlm", heads_first(grad_z.reshape(b, lp, h, d)), heads_first(value))
     return attention / steps * grad_a
@@ -160,6 +187,7 @@ def attention_attribution(
     steps: int = 20,
     riemann: str = "right",
     method: str = "fast",
+    loop: str = "auto",
 ) -> jax.Array:
     """Attention attribution of one-hot ``x`` ``(B, L, 4)`` for ``targets`` ``(B, C)`` bool.
 
@@ -172,7 +200,7 @@ def attention_attribution(
     feats = model.apply(variables, x, method="features")
     _, inter = model.apply(variables, feats, method="head")
     return attribution_from_features(
-        model, variables, feats, inter["attention"], targets, steps, riemann, method
+        model, variables, feats, inter["attention"], targets, steps, riemann, method, loop
     )
 
 

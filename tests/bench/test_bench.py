@@ -67,7 +67,14 @@ def test_tiny_bench_writes_results_and_skips_peers_without_torch(tmp_path, monke
     assert [r["n"] for r in scaling["vs_n"]["raw"]] == [8, 16]
     assert [r["length"] for r in scaling["vs_length"]["fis"]] == [80, 160]
     assert "fis_time_vs_length" in scaling["exponents"]
-    assert res["sections"]["training"]["cells"][0]["seq_per_s"] > 0
+    training = res["sections"]["training"]
+    assert training["cells"][0]["seq_per_s"] > 0
+    peak = training["measured_peak"]  # matmul microbenchmark of the same run
+    assert peak["gflops_per_s"] > 0 and len(peak["runs"]) == 2
+    assert peak["gflops_per_s"] == max(q["gflops_per_s"] for q in peak["runs"])
+    cell = training["cells"][0]
+    want = cell["achieved_gflops_per_s"] / peak["gflops_per_s"]
+    assert cell["fraction_of_measured_peak"] == pytest.approx(want)
     assert res["sections"]["device"]["params"]["basic"] > 0
     assert res["device"]["jax"] and res["device"]["cpu_count"] >= 1
 
@@ -76,6 +83,7 @@ def test_tiny_bench_writes_results_and_skips_peers_without_torch(tmp_path, monke
         assert (tmp_path / f"{stem}{ext}").stat().st_size > 0
     md = (tmp_path / f"{stem}.md").read_text()
     assert "fis/raw" in md and "PyTorch peer skipped" in md
+    assert "Measured float32 matmul peak" in md and "of peak" in md
     readme = (tmp_path / "README.md").read_text()
     assert "python -m bench" in readme and stem in readme
     assert elapsed < 120, f"tiny bench took {elapsed:.0f} s (budget 60 s on an idle 2-core CPU)"

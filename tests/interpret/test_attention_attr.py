@@ -13,6 +13,7 @@ from satori_jax.interpret.attention import (
     attr_scorer,
     normalize_maps,
     raw_attention_maps,
+    step_loop,
     target_logit_sum,
 )
 from satori_jax.models import build_model, init_variables
@@ -78,8 +79,22 @@ def test_vmapped_equals_per_step_loop(riemann, method):
 def test_fast_path_equals_loop_for_every_variant(arch, extra):
     model, variables, x, targets = _setup(c=2, arch=arch, **extra)
     want, _, _ = _loop_attr(model, variables, x, targets, 5, range(1, 6))
-    got = attention_attribution(model, variables, x, targets, steps=5, method="fast")
-    np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-5, rtol=1e-5)
+    got = {
+        loop: np.asarray(attention_attribution(model, variables, x, targets, steps=5, loop=loop))
+        for loop in ("auto", "scan", "vmap")
+    }
+    for loop in got:
+        np.testing.assert_allclose(got[loop], np.asarray(want), atol=1e-5, rtol=1e-5)
+    # the step sum as a scan or as one vmap: same numbers (only the order of m additions may differ)
+    np.testing.assert_allclose(got["scan"], got["vmap"], rtol=1e-6, atol=1e-7)
+
+
+def test_step_loop_choice_and_bad_loop():
+    assert step_loop(_setup(arch="deep")[0]) == "vmap"
+    assert step_loop(_setup(arch="basic")[0]) == step_loop(_setup(arch="bilstm")[0]) == "scan"
+    model, variables, x, targets = _setup()
+    with pytest.raises(ValueError, match="loop"):
+        attention_attribution(model, variables, x, targets, steps=2, loop="bogus")
 
 
 @pytest.mark.parametrize("arch", ["basic", "deep"])
