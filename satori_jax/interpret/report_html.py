@@ -391,7 +391,8 @@ def write_html(
         f"methods {html.escape(', '.join(methods))}. Run: "
         f"<code>{html.escape(str(run.get('run_dir', '')))}</code>.</p>",
         "<h2>Findings</h2><p class=note>TF pairs whose interaction score is higher in the foreground than in "
-        "the background (Mann-Whitney, Benjamini-Hochberg q &lt; 0.05), TF names with the same family pair "
+        "the background (Mann-Whitney, Benjamini-Hochberg q &lt; 0.05 for a filter pair and q_tf &lt; 0.05 "
+        "for the TF pair over all its filter pairs), TF names with the same family pair "
         "merged into one row (its statistics are those of its best TF pair).</p>",
     ]
     for m, s in methods.items():
@@ -403,10 +404,8 @@ def write_html(
                      "ranks by its smallest p-value; pairs never tested rank last.</p>")
 
     flags = quality_flags(summary, tomtom_rows, tf_tables)
-    parts.append("<h2>Check before you trust</h2>")
-    parts += ([f"<div class=flag>{html.escape(f)}</div>" for f in flags] if flags else
-              ["<div class=ok>No warning: filter names are diverse and informative, and the lists are not "
-               "dominated by motif enrichment.</div>"])
+    parts.append(f"<p class=note>{len(flags)} quality warning(s): see <a href='#check'>Check before you "
+                 "trust</a>.</p>" if flags else "")
 
     pair_logos = images.get("pair_logos") or {}
     if top_filters(tf_tables):
@@ -418,6 +417,11 @@ def write_html(
         db_logos = images.get("db_logos") or {}
         for m in methods:
             parts.append(_logo_table(m, tf_tables.get(m, []), names, pair_logos, db_logos))
+    if images.get("attention"):
+        parts.append("<h2>Attention of top examples</h2><p class=note>Raw attention (max over heads) of the "
+                     "most confident foreground examples; marks show where named filters are active.</p>")
+        parts += [_img(p, cap, width=520) for p, cap in images["attention"]]
+
     if images.get("overlap"):
         parts.append("<h2>Methods compared</h2>" + _img(images["overlap"]))
     for m in methods:
@@ -441,10 +445,10 @@ def write_html(
     if images.get("extra"):
         parts.append("<h2>Further plots</h2>"
                      + "".join(_img(p, cap, width=560) for p, cap in images["extra"]))
-    if images.get("attention"):
-        parts.append("<h2>Attention of top examples</h2><p class=note>Raw attention (max over heads) of the "
-                     "most confident foreground examples; marks show where named filters are active.</p>")
-        parts += [_img(p, cap, width=520) for p, cap in images["attention"]]
+    parts.append("<h2 id=check>Check before you trust</h2>")
+    parts += ([f"<div class=flag>{html.escape(f)}</div>" for f in flags] if flags else
+              ["<div class=ok>No warning: filter names are diverse and informative, and the lists are not "
+               "dominated by motif enrichment.</div>"])
 
     parts.append("<h2>Filter motifs</h2><p>PWMs of all filters: <code>filters.meme</code>; best TomTom hits: "
                  f"<code>filters_tomtom.tsv</code>. {len(matched)} of {len(tomtom_rows)} filters match a "
