@@ -98,7 +98,8 @@ def method_entry(*, n_examples: int, n_background: int, n_observed: int, cut_val
         "n_tested": int(len(rows)),
         "n_significant_filter_pairs": n_sig,
         "n_significant_tf_pairs": int(len(tf_rows)),
-        "top_tf_pairs": [{"tf_a": r["tf_a"], "tf_b": r["tf_b"], "q_value": float(r["q_value"])}
+        "top_tf_pairs": [{"tf_a": r["tf_a"], "tf_b": r["tf_b"], "q_tf": float(r["q_tf"]),
+                          "q_value": float(r["q_value"])}
                          for r in tf_rows[:25]],
         "seconds": round(seconds, 3),
         "family_pairs": dict(sorted(fam_counts.items(), key=lambda kv: (-kv[1], kv[0]))),

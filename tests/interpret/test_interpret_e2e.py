@@ -150,7 +150,7 @@ def test_interpret_run_end_to_end(run_and_db):
         assert s["seconds"] > 0
         rows = read_tsv(out / f"interactions_{m}.tsv")
         if s["top_tf_pairs"]:
-            assert s["top_tf_pairs"][0]["q_value"] < 0.05
+            assert s["top_tf_pairs"][0]["q_value"] < 0.05 and s["top_tf_pairs"][0]["q_tf"] < 0.05
         # the filter pair of the planted motifs is observed in every positive
         ab = [r for r in rows if (r["filter_a"], r["filter_b"]) == ("filter0", "filter1")]
         if ab:
