@@ -115,7 +115,8 @@ class TrainConfig:
     """Stop training (cleanly, after the current epoch) once this many seconds have passed; 0: no limit."""
     pretrain_epochs: int = 0
     """Passes of motif pretraining before the first epoch: each first-layer filter learns to tell the
-    training sequences from dinucleotide-shuffled copies (:mod:`satori_jax.train.pretrain`); 0: off."""
+    training sequences from copies with their 2-bp blocks shuffled (:mod:`satori_jax.train.pretrain`);
+    0: off."""
     pretrain_learning_rate: float = 3e-3
     """Adam step of the motif pretraining."""
 

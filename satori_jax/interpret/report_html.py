@@ -2,10 +2,11 @@
 
 Order, for the biologist who opens it: the findings (per method, the top interactions with
 redundant TF names merged by family pair, q-values, effect sizes, distances, and with ``--truth``
-the score next to chance), then what to check before trusting them (quality flags), the top pairs
-with both partners' filter logos, each beside the logo of the database motif that names it, the method
-comparison, plots (distances in the foreground beside the background) and tables, attention examples,
-the filter motifs, and last the settings and column notes. Images are embedded (base64); the page opens
+the score next to chance, and a pointer to the quality flags when there are any), then the top pairs
+with both partners' filter logos, each beside the logo of the database motif that names it, attention
+examples, the method comparison, plots (distances in the foreground beside the background) and tables,
+what to check before trusting the findings (quality flags), the filter motifs, and last the settings
+and column notes. Images are embedded (base64); the page opens
 offline. Number formats: p and q with two significant digits, effect sizes and scores with two
 decimals, distances in whole bp.
 """

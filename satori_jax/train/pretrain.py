@@ -130,7 +130,7 @@ def pretrain_filters(
     steps_per_epoch = n // batch_size  # whole batches only: one compilation
     root = jax.random.PRNGKey(seed)
     order_rng = np.random.default_rng(seed)
-    losses, accs = [], []
+    loss_m = acc_m = None
     for epoch in range(epochs):
         order = order_rng.permutation(n)
         losses, accs = [], []
@@ -146,10 +146,5 @@ def pretrain_filters(
         log(f"pretrain {epoch + 1:3d}  filter loss {loss_m:.4f}  real-vs-shuffled accuracy {acc_m:.3f}")
     out = dict(params)
     out["conv"] = {k: probe["conv"][k].astype(params["conv"][k].dtype) for k in ("kernel", "bias")}
-    info = {
-        "epochs": epochs,
-        "steps": epochs * steps_per_epoch,
-        "loss": float(np.mean(jax.device_get(losses))) if losses else None,
-        "accuracy": float(np.mean(jax.device_get(accs))) if accs else None,
-    }
+    info = {"epochs": epochs, "steps": epochs * steps_per_epoch, "loss": loss_m, "accuracy": acc_m}
     return out, info
