@@ -149,7 +149,13 @@ class Satori(nn.Module):
         else:
             s = h.sum(axis=-2)  # (B, proj_dim)
             # Standardize per example (never over the batch: a prediction must not depend on batch-mates).
-            h = (s - s.mean(axis=-1, keepdims=True)) / (s.std(axis=-1, keepdims=True) + 1e-5)
+            # The square root is guarded so that an example whose features are all 0 (dropout removed
+            # every firing unit) gets a finite gradient: d sqrt(var) at var = 0 is inf, and the NaN of
+            # inf * 0 passed through dropout's multiplication into every parameter (seen in training
+            # with k-mer-seeded filters, which fire on few positions). The forward is unchanged.
+            var = s.var(axis=-1, keepdims=True)
+            std = jnp.where(var > 0, jnp.sqrt(jnp.where(var > 0, var, 1.0)), 0.0)
+            h = (s - s.mean(axis=-1, keepdims=True)) / (std + 1e-5)
         return self.out(h)
 
     def __call__(

@@ -219,3 +219,20 @@ def test_window_heads_leave_the_other_heads_global():
     a = np.asarray(layer.apply(layer.init(jax.random.PRNGKey(0), x), x, method="weights"))
     far = np.abs(np.arange(12)[None, :] - np.arange(12)[:, None]) > 2
     assert np.all(a[:, 0][:, far] == 0.0) and np.all(a[:, 1:][:, :, far] > 0.0)
+
+
+def test_gradient_is_finite_when_an_example_has_no_active_feature():
+    """The basic model standardizes its summed features per example. An example whose features are
+    all 0 (here dropout removes every unit that fires) has variance 0, where d sqrt(var) is inf; the
+    cotangent 0 · inf = NaN passed through dropout's multiplication to every firing unit and turned
+    every parameter into NaN (seen in training with k-mer-seeded filters). Gradients stay finite."""
+    cfg, model, variables, x = _setup("basic", batch_norm=False, dropout=0.999)
+    params = jax.tree_util.tree_map(lambda a: a, variables["params"])
+    params["proj"]["bias"] = jnp.ones_like(params["proj"]["bias"])  # every unit fires, dropout drops it
+
+    def loss(p):
+        logits, _ = model.apply({"params": p}, x, train=True, rngs={"dropout": jax.random.PRNGKey(3)})
+        return jnp.sum(logits**2)
+
+    grads = jax.grad(loss)(params)
+    assert all(bool(jnp.isfinite(g).all()) for g in jax.tree_util.tree_leaves(grads))
