@@ -218,7 +218,7 @@ def expand_distances(hist: np.ndarray, values: np.ndarray, cap: int = 20_000) ->
 
 
 def hist_method_stats(chunks: Callable[[], Iterable[Mapping]], m: str, f: int, bins: Bins, dist_bins: int,
-                      cutoff, dist_values: np.ndarray, test: str = "conditioned"):
+                      cutoff, dist_values: np.ndarray, test: str = "observed"):
     """Per-pair statistics of method ``m`` from the folded chunks (two reads of them).
 
     The same tests as :func:`satori_jax.interpret.stats.test_pairs` (``test``), on binned scores.

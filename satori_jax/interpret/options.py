@@ -20,7 +20,7 @@ __all__ = ["ACTIVITY_FRACTION", "InterpretOptions", "split_thresholds"]
 ACTIVITY_FRACTION = 0.65
 
 #: Statistical tests and nulls of :func:`satori_jax.interpret.stats.test_pairs`.
-TESTS = ("conditioned", "observed")
+TESTS = ("observed", "conditioned")
 NULLS = ("theoretical", "empirical")
 
 
@@ -95,7 +95,7 @@ class InterpretOptions:
         Significant filter pairs: ``q < alpha`` and, when ``min_effect > 0``, effect size
         ``U / (n_fg·n_bg) >= min_effect``.
     test, null
-        Pair test (``"conditioned"`` / ``"observed"``) and null (``"theoretical"`` /
+        Pair test (``"observed"``, default / ``"conditioned"``) and null (``"theoretical"`` /
         ``"empirical"``); see :mod:`satori_jax.interpret.stats`.
     max_logos, plots
         Logos drawn at most; ``plots=False`` skips every figure.
@@ -124,7 +124,7 @@ class InterpretOptions:
     seed: int = 0
     alpha: float = 0.05
     min_effect: float = 0.0
-    test: str = "conditioned"
+    test: str = "observed"
     null: str = "theoretical"
     max_logos: int = 60
     plots: bool = True

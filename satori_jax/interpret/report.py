@@ -4,9 +4,10 @@ Files (all written atomically: a temporary name, then a rename; ``summary.json``
 the pipeline, so a directory without it is an unfinished run):
 
 - ``interactions_<method>.tsv``: every tested filter pair, columns :data:`INTERACTION_COLUMNS`.
-- ``tf_interactions_<method>.tsv``: significant filter pairs (``q < alpha``) named by their
-  filters' best TomTom hits (``q < 0.05``), self pairs dropped, duplicates merged (smallest q),
-  columns :data:`TF_INTERACTION_COLUMNS`.
+- ``tf_interactions_<method>.tsv``: the listed TF pairs (:func:`listed_tf_pairs`): significant filter
+  pairs (``q < alpha``) named by their filters' best TomTom hits (``q < 0.05``), self pairs dropped,
+  duplicates merged (smallest q), with a TF-level q (``q_tf``) and an excess q (``q_excess``) below
+  ``alpha``; columns :data:`TF_INTERACTION_COLUMNS`.
 - ``summary.json`` (``report.html``: :mod:`satori_jax.interpret.report_html`).
 
 Every column is documented in :data:`COLUMN_DOCS` (also printed in the HTML report).
@@ -29,8 +30,8 @@ __all__ = [
     "INTERACTION_COLUMNS",
     "TF_INTERACTION_COLUMNS",
     "atomic_write_text",
-    "excess_tf_pairs",
     "interaction_table",
+    "listed_tf_pairs",
     "pair_label",
     "read_tsv",
     "tf_pair_table",
@@ -50,8 +51,11 @@ INTERACTION_COLUMNS = (
 TF_INTERACTION_COLUMNS = (
     "tf_a", "tf_b", "family_a", "family_b", "n_filter_pairs", "n_tested_filter_pairs", "q_tf", "q_value",
     "p_value", "median_distance_bp", "median_score_fg", "median_score_bg", "n_fg", "n_bg", "effect_size",
-    "q_excess", "filter_pairs",
+    "q_excess", "excess_level", "filter_pairs",
 )
+
+#: Fewest TF pairs (with p < 1) from which the excess test runs on the TF x TF matrix.
+TF_EXCESS_MIN_TESTS = 20
 
 COLUMN_DOCS: dict[str, str] = {
     "filter_a": "First filter of the pair (filterN, N = first-layer filter index); filter_a < filter_b.",
@@ -77,16 +81,22 @@ COLUMN_DOCS: dict[str, str] = {
     "excess_z": "The pair's z-score (from p_value) minus what its two filters' effects over all their "
                 "pairs predict (robust additive fit): how much more this pair is raised in the "
                 "foreground than its filters' other pairs. nan when fewer than 100 pairs were tested.",
-    "q_excess": "Benjamini-Hochberg q-value of excess_z against the spread of all pairs' excess (TF "
-                "table: smallest over the merged filter pairs). A pair with q_value < 0.05 AND "
-                "q_excess < 0.05 stands out from its partners' pairs: an interaction rather than two "
-                "motifs that are each enriched in the foreground.",
+    "q_excess": "Benjamini-Hochberg q-value of excess_z against the spread of all pairs' excess. A pair "
+                "with q_value < 0.05 AND q_excess < 0.05 stands out from its partners' pairs: an "
+                "interaction rather than two motifs that are each enriched in the foreground. TF table: "
+                "the same test on the TF x TF matrix of the TF pairs' Simes p-values (excess_level "
+                "'tf'), or, with fewer than 20 tested TF pairs, the smallest over the merged filter "
+                "pairs (excess_level 'filter'). A TF pair is listed only when q_excess < 0.05.",
+    "excess_level": "Where the TF pair's q_excess comes from: 'tf' (TF x TF matrix), 'filter' (filter x "
+                    "filter matrix) or empty (too few tests for either: the list is not restricted "
+                    "by the excess test).",
     "n_filter_pairs": "Significant filter pairs merged into this TF pair.",
     "n_tested_filter_pairs": "Tested filter pairs whose two filters are named after this TF pair.",
     "q_tf": "TF-level q-value: the Simes combination of the p-values of all tested filter pairs named "
             "after the TF pair, Benjamini-Hochberg adjusted over all TF pairs. A TF pair is listed only "
-            "when q_tf < 0.05 (besides a significant filter pair): many redundant filters named by one "
-            "TF give a false TF pair many chances at one significant filter pair; q_tf counts them.",
+            "when q_tf < 0.05 (besides a significant filter pair and q_excess < 0.05): many redundant "
+            "filters named by one TF give a false TF pair many chances at one significant filter pair; "
+            "q_tf counts them.",
     "filter_pairs": "The merged filter pairs, 'filterA-filterB' separated by ';', best first.",
     # filters_tomtom.tsv
     "filter": "Filter name (filterN).",
@@ -259,13 +269,34 @@ def simes(p: np.ndarray) -> float:
     return float(min(1.0, np.min(p * p.size / np.arange(1, p.size + 1))))
 
 
+def tf_simes(rows: Sequence[Mapping[str, Any]]) -> tuple[list[tuple[str, str]], np.ndarray, list[int]]:
+    """Every named TF pair's Simes combination of the p-values of all its tested filter pairs.
+
+    Returns
+    -------
+    keys, p, n
+        The TF pairs ``(tf_a, tf_b)`` (names sorted; two named filters with different names), their
+        ``(P,)`` Simes p-values and their numbers of tested filter pairs.
+    """
+    groups: dict[tuple[str, str], list[float]] = {}
+    for r in rows:
+        if not (r["tf_a"] and r["tf_b"]) or r["tf_a"] == r["tf_b"]:
+            continue
+        key = tuple(sorted((r["tf_a"], r["tf_b"])))
+        groups.setdefault(key, []).append(float(r["p_value"]))
+    keys = sorted(groups)
+    p = np.array([simes(np.asarray(groups[k])) for k in keys], np.float64)
+    return keys, p, [len(groups[k]) for k in keys]
+
+
 def tf_level_q(
     rows: Sequence[Mapping[str, Any]],
 ) -> tuple[dict[tuple[str, str], float], dict[tuple[str, str], int]]:
     """TF-level q-values of every TF pair that has tested filter pairs.
 
     Each named TF pair (two named filters, different names; unordered) pools the p-values of *all* its
-    tested filter pairs into one Simes p-value; Benjamini–Hochberg runs over the TF pairs.
+    tested filter pairs into one Simes p-value (:func:`tf_simes`); Benjamini–Hochberg runs over the TF
+    pairs.
 
     Returns
     -------
@@ -276,18 +307,37 @@ def tf_level_q(
     """
     from satori_jax.interpret.stats import benjamini_hochberg
 
-    groups: dict[tuple[str, str], list[float]] = {}
-    for r in rows:
-        if not (r["tf_a"] and r["tf_b"]) or r["tf_a"] == r["tf_b"]:
-            continue
-        key = tuple(sorted((r["tf_a"], r["tf_b"])))
-        groups.setdefault(key, []).append(float(r["p_value"]))
-    keys = sorted(groups)
+    keys, combined, n = tf_simes(rows)
     if not keys:
         return {}, {}
-    combined = np.array([simes(np.asarray(groups[k])) for k in keys])
     q = benjamini_hochberg(np.nan_to_num(combined, nan=1.0))
-    return dict(zip(keys, map(float, q), strict=True)), {k: len(groups[k]) for k in keys}
+    return dict(zip(keys, map(float, q), strict=True)), dict(zip(keys, n, strict=True))
+
+
+def tf_excess_q(rows: Sequence[Mapping[str, Any]], min_tests: int = TF_EXCESS_MIN_TESTS
+                ) -> dict[tuple[str, str], float]:
+    """The excess test on the TF x TF matrix: ``{(tf_a, tf_b): q_excess}``, or ``{}`` when too few.
+
+    The TF pairs' Simes p-values (:func:`tf_simes`) go through
+    :func:`satori_jax.interpret.excess.excess_test` with the TFs as its items: a TF whose motif is
+    enriched in the foreground raises all its TF pairs alike, which the TF's main effect absorbs; a
+    TF pair that interacts stands out from its two TFs' other pairs. On the TF matrix, redundant
+    filters of one TF count once, which the filter matrix cannot give. Fewer than ``min_tests`` TF
+    pairs with p < 1 give ``{}``.
+    """
+    from satori_jax.interpret.excess import excess_test
+
+    keys, p, _ = tf_simes(rows)
+    if len(keys) < min_tests:
+        return {}
+    names = sorted({t for k in keys for t in k})
+    index = {t: i for i, t in enumerate(names)}
+    a = np.array([index[k[0]] for k in keys])
+    b = np.array([index[k[1]] for k in keys])
+    ex = excess_test(a, b, p, len(names), min_tests=min_tests)
+    if not np.isfinite(ex["null_centre"]):
+        return {}
+    return {k: float(q) for k, q in zip(keys, ex["q_excess"], strict=True) if np.isfinite(q)}
 
 
 def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
@@ -299,10 +349,14 @@ def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
     pairs is significant (:func:`is_significant`). Filters must both be named (best hit q < 0.05); self
     pairs (same TF name) are dropped; each pair is ordered by name, and its significant filter pairs are
     merged keeping the statistics of the smallest q-value (then p-value). Output sorted by ``q_tf``, then
-    q-value, p-value and names. Keys: :data:`TF_INTERACTION_COLUMNS` (``q_excess``: the smallest over
-    the merged filter pairs, ``nan`` when the rows carry none).
+    q-value, p-value and names. Keys: :data:`TF_INTERACTION_COLUMNS`. ``q_excess`` comes from the
+    excess test on the TF x TF matrix (:func:`tf_excess_q`, ``excess_level = "tf"``) when at least
+    :data:`TF_EXCESS_MIN_TESTS` TF pairs were tested, else it is the smallest over the merged filter
+    pairs (``"filter"``), ``nan`` (and ``""``) when the rows carry none. These are the pairs that pass
+    the pair test; :func:`listed_tf_pairs` keeps those that also pass the excess test.
     """
     q_tf, n_tested = tf_level_q(rows)
+    tf_excess = tf_excess_q(rows)
     best: dict[tuple[str, str], dict[str, Any]] = {}
     members: dict[tuple[str, str], list[tuple[float, float, str]]] = {}
     excess: dict[tuple[str, str], float] = {}
@@ -336,19 +390,21 @@ def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
         row["n_filter_pairs"] = len(mem)
         row["n_tested_filter_pairs"] = n_tested[key]
         row["q_tf"] = q_tf[key]
-        row["q_excess"] = excess.get(key, float("nan"))
+        if tf_excess:
+            row["q_excess"], row["excess_level"] = tf_excess.get(key, 1.0), "tf"
+        else:
+            row["q_excess"] = excess.get(key, float("nan"))
+            row["excess_level"] = "filter" if key in excess else ""
         row["filter_pairs"] = ";".join(m[2] for m in mem)
         out.append(row)
     out.sort(key=lambda r: (r["q_tf"], r["q_value"], r["p_value"], r["tf_a"], r["tf_b"]))
     return out
 
 
-def excess_tf_pairs(tf_rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA) -> list[dict[str, Any]]:
-    """The rows of a :func:`tf_pair_table` whose ``q_excess < alpha``, by ``q_excess`` then ``q_value``.
-
-    These TF pairs pass the pair test and stand out from their filters' other pairs
-    (:func:`satori_jax.interpret.excess.excess_test`).
-    """
-    keep = [dict(r) for r in tf_rows if float(r.get("q_excess", float("nan"))) < alpha]
-    keep.sort(key=lambda r: (r["q_excess"], r["q_value"], r["tf_a"], r["tf_b"]))
-    return keep
+def listed_tf_pairs(tf_rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA) -> list[dict[str, Any]]:
+    """The list: the rows of a :func:`tf_pair_table` that also pass the excess test (``q_excess <
+    alpha``), in their order; every row when no row could be given the excess test (too few tests
+    at the TF and the filter level, ``excess_level`` empty throughout)."""
+    if all(not r.get("excess_level") for r in tf_rows):
+        return [dict(r) for r in tf_rows]
+    return [dict(r) for r in tf_rows if float(r.get("q_excess", float("nan"))) < alpha]

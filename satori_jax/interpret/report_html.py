@@ -24,12 +24,10 @@ from typing import Any
 
 from satori_jax.interpret.evaluate import against_chance
 from satori_jax.interpret.report import (
-    ALPHA,
     COLUMN_DOCS,
     INTERACTION_COLUMNS,
     TF_INTERACTION_COLUMNS,
     atomic_write_text,
-    excess_tf_pairs,
 )
 
 __all__ = ["write_html", "quality_flags", "finding_groups", "top_filters"]
@@ -62,9 +60,11 @@ SUMMARY_DOCS = (
     "<dt>methods.&lt;m&gt;.n_significant_tf_pairs</dt><dd>Rows of tf_interactions_&lt;m&gt;.tsv.</dd>"
     "<dt>methods.&lt;m&gt;.top_tf_pairs</dt><dd>Best TF pairs (tf_a, tf_b, q_tf, q_value), best first "
     "(by q_tf).</dd>"
-    "<dt>methods.&lt;m&gt;.excess</dt><dd>The same counts, top pairs (with q_excess) and, with "
-    "--truth, precision / recall / F1 for the pairs that also have q_excess &lt; 0.05; null_centre and "
-    "null_scale of the excess test.</dd>"
+    "<dt>methods.&lt;m&gt;.excess</dt><dd>The excess test that the list also passes: level (tf: on the "
+    "TF x TF matrix; filter: on the filter x filter matrix, with fewer than 20 tested TF pairs; none: "
+    "too few tests, list not restricted), the TF pairs that pass the pair test alone (count, top pairs, "
+    "and with --truth their precision / recall / F1), the pairs the excess test removed, and null_centre "
+    "and null_scale of the filter-matrix excess.</dd>"
     "<dt>methods.&lt;m&gt;.baseline</dt><dd>With --truth: the same scores for calling every candidate "
     "pair (all pairs of the simulated TF pool when dataset.json or motifs.meme sits beside the truth "
     "file, else every TF pair with a tested filter pair): the chance level a precision / F1 must "
@@ -162,14 +162,14 @@ code{background:#f4f4f4;padding:0 2px}
 # findings: TF pairs merged by family pair
 
 
-def finding_groups(tf_rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
+def finding_groups(tf_rows: Sequence[Mapping[str, Any]],
                    truth: set[frozenset[str]] | None = None) -> list[dict[str, Any]]:
     """The significant TF pairs grouped by family pair (by name when a family is unknown), best first.
 
     Redundant names (GABPA / ELF1 / EHF x HNF4A / HNF4G) would otherwise fill the top of the list
     with one finding. Each group keeps the statistics of its best TF pair (``tf_rows`` are sorted
-    by q-value), the names on each side, the number of TF pairs and filter pairs, whether any of
-    its pairs stands out beyond its filters' enrichment, and with ``truth`` whether any is true.
+    by q-value), the names on each side, the number of TF pairs and filter pairs, and with ``truth``
+    whether any is true.
     """
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for r in tf_rows:
@@ -178,7 +178,7 @@ def finding_groups(tf_rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
         g = groups.get((fa, fb))
         if g is None:
             g = groups[(fa, fb)] = {"best": r, "names_a": [], "names_b": [], "n_tf_pairs": 0,
-                                    "n_filter_pairs": 0, "beyond": False, "true": False,
+                                    "n_filter_pairs": 0, "true": False,
                                     "family_a": "" if fa.startswith("=") else fa,
                                     "family_b": "" if fb.startswith("=") else fb}
         for side, name in (("names_a", a), ("names_b", b)):
@@ -186,7 +186,6 @@ def finding_groups(tf_rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
                 g[side].append(name)
         g["n_tf_pairs"] += 1
         g["n_filter_pairs"] += int(_as_float(r.get("n_filter_pairs")) or 0)
-        g["beyond"] |= _as_float(r.get("q_excess")) < alpha
         if truth is not None:
             g["true"] |= frozenset((r["tf_a"], r["tf_b"])) in truth
     return list(groups.values())
@@ -195,20 +194,26 @@ def finding_groups(tf_rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
 def _findings(m: str, s: Mapping[str, Any], tf_rows: Sequence[Mapping[str, Any]], truth_pairs) -> str:
     ex = s.get("excess") or {}
     g = s.get
-    parts = [f"<h3>{html.escape(m)}</h3><p>{g('n_significant_tf_pairs', 0)} TF pairs called "
-             f"(q_tf &lt; 0.05 over TF pairs and a filter pair with q &lt; 0.05) "
+    level = {"tf": "their two TFs' other pairs", "filter": "their two filters' other pairs"}.get(
+        ex.get("level", ""), "")
+    removed = (f" {ex.get('n_removed_tf_pairs', 0)} more pass the pair test but do not stand out from "
+               f"{level} (q_excess &ge; 0.05: each motif enriched or co-occurring, no interaction shown)."
+               if level else " Too few pairs were tested for the excess test: the list is not restricted "
+                             "by it.")
+    parts = [f"<h3>{html.escape(m)}</h3><p>{g('n_significant_tf_pairs', 0)} TF pairs listed "
+             f"(q_tf &lt; 0.05 over TF pairs, a filter pair with q &lt; 0.05, and q_excess &lt; 0.05) "
              f"from {g('n_significant_filter_pairs', 0)} significant of {g('n_tested', 0)} tested filter "
-             f"pairs in {g('n_examples', 0)} foreground and {g('n_background', 0)} background examples; "
-             f"{ex.get('n_significant_tf_pairs', 0)} also stand out beyond their filters' enrichment "
-             f"(q_excess &lt; 0.05).</p>"]
+             f"pairs in {g('n_examples', 0)} foreground and {g('n_background', 0)} background examples."
+             f"{removed}</p>"]
     if s.get("truth"):
         parts.append(f"<p>Against --truth: {html.escape(against_chance(s['truth'], digits=2))}.</p>")
     groups = finding_groups(tf_rows, truth=truth_pairs)
     if not groups:
-        parts.append("<p class=note>No TF pair passes q_tf &lt; 0.05 with a filter pair at q &lt; 0.05.</p>")
+        parts.append("<p class=note>No TF pair passes q_tf &lt; 0.05 with a filter pair at q &lt; 0.05 "
+                     "and q_excess &lt; 0.05.</p>")
         return "".join(parts)
     cols = ["rank", "TF pair", "families", "q_tf", "q_value", "effect_size", "median_distance_bp",
-            "TF pairs", "filter pairs", "beyond enrichment"] + (["true"] if truth_pairs is not None else [])
+            "q_excess", "TF pairs", "filter pairs"] + (["true"] if truth_pairs is not None else [])
     head = "".join(f"<th title=\"{html.escape(COLUMN_DOCS.get(c, ''))}\">{html.escape(c)}</th>" for c in cols)
     body = []
     for i, g in enumerate(groups[:TOP_GROUPS], 1):
@@ -217,8 +222,8 @@ def _findings(m: str, s: Mapping[str, Any], tf_rows: Sequence[Mapping[str, Any]]
         cells = [str(i), " / ".join(g["names_a"]) + " — " + " / ".join(g["names_b"]), fams,
                  _fmt("q_tf", b.get("q_tf")), _fmt("q_value", b.get("q_value")),
                  _fmt("effect_size", b.get("effect_size")),
-                 _fmt("median_distance_bp", b.get("median_distance_bp")), str(g["n_tf_pairs"]),
-                 str(g["n_filter_pairs"]), "yes" if g["beyond"] else ""]
+                 _fmt("median_distance_bp", b.get("median_distance_bp")), _fmt("q_excess", b.get("q_excess")),
+                 str(g["n_tf_pairs"]), str(g["n_filter_pairs"])]
         if truth_pairs is not None:
             cells.append("✓" if g["true"] else "")
         body.append("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in cells) + "</tr>")
@@ -317,8 +322,8 @@ def quality_flags(summary: Mapping[str, Any], tomtom_rows: Sequence[Mapping[str,
         tested, sig = s.get("n_tested", 0), s.get("n_significant_filter_pairs", 0)
         if tested >= 100 and sig > 0.25 * tested:
             flags.append(f"{m}: {sig} of {tested} tested filter pairs are significant: the foreground "
-                         f"differs from the background for most pairs (motif enrichment). Prefer the pairs "
-                         f"that stand out beyond their filters' enrichment.")
+                         f"differs from the background for most pairs (motif enrichment); the list keeps "
+                         f"only the pairs that stand out beyond it (q_excess).")
         rows = list(tf_tables.get(m, []))[:TOP_GROUPS]
         single = [r for r in rows if int(_as_float(r.get("n_filter_pairs")) or 0) <= 1]
         if rows and len(single) > len(rows) / 2:
@@ -437,11 +442,6 @@ def write_html(
         parts.append(_distance_table(imgs.get("distance_table") or {}))
         parts.append(f"<h3>TF interactions (<code>tf_interactions_{html.escape(m)}.tsv</code>)</h3>")
         parts.append(_table(TF_INTERACTION_COLUMNS[:-1], tf_tables.get(m, [])))
-        parts.append("<h3>Beyond their filters' enrichment (q_excess &lt; 0.05)</h3><p class=note>The TF "
-                     "pairs above whose foreground shift also exceeds what their two filters show with "
-                     "every other partner: interactions rather than two motifs each enriched in the "
-                     "foreground.</p>")
-        parts.append(_table(TF_INTERACTION_COLUMNS[:-1], excess_tf_pairs(tf_tables.get(m, []))))
         parts.append(f"<h3>Filter-pair tests (<code>interactions_{html.escape(m)}.tsv</code>)</h3>")
         parts.append(_table(INTERACTION_COLUMNS, tables.get(m, [])))
     if images.get("extra"):
