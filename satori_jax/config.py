@@ -119,6 +119,9 @@ class TrainConfig:
     0: off."""
     pretrain_learning_rate: float = 3e-3
     """Adam step of the motif pretraining."""
+    seed_filters: bool = False
+    """Before pretraining, set the first-layer filters to the training sequences' most enriched,
+    mutually distinct 8-mers against dinucleotide shuffles (:mod:`satori_jax.train.seeding`)."""
 
 
 @dataclass(frozen=True)

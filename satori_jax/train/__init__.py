@@ -31,6 +31,7 @@ from satori_jax.metrics import classification_metrics
 from satori_jax.models import attention_entropy, bce_loss, build_model, count_params, init_variables
 from satori_jax.predict import make_predict_fn, predict_probs, progress
 from satori_jax.train.pretrain import pretrain_filters
+from satori_jax.train.seeding import seed_filters
 
 _tree_norm = getattr(getattr(optax, "tree", None), "norm", None) or optax.tree_utils.tree_l2_norm
 
@@ -393,11 +394,16 @@ def fit(
                 f"(best validation AUROC {best_auc:.4f})")
         else:
             log("no checkpoint to resume from; starting fresh")
+    n_fixed = len(pwms) if (pwms and cfg.model.freeze_pwm) else 0
+    if start_epoch == 0 and tc.seed_filters:
+        params, _ = seed_filters(jax.device_get(state.params), codes[tr], first=len(pwms or ()), seed=tc.seed,
+                                 log=log)  # loaded PWMs are kept, frozen or not
+        state = state.replace(params=params)
     if start_epoch == 0 and tc.pretrain_epochs > 0:
         params, info = pretrain_filters(
             jax.device_get(state.params), codes[tr], epochs=tc.pretrain_epochs, batch_size=batch_size,
             learning_rate=tc.pretrain_learning_rate, padding=cfg.model.padding, seed=tc.seed,
-            num_fixed=len(pwms) if (pwms and cfg.model.freeze_pwm) else 0, verbose=verbose, log=log,
+            num_fixed=n_fixed, verbose=verbose, log=log,
         )
         state = state.replace(params=params)
     state = parallel.replicate(state, mesh)
