@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 #: ``--set`` overrides of the tiny run: a small model, 4 epochs (a killed run has epochs left to resume), no
-#: motif pretraining (400 sequences are too few for it; tests/train/test_pretrain.py covers it).
+#: motif pretraining (off by default; tests/train/test_pretrain.py covers it); k-mer seeding as by default.
 TINY_TRAIN = [
     "--set", "train.epochs=4", "--set", "train.patience=10", "--set", "model.num_filters=8",
     "--set", "model.num_heads=2", "--set", "model.head_dim=4", "--set", "model.proj_dim=8",
