@@ -94,3 +94,27 @@ def test_seed_filters_keep_loaded_filters_and_seed_the_rest():
         best = max(float((strands[has, j][:, None] > strands[~has, j][None, :]).mean()) for j in range(2))
         found += best > 0.95
     assert found == 2
+
+
+def test_train_cli_seeds_by_default(tmp_path):
+    """The default config seeds the filters: the train CLI says how many it seeded."""
+    import os
+    import subprocess
+    import sys
+
+    codes = _planted(600, 100, np.random.default_rng(3))
+    labels = np.random.default_rng(4).integers(0, 2, len(codes))
+    with open(tmp_path / "seqs.fa", "w") as fa, open(tmp_path / "labels.tsv", "w") as lab:
+        lab.write("id\tlabel\n")
+        for i, row in enumerate(codes):
+            fa.write(f">s{i}\n{''.join('ACGT'[b] for b in row)}\n")
+            lab.write(f"s{i}\t{labels[i]}\n")
+    tiny = ["--set", "model.num_filters=8", "--set", "model.num_heads=2", "--set", "model.head_dim=4",
+            "--set", "model.proj_dim=8", "--set", "train.epochs=1", "--set", "train.batch_size=32"]
+    cmd = [sys.executable, "-m", "satori_jax.train", "--fasta", str(tmp_path / "seqs.fa"),
+           "--labels", str(tmp_path / "labels.tsv"), "--workdir", str(tmp_path / "run"), *tiny]
+    proc = subprocess.run(cmd, env={**os.environ, "JAX_PLATFORMS": "cpu"}, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("seeded "))
+    assert line.startswith("seeded 6 of 8 filters with 3 enriched 8-mers"), line
