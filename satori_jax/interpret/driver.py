@@ -485,8 +485,8 @@ class _Driver:
                 entry["null"] = {"kind": o.null, "centre": res.null_centre, "scale": res.null_scale}
                 summary_methods[m] = entry
                 log(f"method {m}: {len(rows)} pairs tested, {n_sig} significant filter pairs, "
-                    f"{len(excess['pair_test_rows'])} TF pairs pass the pair test, {len(tf_rows)} also the "
-                    f"excess test ({excess['level']} level) and are listed, "
+                    f"{len(tf_rows)} TF pairs ({len(excess['tf_rows'])} stand out beyond their "
+                    f"{'TFs' if excess['level'] == 'tf' else 'filters'}' other pairs), "
                     f"{seconds:.1f} s")
                 if o.plots:
                     t = time.perf_counter()

@@ -49,9 +49,8 @@ def method_tables(out: Path, method: str, stats: dict, matches, num_filters: int
     """Write ``interactions_{method}.tsv`` and ``tf_interactions_{method}.tsv`` from tested pairs.
 
     Adds the excess test's columns (``excess_z``, ``p_excess``, ``q_excess``;
-    :func:`satori_jax.interpret.excess.excess_test`) to ``stats`` first. The TF table holds the list:
-    the TF pairs that pass the pair test (:func:`satori_jax.interpret.report.tf_pair_table`) and the
-    excess test (:func:`satori_jax.interpret.report.listed_tf_pairs`).
+    :func:`satori_jax.interpret.excess.excess_test`) to ``stats`` first. The TF table holds the list
+    (:func:`satori_jax.interpret.report.tf_pair_table`), each row with its ``q_excess``.
 
     Returns
     -------
@@ -59,9 +58,10 @@ def method_tables(out: Path, method: str, stats: dict, matches, num_filters: int
         Filter-pair and listed TF-pair table rows, the ``(T,)`` mask of significant filter pairs
         (:func:`_significant`, in the order of ``stats``), the number of listed TF pairs per family
         pair, and the excess test's summary: ``level`` (``"tf"``, ``"filter"`` or ``"none"``),
-        ``pair_test_rows`` (the TF pairs that pass the pair test, before the excess test),
-        ``n_significant_filter_pairs`` (also ``q_excess < alpha`` on the filter matrix),
-        ``null_centre`` and ``null_scale`` (of the filter matrix).
+        ``tf_rows`` (the listed TF pairs that also stand out,
+        :func:`satori_jax.interpret.report.excess_tf_pairs`), ``n_significant_filter_pairs`` (also
+        ``q_excess < alpha`` on the filter matrix), ``null_centre`` and ``null_scale`` (of the filter
+        matrix).
     """
     from satori_jax.interpret import report
     from satori_jax.interpret.excess import excess_test
@@ -70,8 +70,7 @@ def method_tables(out: Path, method: str, stats: dict, matches, num_filters: int
     for k in ("excess_z", "p_excess", "q_excess"):
         stats[k] = ex[k]
     rows = report.interaction_table(stats, matches, num_filters)
-    pair_test_rows = report.tf_pair_table(rows, alpha, min_effect)
-    tf_rows = report.listed_tf_pairs(pair_test_rows, alpha)
+    tf_rows = report.tf_pair_table(rows, alpha, min_effect)
     report.write_tsv(out / f"interactions_{method}.tsv", report.INTERACTION_COLUMNS, rows)
     report.write_tsv(out / f"tf_interactions_{method}.tsv", report.TF_INTERACTION_COLUMNS, tf_rows)
     sig = _significant(stats, alpha, min_effect)
@@ -80,8 +79,8 @@ def method_tables(out: Path, method: str, stats: dict, matches, num_filters: int
         key = report.pair_label(r["family_a"] or "unknown", r["family_b"] or "unknown")
         fam_counts[key] = fam_counts.get(key, 0) + 1
     sig_ex = sig & (np.nan_to_num(ex["q_excess"], nan=1.0) < alpha)
-    levels = {r.get("excess_level") for r in pair_test_rows} - {""}
-    excess = {"level": levels.pop() if levels else "none", "pair_test_rows": pair_test_rows,
+    levels = {r.get("excess_level") for r in tf_rows} - {""}
+    excess = {"level": levels.pop() if levels else "none", "tf_rows": report.excess_tf_pairs(tf_rows, alpha),
               "n_significant_filter_pairs": int(sig_ex.sum()),
               "null_centre": ex["null_centre"], "null_scale": ex["null_scale"]}
     return rows, tf_rows, sig, fam_counts, excess
@@ -120,21 +119,19 @@ def method_entry(*, n_examples: int, n_background: int, n_observed: int, cut_val
                              "precision": calls["chance_precision"], "recall": calls["chance_recall"],
                              "f1": calls["chance_f1"]}
     if excess is not None:
-        pt_rows = excess["pair_test_rows"]
+        ex_rows = excess["tf_rows"]
         sub: dict[str, Any] = {
             "level": excess["level"],
-            "n_pair_test_tf_pairs": int(len(pt_rows)),
-            "n_removed_tf_pairs": int(len(pt_rows) - len(tf_rows)),
-            "pair_test_top_tf_pairs": [{"tf_a": r["tf_a"], "tf_b": r["tf_b"], "q_tf": float(r["q_tf"]),
-                                        "q_excess": _finite_or_none(float(r["q_excess"]))}
-                                       for r in pt_rows[:25]],
+            "n_significant_tf_pairs": int(len(ex_rows)),
+            "top_tf_pairs": [{"tf_a": r["tf_a"], "tf_b": r["tf_b"], "q_tf": float(r["q_tf"]),
+                              "q_excess": float(r["q_excess"])} for r in ex_rows[:25]],
             "n_significant_filter_pairs": int(excess["n_significant_filter_pairs"]),
             # None (not nan) when too few pairs were tested for the excess test
             "null_centre": _finite_or_none(excess["null_centre"]),
             "null_scale": _finite_or_none(excess["null_scale"]),
         }
-        if truth is not None:  # the pair test alone, for comparison with the list
-            sub["pair_test_truth"] = _truth_scores(pt_rows, truth.pairs)
+        if truth is not None:
+            sub.update(_truth_scores(ex_rows, truth.pairs))
         entry["excess"] = sub
     return entry
 

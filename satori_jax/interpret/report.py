@@ -4,10 +4,11 @@ Files (all written atomically: a temporary name, then a rename; ``summary.json``
 the pipeline, so a directory without it is an unfinished run):
 
 - ``interactions_<method>.tsv``: every tested filter pair, columns :data:`INTERACTION_COLUMNS`.
-- ``tf_interactions_<method>.tsv``: the listed TF pairs (:func:`listed_tf_pairs`): significant filter
+- ``tf_interactions_<method>.tsv``: the listed TF pairs (:func:`tf_pair_table`): significant filter
   pairs (``q < alpha``) named by their filters' best TomTom hits (``q < 0.05``), self pairs dropped,
-  duplicates merged (smallest q), with a TF-level q (``q_tf``) and an excess q (``q_excess``) below
-  ``alpha``; columns :data:`TF_INTERACTION_COLUMNS`.
+  duplicates merged (smallest q), with a TF-level q (``q_tf``) below ``alpha`` and the excess test's
+  ``q_excess`` (:func:`excess_tf_pairs`: those that also stand out); columns
+  :data:`TF_INTERACTION_COLUMNS`.
 - ``summary.json`` (``report.html``: :mod:`satori_jax.interpret.report_html`).
 
 Every column is documented in :data:`COLUMN_DOCS` (also printed in the HTML report).
@@ -31,7 +32,7 @@ __all__ = [
     "TF_INTERACTION_COLUMNS",
     "atomic_write_text",
     "interaction_table",
-    "listed_tf_pairs",
+    "excess_tf_pairs",
     "pair_label",
     "read_tsv",
     "tf_pair_table",
@@ -86,15 +87,14 @@ COLUMN_DOCS: dict[str, str] = {
                 "interaction rather than two motifs that are each enriched in the foreground. TF table: "
                 "the same test on the TF x TF matrix of the TF pairs' Simes p-values (excess_level "
                 "'tf'), or, with fewer than 20 tested TF pairs, the smallest over the merged filter "
-                "pairs (excess_level 'filter'). A TF pair is listed only when q_excess < 0.05.",
+                "pairs (excess_level 'filter').",
     "excess_level": "Where the TF pair's q_excess comes from: 'tf' (TF x TF matrix), 'filter' (filter x "
-                    "filter matrix) or empty (too few tests for either: the list is not restricted "
-                    "by the excess test).",
+                    "filter matrix) or empty (too few tests for either).",
     "n_filter_pairs": "Significant filter pairs merged into this TF pair.",
     "n_tested_filter_pairs": "Tested filter pairs whose two filters are named after this TF pair.",
     "q_tf": "TF-level q-value: the Simes combination of the p-values of all tested filter pairs named "
             "after the TF pair, Benjamini-Hochberg adjusted over all TF pairs. A TF pair is listed only "
-            "when q_tf < 0.05 (besides a significant filter pair and q_excess < 0.05): many redundant "
+            "when q_tf < 0.05 (besides a significant filter pair): many redundant "
             "filters named by one TF give a false TF pair many chances at one significant filter pair; "
             "q_tf counts them.",
     "filter_pairs": "The merged filter pairs, 'filterA-filterB' separated by ';', best first.",
@@ -352,8 +352,8 @@ def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
     q-value, p-value and names. Keys: :data:`TF_INTERACTION_COLUMNS`. ``q_excess`` comes from the
     excess test on the TF x TF matrix (:func:`tf_excess_q`, ``excess_level = "tf"``) when at least
     :data:`TF_EXCESS_MIN_TESTS` TF pairs were tested, else it is the smallest over the merged filter
-    pairs (``"filter"``), ``nan`` (and ``""``) when the rows carry none. These are the pairs that pass
-    the pair test; :func:`listed_tf_pairs` keeps those that also pass the excess test.
+    pairs (``"filter"``), ``nan`` (and ``""``) when the rows carry none; :func:`excess_tf_pairs` keeps
+    the rows that also pass the excess test.
     """
     q_tf, n_tested = tf_level_q(rows)
     tf_excess = tf_excess_q(rows)
@@ -401,10 +401,7 @@ def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
     return out
 
 
-def listed_tf_pairs(tf_rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA) -> list[dict[str, Any]]:
-    """The list: the rows of a :func:`tf_pair_table` that also pass the excess test (``q_excess <
-    alpha``), in their order; every row when no row could be given the excess test (too few tests
-    at the TF and the filter level, ``excess_level`` empty throughout)."""
-    if all(not r.get("excess_level") for r in tf_rows):
-        return [dict(r) for r in tf_rows]
+def excess_tf_pairs(tf_rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA) -> list[dict[str, Any]]:
+    """The rows of a :func:`tf_pair_table` that also stand out from their TFs' (or filters') other
+    pairs (``q_excess < alpha``), in their order."""
     return [dict(r) for r in tf_rows if float(r.get("q_excess", float("nan"))) < alpha]

@@ -60,11 +60,10 @@ SUMMARY_DOCS = (
     "<dt>methods.&lt;m&gt;.n_significant_tf_pairs</dt><dd>Rows of tf_interactions_&lt;m&gt;.tsv.</dd>"
     "<dt>methods.&lt;m&gt;.top_tf_pairs</dt><dd>Best TF pairs (tf_a, tf_b, q_tf, q_value), best first "
     "(by q_tf).</dd>"
-    "<dt>methods.&lt;m&gt;.excess</dt><dd>The excess test that the list also passes: level (tf: on the "
-    "TF x TF matrix; filter: on the filter x filter matrix, with fewer than 20 tested TF pairs; none: "
-    "too few tests, list not restricted), the TF pairs that pass the pair test alone (count, top pairs, "
-    "and with --truth their precision / recall / F1), the pairs the excess test removed, and null_centre "
-    "and null_scale of the filter-matrix excess.</dd>"
+    "<dt>methods.&lt;m&gt;.excess</dt><dd>The listed TF pairs that also stand out beyond their TFs' "
+    "other pairs (q_excess &lt; 0.05): level (tf: on the TF x TF matrix; filter: on the filter x filter "
+    "matrix, with fewer than 20 tested TF pairs; none: too few tests), count, top pairs and, with "
+    "--truth, precision / recall / F1; null_centre and null_scale of the filter-matrix excess.</dd>"
     "<dt>methods.&lt;m&gt;.baseline</dt><dd>With --truth: the same scores for calling every candidate "
     "pair (all pairs of the simulated TF pool when dataset.json or motifs.meme sits beside the truth "
     "file, else every TF pair with a tested filter pair): the chance level a precision / F1 must "
@@ -196,21 +195,19 @@ def _findings(m: str, s: Mapping[str, Any], tf_rows: Sequence[Mapping[str, Any]]
     g = s.get
     level = {"tf": "their two TFs' other pairs", "filter": "their two filters' other pairs"}.get(
         ex.get("level", ""), "")
-    removed = (f" {ex.get('n_removed_tf_pairs', 0)} more pass the pair test but do not stand out from "
-               f"{level} (q_excess &ge; 0.05: each motif enriched or co-occurring, no interaction shown)."
-               if level else " Too few pairs were tested for the excess test: the list is not restricted "
-                             "by it.")
+    beyond = (f" {ex.get('n_significant_tf_pairs', 0)} of them also stand out beyond {level} "
+              f"(q_excess &lt; 0.05): more than two motifs each enriched or co-occurring in the foreground."
+              if level else " Too few pairs were tested for the excess test.")
     parts = [f"<h3>{html.escape(m)}</h3><p>{g('n_significant_tf_pairs', 0)} TF pairs listed "
-             f"(q_tf &lt; 0.05 over TF pairs, a filter pair with q &lt; 0.05, and q_excess &lt; 0.05) "
+             f"(q_tf &lt; 0.05 over TF pairs and a filter pair with q &lt; 0.05) "
              f"from {g('n_significant_filter_pairs', 0)} significant of {g('n_tested', 0)} tested filter "
              f"pairs in {g('n_examples', 0)} foreground and {g('n_background', 0)} background examples."
-             f"{removed}</p>"]
+             f"{beyond}</p>"]
     if s.get("truth"):
         parts.append(f"<p>Against --truth: {html.escape(against_chance(s['truth'], digits=2))}.</p>")
     groups = finding_groups(tf_rows, truth=truth_pairs)
     if not groups:
-        parts.append("<p class=note>No TF pair passes q_tf &lt; 0.05 with a filter pair at q &lt; 0.05 "
-                     "and q_excess &lt; 0.05.</p>")
+        parts.append("<p class=note>No TF pair passes q_tf &lt; 0.05 with a filter pair at q &lt; 0.05.</p>")
         return "".join(parts)
     cols = ["rank", "TF pair", "families", "q_tf", "q_value", "effect_size", "median_distance_bp",
             "q_excess", "TF pairs", "filter pairs"] + (["true"] if truth_pairs is not None else [])
@@ -322,8 +319,8 @@ def quality_flags(summary: Mapping[str, Any], tomtom_rows: Sequence[Mapping[str,
         tested, sig = s.get("n_tested", 0), s.get("n_significant_filter_pairs", 0)
         if tested >= 100 and sig > 0.25 * tested:
             flags.append(f"{m}: {sig} of {tested} tested filter pairs are significant: the foreground "
-                         f"differs from the background for most pairs (motif enrichment); the list keeps "
-                         f"only the pairs that stand out beyond it (q_excess).")
+                         f"differs from the background for most pairs (motif enrichment). Prefer the pairs "
+                         f"that stand out beyond it (q_excess).")
         rows = list(tf_tables.get(m, []))[:TOP_GROUPS]
         single = [r for r in rows if int(_as_float(r.get("n_filter_pairs")) or 0) <= 1]
         if rows and len(single) > len(rows) / 2:

@@ -173,7 +173,7 @@ def test_min_effect_floor():
     assert report.is_significant(rows[1], 0.05, 0.6) and not report.is_significant(rows[1], 0.05, 0.61)
 
 
-def test_few_tf_pairs_carry_the_filter_level_q_excess_and_the_list_keeps_those_below_alpha():
+def test_few_tf_pairs_carry_the_filter_level_q_excess_and_excess_rows_filter():
     st = _stats()
     st["excess_z"] = np.array([1.0, 5.0, 0.0, 0.0, 0.0])
     st["q_excess"] = np.array([0.3, 0.01, 0.5, 0.02, 0.9])
@@ -183,12 +183,12 @@ def test_few_tf_pairs_carry_the_filter_level_q_excess_and_the_list_keeps_those_b
     # fewer TF pairs than TF_EXCESS_MIN_TESTS: A-B merges (0,1) (q_excess 0.3) and (1,2) (0.01), the
     # smallest filter-level q_excess is kept
     assert tf[0]["q_excess"] == pytest.approx(0.01) and tf[0]["excess_level"] == "filter"
-    assert [(r["tf_a"], r["tf_b"]) for r in report.listed_tf_pairs(tf)] == [("A", "B")]
-    assert report.listed_tf_pairs(tf, alpha=0.005) == []
-    # a table without the excess columns (too few tests): nan, no level, and the list is not restricted
+    assert [(r["tf_a"], r["tf_b"]) for r in report.excess_tf_pairs(tf)] == [("A", "B")]
+    assert report.excess_tf_pairs(tf, alpha=0.005) == []
+    # a table without the excess columns (too few tests): nan, no level, no excess pairs
     plain = report.tf_pair_table(report.interaction_table(_stats(), _matches(), 5))
     assert math.isnan(plain[0]["q_excess"]) and plain[0]["excess_level"] == ""
-    assert report.listed_tf_pairs(plain) == plain
+    assert report.excess_tf_pairs(plain) == []
 
 
 def test_tf_excess_runs_on_the_tf_matrix_and_counts_redundant_filters_once():
@@ -215,8 +215,7 @@ def test_tf_excess_runs_on_the_tf_matrix_and_counts_redundant_filters_once():
 
 def test_method_tables_and_summary_report_the_excess_pairs(tmp_path):
     """30 named filters; filter 0's motif is enriched (all its pairs raised), pair (3, 7) interacts.
-    The pair test calls both; the list (TF table, summary) keeps only T3-T7, the summary's ``excess``
-    entry reports what the pair test alone gave."""
+    The pair test lists both; the summary's ``excess`` entry keeps only T3-T7."""
     from scipy.special import ndtr
 
     from satori_jax.interpret.outputs import method_entry as _method_entry
@@ -238,25 +237,25 @@ def test_method_tables_and_summary_report_the_excess_pairs(tmp_path):
              "q_value": benjamini_hochberg(p), "effect_size": np.full(t, 0.6)}
     matches = [FilterMatch(i, 50, 9.0, f"T{i}", f"MA{i}", 1e-6, 1e-4, 0, "+", "fam") for i in range(f)]
     rows, tf_rows, sig, fam, excess = _method_tables(tmp_path, "raw", stats, matches, f, 0.05)
-    assert len(excess["pair_test_rows"]) > 20  # T0 with (nearly) everything, and T3-T7
+    assert len(tf_rows) > 20  # T0 with (nearly) everything, and T3-T7
     assert excess["level"] == "tf"
-    assert [(r["tf_a"], r["tf_b"]) for r in tf_rows] == [("T3", "T7")]
+    assert [(r["tf_a"], r["tf_b"]) for r in excess["tf_rows"]] == [("T3", "T7")]
     back = report.read_tsv(tmp_path / "tf_interactions_raw.tsv")
-    assert [(r["tf_a"], r["tf_b"], r["excess_level"]) for r in back] == [("T3", "T7", "tf")]
+    assert len(back) == len(tf_rows) and {r["excess_level"] for r in back} == {"tf"}
+    assert {(r["tf_a"], r["tf_b"]) for r in back if float(r["q_excess"]) < 0.05} == {("T3", "T7")}
     entry = _method_entry(n_examples=10, n_background=10, n_observed=t, cut_value=0.0, rows=rows,
                           tf_rows=tf_rows, n_sig=int(sig.sum()), fam_counts=fam, seconds=1.0, dist=None,
                           truth=Truth(frozenset({frozenset(("T3", "T7"))})), excess=excess)
-    assert entry["precision"] == 1.0 and entry["recall"] == 1.0
+    assert entry["precision"] < 0.1 and entry["recall"] == 1.0
     base = entry["baseline"]  # every one of the 435 named TF pairs, one of them true
     assert base["n_tf_pairs"] == t and base["recall"] == 1.0 and base["precision"] == pytest.approx(1 / t)
     ranking = entry["truth"]["exact"]["ranking"]  # T3-T7 has the smallest p of all 435 pairs
     assert ranking["auprc"] == pytest.approx(1.0) and ranking["prevalence"] == pytest.approx(1 / t)
     assert "family" not in entry["truth"]  # no families given
     ex = entry["excess"]
-    assert ex["level"] == "tf" and ex["n_pair_test_tf_pairs"] == len(excess["pair_test_rows"])
-    assert ex["n_removed_tf_pairs"] == ex["n_pair_test_tf_pairs"] - 1
-    assert ex["pair_test_truth"]["precision"] < 0.1 and ex["pair_test_truth"]["recall"] == 1.0
-    assert ex["n_significant_filter_pairs"] == 1
+    assert ex["level"] == "tf"
+    assert (ex["precision"], ex["recall"], ex["n_significant_tf_pairs"]) == (1.0, 1.0, 1)
+    assert ex["top_tf_pairs"][0]["q_excess"] < 0.05 and ex["n_significant_filter_pairs"] == 1
     assert abs(ex["null_centre"]) < 0.2 and ex["null_scale"] >= 1.0
 
 
