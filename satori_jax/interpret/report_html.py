@@ -196,7 +196,8 @@ def _findings(m: str, s: Mapping[str, Any], tf_rows: Sequence[Mapping[str, Any]]
     level = {"tf": "their two TFs' other pairs", "filter": "their two filters' other pairs"}.get(
         ex.get("level", ""), "")
     beyond = (f" {ex.get('n_significant_tf_pairs', 0)} of them also stand out beyond {level} "
-              f"(q_excess &lt; 0.05): more than two motifs each enriched or co-occurring in the foreground."
+              f"(q_excess &lt; 0.05): evidence beyond two motifs that are each enriched or co-occurring in "
+              f"the foreground."
               if level else " Too few pairs were tested for the excess test.")
     parts = [f"<h3>{html.escape(m)}</h3><p>{g('n_significant_tf_pairs', 0)} TF pairs listed "
              f"(q_tf &lt; 0.05 over TF pairs and a filter pair with q &lt; 0.05) "
