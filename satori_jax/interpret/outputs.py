@@ -70,7 +70,8 @@ def method_tables(out: Path, method: str, stats: dict, matches, num_filters: int
     for k in ("excess_z", "p_excess", "q_excess"):
         stats[k] = ex[k]
     rows = report.interaction_table(stats, matches, num_filters)
-    tf_rows = report.tf_pair_table(rows, alpha, min_effect)
+    tf_excess = report.tf_excess_q(rows)
+    tf_rows = report.tf_pair_table(rows, alpha, min_effect, tf_excess=tf_excess)
     report.write_tsv(out / f"interactions_{method}.tsv", report.INTERACTION_COLUMNS, rows)
     report.write_tsv(out / f"tf_interactions_{method}.tsv", report.TF_INTERACTION_COLUMNS, tf_rows)
     sig = _significant(stats, alpha, min_effect)
@@ -79,8 +80,9 @@ def method_tables(out: Path, method: str, stats: dict, matches, num_filters: int
         key = report.pair_label(r["family_a"] or "unknown", r["family_b"] or "unknown")
         fam_counts[key] = fam_counts.get(key, 0) + 1
     sig_ex = sig & (np.nan_to_num(ex["q_excess"], nan=1.0) < alpha)
-    levels = {r.get("excess_level") for r in tf_rows} - {""}
-    excess = {"level": levels.pop() if levels else "none", "tf_rows": report.excess_tf_pairs(tf_rows, alpha),
+    # where the excess test ran, whether or not any TF pair is listed
+    level = "tf" if tf_excess else ("filter" if np.isfinite(ex["null_centre"]) else "none")
+    excess = {"level": level, "tf_rows": report.excess_tf_pairs(tf_rows, alpha),
               "n_significant_filter_pairs": int(sig_ex.sum()),
               "null_centre": ex["null_centre"], "null_scale": ex["null_scale"]}
     return rows, tf_rows, sig, fam_counts, excess

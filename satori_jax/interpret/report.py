@@ -31,8 +31,8 @@ __all__ = [
     "INTERACTION_COLUMNS",
     "TF_INTERACTION_COLUMNS",
     "atomic_write_text",
-    "interaction_table",
     "excess_tf_pairs",
+    "interaction_table",
     "pair_label",
     "read_tsv",
     "tf_pair_table",
@@ -341,7 +341,8 @@ def tf_excess_q(rows: Sequence[Mapping[str, Any]], min_tests: int = TF_EXCESS_MI
 
 
 def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
-                  min_effect: float = 0.0) -> list[dict[str, Any]]:
+                  min_effect: float = 0.0, tf_excess: Mapping[tuple[str, str], float] | None = None
+                  ) -> list[dict[str, Any]]:
     """Significant TF pairs from the tested filter pairs.
 
     A TF pair is listed when (1) its TF-level q-value ``q_tf < alpha`` (:func:`tf_level_q`: Simes over
@@ -353,10 +354,12 @@ def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
     excess test on the TF x TF matrix (:func:`tf_excess_q`, ``excess_level = "tf"``) when at least
     :data:`TF_EXCESS_MIN_TESTS` TF pairs were tested, else it is the smallest over the merged filter
     pairs (``"filter"``), ``nan`` (and ``""``) when the rows carry none; :func:`excess_tf_pairs` keeps
-    the rows that also pass the excess test.
+    the rows that also pass the excess test. ``tf_excess``: :func:`tf_excess_q` of ``rows`` when the
+    caller has it already (computed here when ``None``).
     """
     q_tf, n_tested = tf_level_q(rows)
-    tf_excess = tf_excess_q(rows)
+    if tf_excess is None:
+        tf_excess = tf_excess_q(rows)
     best: dict[tuple[str, str], dict[str, Any]] = {}
     members: dict[tuple[str, str], list[tuple[float, float, str]]] = {}
     excess: dict[tuple[str, str], float] = {}

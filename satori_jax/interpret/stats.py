@@ -22,7 +22,7 @@ Choices (SATORI 2.0 procedure, DESIGN step 8, with a partner-conditioned sample)
   with all background examples (as ``"observed"`` does for a pair never seen in the background).
   It is blind to pairings when both classes hold the same motifs (the twins benchmark: given a,
   b's presence is the same in both classes), so it is not the default; the excess test
-  (:mod:`satori_jax.interpret.excess`, applied to the list) removes enrichment-driven pairs instead.
+  (:mod:`satori_jax.interpret.excess`) flags the listed pairs that stand out beyond enrichment.
 - ``test="observed"`` (default; SATORI's profile): the foreground profile is the observed scores only, and
   likewise the background; a pair never observed in the background is handled by ``missing_bg``:
   ``"zero"`` scores it 0 wherever it is not observed, on both sides (its ``n_fg`` observed

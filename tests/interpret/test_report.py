@@ -299,3 +299,24 @@ def test_heatmap_labels_never_overlap():
     kept = plots.spaced_labels(marks, min_gap=2.0)
     assert kept == [(11.0, "A"), (30.0, "C"), (60.0, "A")]  # B too close to A's run, D to C
     assert all(b[0] - a[0] >= 2.0 for a, b in zip(kept, kept[1:], strict=False))
+
+
+def test_excess_level_says_where_the_test_ran_even_when_nothing_is_listed(tmp_path):
+    """30 named filters, no pair shifted: nothing is listed, but the excess test ran on the TF matrix,
+    and the summary says so (not "too few tests")."""
+    from satori_jax.interpret.outputs import method_tables as _method_tables
+
+    rng = np.random.default_rng(1)
+    f = 30
+    a, b = np.triu_indices(f, 1)
+    t = a.size
+    p = rng.uniform(0.2, 1.0, t)
+    stats = {"filter_a": a, "filter_b": b, "n_fg": np.full(t, 10), "n_bg": np.full(t, 10),
+             "median_score_fg": np.ones(t), "median_score_bg": np.ones(t), "median_distance_bp": np.ones(t),
+             "max_score_fg": np.ones(t), "u_statistic": np.ones(t), "p_value": p, "q_value": np.ones(t),
+             "effect_size": np.full(t, 0.5)}
+    matches = [FilterMatch(i, 50, 9.0, f"T{i}", f"MA{i}", 1e-6, 1e-4, 0, "+", "fam") for i in range(f)]
+    _, tf_rows, _, _, excess = _method_tables(tmp_path, "raw", stats, matches, f, 0.05)
+    assert tf_rows == [] and excess["tf_rows"] == [] and excess["level"] == "tf"
+    _, _, _, _, few = _method_tables(tmp_path, "raw", {k: v[:10] for k, v in stats.items()}, matches, f, 0.05)
+    assert few["level"] == "none"  # 10 filter pairs, 10 TF pairs: too few at either level
