@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "re-calibrated to the centre and spread of all tested pairs' z-scores, never more "
                         "liberal; for data sets where nearly every pair comes out, e.g. few motifs and "
                         "large samples)")
-    from satori_jax.interpret.options import ACTIVITY_FRACTION
+    from satori_jax.interpret.options import ACTIVITY_FRACTION, ATTR_SIGNS
 
     p.add_argument("--activity-fraction", type=fraction, default=ACTIVITY_FRACTION, metavar="F",
                    help="a filter is active (for pairing and FIS/DFIM sources) where its activation reaches "
@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-attr-normalize", dest="attr_normalize", action="store_false",
                    help="attr: do not divide each example's attribution map by its maximum (default: divide, "
                         "so that larger logits in positives do not raise every pair's score)")
+    p.add_argument("--attr-sign", choices=ATTR_SIGNS, default="positive",
+                   help="attr: keep the attention entries that raise the class logit ('positive', default) "
+                        "or |attribution| ('absolute', which also scores the entries that lower it)")
     p.add_argument("--batch-size", type=positive_int, default=256, metavar="N",
                    help="examples per device call (default 256)")
     p.add_argument("--seed", type=int, default=0, metavar="N",
@@ -176,7 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         precision_cutoff=args.precision_cutoff,
         batch_size=args.batch_size, seed=args.seed, verbose=not args.quiet, min_effect=args.min_effect,
         activity_fraction=args.activity_fraction, motif_fraction=args.motif_fraction,
-        attr_normalize=args.attr_normalize, test=args.test, null=args.null, chunk_size=args.chunk_size,
+        attr_normalize=args.attr_normalize, attr_sign=args.attr_sign, test=args.test, null=args.null,
+        chunk_size=args.chunk_size,
         hist_bins=args.hist_bins)
     source = None
     streamed = {"data_dir": args.data, "fasta": args.fasta, "labels": args.labels, "bed": args.bed,

@@ -11,6 +11,13 @@ attention input is computed once (``method="features"``); since the projection a
 affine in the attention, the ``m`` steps run only the readout after it, summed in a ``lax.scan``
 (basic, BiLSTM) or one ``vmap`` (deep); see :func:`attribution_from_features`.
 
+The ``attr`` method's maps keep, by default, the *positive part* of the attribution: the attention
+entries that raise the explained logit (``sign="positive"``). ``sign="absolute"`` takes
+``|Attr|`` instead, which also counts entries that lower it: in a negative that holds the same
+motifs as a positive, re-paired (the twins benchmark), the model's evidence *against* the class
+sits on the wrong pairings, and ``|Attr|`` scores it as high as the true pairings' evidence for the
+class in a positive.
+
 Scorers (:class:`RawScorer`, :class:`AttrScorer`) plug into
 :func:`satori_jax.interpret.interactions.score_examples`.
 """
@@ -212,6 +219,12 @@ def normalize_maps(maps: jax.Array) -> jax.Array:
     return jnp.where(peak > 0, jnp.where(maps >= peak, 1.0, scaled), 0.0)
 
 
+def _check_sign(sign: str) -> None:
+    # the same values as satori_jax.interpret.options.ATTR_SIGNS (not imported: options imports scorers)
+    if sign not in ("positive", "absolute"):
+        raise ValueError(f"sign must be 'positive' or 'absolute', got {sign!r}")
+
+
 def attr_maps(
     model,
     variables,
@@ -220,17 +233,21 @@ def attr_maps(
     steps: int = 20,
     riemann: str = "right",
     normalize: bool = False,
+    sign: str = "positive",
 ) -> tuple[jax.Array, jax.Array]:
-    """Conv activations ``(B, L_conv, F)`` and ``|Attr|`` max over heads ``(B, L', L')``.
+    """Conv activations ``(B, L_conv, F)`` and the attribution map, max over heads ``(B, L', L')``.
 
-    With ``normalize``, each example's map is divided by its maximum (:func:`normalize_maps`):
-    scores become shares of the example's strongest attribution, comparable between examples
-    whose logits (and so whose attributions) differ in scale.
+    ``sign="positive"``: ``max(Attr, 0)``, the attention entries that raise the target logit;
+    ``"absolute"``: ``|Attr|``. With ``normalize``, each example's map is divided by its maximum
+    (:func:`normalize_maps`): scores become shares of the example's strongest attribution,
+    comparable between examples whose logits (and so whose attributions) differ in scale; a map
+    with no positive entry stays 0.
     """
+    _check_sign(sign)
     conv, feats = conv_and_features(model, variables, x)
     _, inter = model.apply(variables, feats, method="head")
     attr = attribution_from_features(model, variables, feats, inter["attention"], targets, steps, riemann)
-    maps = jnp.abs(attr).max(axis=1)
+    maps = (jnp.maximum(attr, 0.0) if sign == "positive" else jnp.abs(attr)).max(axis=1)
     return conv, normalize_maps(maps) if normalize else maps
 
 
@@ -246,15 +263,17 @@ class RawScorer:
 
 @dataclass(frozen=True)
 class AttrScorer:
-    """Scorer ``(variables, x, targets) -> (conv, max-over-heads |attention attribution|)``."""
+    """Scorer ``(variables, x, targets) -> (conv, attention attribution map)`` (:func:`attr_maps`)."""
 
     model: object
     steps: int = 20
     riemann: str = "right"
     normalize: bool = False
+    sign: str = "positive"
 
     def __call__(self, variables, x, targets):
-        return attr_maps(self.model, variables, x, targets, self.steps, self.riemann, self.normalize)
+        return attr_maps(self.model, variables, x, targets, self.steps, self.riemann, self.normalize,
+                         self.sign)
 
 
 def raw_scorer(model) -> RawScorer:
@@ -262,9 +281,12 @@ def raw_scorer(model) -> RawScorer:
     return RawScorer(model)
 
 
-def attr_scorer(model, steps: int = 20, riemann: str = "right", normalize: bool = False) -> AttrScorer:
+def attr_scorer(model, steps: int = 20, riemann: str = "right", normalize: bool = False,
+                sign: str = "positive") -> AttrScorer:
     """The ``attr`` method's scorer for :func:`~satori_jax.interpret.interactions.score_examples`.
 
-    ``normalize``: per-example maximum normalisation of the maps (see :func:`attr_maps`).
+    ``normalize``: per-example maximum normalisation of the maps; ``sign``: ``"positive"`` or
+    ``"absolute"`` (see :func:`attr_maps`).
     """
-    return AttrScorer(model, int(steps), riemann, bool(normalize))
+    _check_sign(sign)
+    return AttrScorer(model, int(steps), riemann, bool(normalize), sign)

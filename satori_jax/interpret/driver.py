@@ -575,7 +575,8 @@ class _Driver:
         o = self.opts
         self.ctx = ScoreContext(self.model, self.variables, self.cfg, np.asarray(self.thresholds, np.float32),
                                 int(o.batch_size), int(o.seed), o.verbose and not self.streamed,
-                                extra={"matches": [], "attr_normalize": bool(o.attr_normalize)})
+                                extra={"matches": [], "attr_normalize": bool(o.attr_normalize),
+                                       "attr_sign": o.attr_sign})
         self.scorers = available_methods()
         self.acc = self.accumulator()
         self.together("pass 2", self.pass2)

@@ -22,6 +22,8 @@ ACTIVITY_FRACTION = 0.65
 #: Statistical tests and nulls of :func:`satori_jax.interpret.stats.test_pairs`.
 TESTS = ("observed", "conditioned")
 NULLS = ("theoretical", "empirical")
+#: What the ``attr`` maps keep of the attribution (:func:`satori_jax.interpret.attention.attr_maps`).
+ATTR_SIGNS = ("positive", "absolute")
 
 
 def split_thresholds(
@@ -86,6 +88,10 @@ class InterpretOptions:
     attr_normalize
         Divide each example's ``attr`` map by its maximum (attributions scale with the logit,
         which is larger in every positive).
+    attr_sign
+        What ``attr`` keeps of the attribution: ``"positive"`` (default; the attention entries
+        that raise the explained logit) or ``"absolute"`` (``|Attr|``, which also scores the
+        entries that lower it); see :mod:`satori_jax.interpret.attention`.
     batch_size
         Examples per device call, for every scorer (pair scoring uses at most 64 at a time).
     seed
@@ -120,6 +126,7 @@ class InterpretOptions:
     activity_fraction: float = ACTIVITY_FRACTION
     motif_fraction: float | None = None
     attr_normalize: bool = True
+    attr_sign: str = "positive"
     batch_size: int = 256
     seed: int = 0
     alpha: float = 0.05
@@ -140,6 +147,8 @@ class InterpretOptions:
         set_(self, "attn_cutoff", _parse_cutoff(self.attn_cutoff))
         if self.test not in TESTS:
             raise InputError(f"--test must be one of {', '.join(TESTS)}, got {self.test!r}")
+        if self.attr_sign not in ATTR_SIGNS:
+            raise InputError(f"--attr-sign must be one of {', '.join(ATTR_SIGNS)}, got {self.attr_sign!r}")
         if self.null not in NULLS:
             raise InputError(f"--null must be one of {', '.join(NULLS)}, got {self.null!r}")
         if self.background is not None and self.background not in ("negatives", "shuffle"):
@@ -164,6 +173,7 @@ class InterpretOptions:
             "motif_fraction": float(self.activity_fraction if self.motif_fraction is None
                                     else self.motif_fraction),
             "attr_normalize": bool(self.attr_normalize),
+            "attr_sign": self.attr_sign,
             "attn_cutoff": self.attn_cutoff,
             "prob_cutoff": float(self.prob_cutoff),
             "neg_cutoff": float(self.neg_cutoff),
@@ -187,5 +197,5 @@ class InterpretOptions:
             "precision_cutoff": float(self.precision_cutoff),
             "activity_fraction": float(self.activity_fraction),
             "motif_fraction": None if self.motif_fraction is None else float(self.motif_fraction),
-            "attr_normalize": bool(self.attr_normalize), "seed": int(self.seed),
+            "attr_normalize": bool(self.attr_normalize), "attr_sign": self.attr_sign, "seed": int(self.seed),
         }

@@ -112,14 +112,16 @@ def _attr_score(ctx: ScoreContext, codes: np.ndarray, targets: np.ndarray):
     from satori_jax.interpret.interactions import score_examples
 
     normalize = bool(ctx.extra.get("attr_normalize", True))
-    return score_examples(attr_scorer(ctx.model, steps=20, normalize=normalize), ctx.model, ctx.variables,
-                          codes, targets, ctx.thresholds, batch_size=ctx.pair_batch_size, verbose=ctx.verbose,
-                          desc="attention attribution pairs")
+    sign = str(ctx.extra.get("attr_sign", "positive"))
+    return score_examples(attr_scorer(ctx.model, steps=20, normalize=normalize, sign=sign), ctx.model,
+                          ctx.variables, codes, targets, ctx.thresholds, batch_size=ctx.pair_batch_size,
+                          verbose=ctx.verbose, desc="attention attribution pairs")
 
 
 register_scorer(Scorer("raw", _raw_score, description="raw attention, max over heads (SATORI)"))
 register_scorer(Scorer("attr", _attr_score,
-                       description="attention attribution, integrated gradients over attention, 20 steps"))
+                       description="attention attribution (integrated gradients over attention, 20 steps; "
+                                   "the entries that raise the class logit)"))
 
 #: Optional methods: name -> (module, function called as fn(model, variables, codes, targets,
 #: thresholds, verbose=...)).

@@ -118,9 +118,16 @@ def test_maps_shapes_and_values():
     np.testing.assert_allclose(np.asarray(conv), np.asarray(inter["conv"]), rtol=1e-6)
     conv2, am = attr_maps(model, variables, x, targets, steps=5)
     np.testing.assert_allclose(np.asarray(conv2), np.asarray(conv), rtol=1e-5, atol=1e-6)
-    full = attention_attribution(model, variables, x, targets, steps=5)
-    np.testing.assert_allclose(np.asarray(am), np.abs(np.asarray(full)).max(axis=1), rtol=1e-5, atol=1e-7)
+    full = np.asarray(attention_attribution(model, variables, x, targets, steps=5))
+    assert (full < 0).any() and (full > 0).any()  # both signs occur, so the two maps differ
+    np.testing.assert_allclose(np.asarray(am), np.maximum(full, 0).max(axis=1), rtol=1e-5, atol=1e-7)
+    _, ab = attr_maps(model, variables, x, targets, steps=5, sign="absolute")
+    np.testing.assert_allclose(np.asarray(ab), np.abs(full).max(axis=1), rtol=1e-5, atol=1e-7)
+    assert not np.allclose(np.asarray(ab), np.asarray(am))
     assert attr_scorer(model) == attr_scorer(model)  # hashable / equal -> one jit compile
+    assert attr_scorer(model, sign="absolute") != attr_scorer(model)
+    with pytest.raises(ValueError, match="sign"):
+        attr_scorer(model, sign="negative")
 
 
 def test_normalized_attr_maps():
