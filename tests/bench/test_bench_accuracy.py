@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -67,11 +68,15 @@ def test_markdown_shows_scores_chance_and_controls():
                                                           "methods": {"raw": {"exact": view}}},
                                       "distance_only": {"exact": view}}},
             "dfim": {"error": "exit 2: boom"},
+            "dfim-j": {"test_auroc": 0.9, "train_seconds": 5.0, "methods": {},
+                       "jaspar": {"methods": {"attr": {"n_called": 2, "exact": view, "family": view}}}},
         },
     }
     md = accuracy.markdown(results)
     assert "| twins-40 | 0.970 | 10 | raw | 2 | 1.00 | 0.50 | 0.67 (0.30) | 0.90 (0.25) |" in md
     assert "| dfim | error: exit 2: boom |" in md
+    assert ("| dfim-j, JASPAR names | | | attr | 2 | 1.00 | 0.50 | 0.67 (0.30) | 0.90 (0.25) | 0.67 (0.30) |"
+            in md)
     assert "twins-40 (permuted labels): no list: e" in md and "`python -m t`" in md
 
 
@@ -92,9 +97,9 @@ def test_reuse_interprets_again_without_simulating_or_training(tmp_path, monkeyp
     calls = []
 
     def fake_run(cmd, log_path):
-        calls.append(cmd[2])
-        out = run / "interpret"
-        assert not (out / "stale.txt").exists()  # cleared before interpreting again
+        calls.append((cmd[2], "--motif-db" in cmd))
+        assert not (run / "interpret" / "stale.txt").exists()  # cleared before interpreting again
+        out = Path(cmd[cmd.index("--out") + 1])
         out.mkdir(exist_ok=True)
         (out / "summary.json").write_text("{}")
         return 1.0
@@ -105,7 +110,9 @@ def test_reuse_interprets_again_without_simulating_or_training(tmp_path, monkeyp
                                                 "--methods", "raw"])
     args.methods = ("raw",)
     res = accuracy.run_benchmark(accuracy.BENCHMARKS["dfim"], work, args, "cpu")
-    assert calls == ["satori_jax.interpret"]
+    # the pool's database, then JASPAR's (dfim draws its motifs from JASPAR)
+    assert calls == [("satori_jax.interpret", True), ("satori_jax.interpret", False)]
+    assert res["commands"]["interpret_jaspar"].startswith("python -m satori_jax.interpret $W/dfim/run")
     assert res["simulate_seconds"] is None and res["reused"] is True
     assert res["train_seconds"] == 12.3 and res["test_auroc"] == 0.9
     assert (data / "dataset.json").exists()
