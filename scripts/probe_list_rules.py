@@ -1,0 +1,134 @@
+"""Probe: how the list rule and per-example normalisation change a method's TF-pair list (not a feature).
+
+    python scripts/probe_list_rules.py RUN DATA OUT --methods fis,dfim --max-examples 300
+
+Runs ``interpret`` in memory on ``RUN`` (``--motif-db DATA/motifs.meme --truth
+DATA/interactions.tsv``) into ``OUT``, keeps each method's foreground / background pair scores, and
+scores four lists against the truth: the default rule (a filter pair at q < 0.05 and q_tf < 0.05)
+and a TF-pooled test (each example's best score over the filter pairs named after a TF pair, one
+observed Mann-Whitney test per TF pair, Benjamini-Hochberg over TF pairs), each on the scores as
+they are and divided by each example's largest score. Used for
+``bench/results/accuracy/fis-dfim-list-rules-2026-12-07.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from satori_jax.interpret import accumulate
+from satori_jax.interpret.driver import interpret
+from satori_jax.interpret.evaluate import average_precision, read_truth
+from satori_jax.interpret.interactions import PairScores
+from satori_jax.interpret.options import InterpretOptions
+from satori_jax.interpret.report import tf_pair_table
+from satori_jax.interpret.stats import test_pairs
+
+
+def dump_scores(run: str, data: str, out: str, methods: tuple[str, ...], max_examples: int | None) -> dict:
+    """``{method: (fg, bg, num_filters)}`` from an in-memory interpret run."""
+    dumps: dict = {}
+    orig = accumulate.ExactAccumulator.test
+
+    def test(self, chunks, method, num_filters, opts):
+        fg = PairScores.concat([z[f"{method}/fg/scores"] for z in chunks()])
+        bg = PairScores.concat([z[f"{method}/bg/scores"] for z in chunks()])
+        dumps[method] = (fg, bg, num_filters)
+        return orig(self, chunks, method, num_filters, opts)
+
+    accumulate.ExactAccumulator.test = test
+    try:
+        interpret(run, InterpretOptions(out=out, methods=methods, motif_db=f"{data}/motifs.meme",
+                                        truth=f"{data}/interactions.tsv", max_examples=max_examples,
+                                        plots=False, verbose=False))
+    finally:
+        accumulate.ExactAccumulator.test = orig
+    return dumps
+
+
+def normalise(s: PairScores) -> PairScores:
+    """Each example's scores divided by its largest."""
+    mx = np.zeros(s.n_examples, np.float64)
+    np.maximum.at(mx, s.example, s.score)
+    sc = np.where(mx[s.example] > 0, s.score / np.maximum(mx[s.example], 1e-30), 0.0).astype(np.float32)
+    return PairScores(s.example, s.filter_a, s.filter_b, sc, s.distance, s.n_examples)
+
+
+def to_tf(s: PairScores, name: dict[int, str], tfs: list[str], nf: int) -> PairScores:
+    """Filter pairs mapped to TF pairs (named filters, different names), best score per example."""
+    tid = {t: i for i, t in enumerate(tfs)}
+    m = np.full(nf, -1)
+    for f, t in name.items():
+        m[f] = tid[t]
+    a, b = m[s.filter_a], m[s.filter_b]
+    ok = (a >= 0) & (b >= 0) & (a != b)
+    n = len(tfs)
+    lo, hi = np.minimum(a, b)[ok], np.maximum(a, b)[ok]
+    ex, sc, di = s.example[ok], s.score[ok], s.distance[ok]
+    key = (ex.astype(np.int64) * n + lo) * n + hi
+    order = np.lexsort((-sc, key))
+    key, ex, lo, hi, sc, di = (x[order] for x in (key, ex, lo, hi, sc, di))
+    first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
+    return PairScores(ex[first].astype(np.int32), lo[first].astype(np.int32), hi[first].astype(np.int32),
+                      sc[first].astype(np.float32), di[first].astype(np.int32), s.n_examples)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("run")
+    p.add_argument("data")
+    p.add_argument("out")
+    p.add_argument("--methods", default="fis,dfim")
+    p.add_argument("--max-examples", type=int, default=300)
+    a = p.parse_args()
+    truth = read_truth(f"{a.data}/interactions.tsv")
+    pool = sorted(m["name"] for m in json.loads(Path(a.data, "dataset.json").read_text())["motifs"])
+    cands = [frozenset((x, y)) for i, x in enumerate(pool) for y in pool[i + 1:]]
+    dumps = dump_scores(a.run, a.data, a.out, tuple(a.methods.split(",")), a.max_examples)
+    rows = list(csv.DictReader(open(f"{a.out}/filters_tomtom.tsv"), delimiter="\t"))
+    name = {int(r["filter"].replace("filter", "")): r["target"] for r in rows
+            if r["target"] and float(r["q_value"]) < 0.05}
+    tfs = sorted(set(name.values()))
+
+    def score(called, ranked):
+        tp = sum(c in truth for c in called)
+        pr = tp / len(called) if called else 0.0
+        rc = tp / len(truth)
+        f1 = 2 * pr * rc / (pr + rc) if pr + rc else 0.0
+        best = dict(ranked)
+        ap = average_precision(np.array([c in truth for c in cands]),
+                               np.array([best.get(c, -1e9) for c in cands]))
+        return f"called {len(called)} P {pr:.2f} R {rc:.2f} F1 {f1:.2f} AUPRC {ap:.3f}"
+
+    for m, (fg, bg, nf) in dumps.items():
+        for lab, f in (("as is", lambda s: s), ("per-example max = 1", normalise)):
+            t = test_pairs(f(fg), f(bg), "mean", nf)
+            trows = [{"tf_a": name.get(int(x), ""), "tf_b": name.get(int(y), ""),
+                      "family_a": "", "family_b": "",
+                      "filter_a": f"filter{x}", "filter_b": f"filter{y}",
+                      **{k: t[k][i] for k in ("q_value", "p_value", "median_distance_bp", "median_score_fg",
+                                               "median_score_bg", "n_fg", "n_bg", "effect_size")}}
+                     for i, (x, y) in enumerate(zip(t["filter_a"], t["filter_b"], strict=True))]
+            called = [frozenset((r["tf_a"], r["tf_b"])) for r in tf_pair_table(trows)]
+            best: dict = {}
+            for r in trows:
+                if r["tf_a"] and r["tf_b"] and r["tf_a"] != r["tf_b"]:
+                    k = frozenset((r["tf_a"], r["tf_b"]))
+                    best[k] = max(best.get(k, -1.0), -np.log10(max(float(r["p_value"]), 1e-300)))
+            print(f"{m} [{lab}] default rule ({int((t['q_value'] < 0.05).sum())} filter pairs q < 0.05): "
+                  + score(called, best.items()))
+            tt = test_pairs(to_tf(f(fg), name, tfs, nf), to_tf(f(bg), name, tfs, nf), "mean", len(tfs))
+            called = [frozenset((tfs[x], tfs[y]))
+                      for x, y, q in zip(tt["filter_a"], tt["filter_b"], tt["q_value"], strict=True)
+                      if q < 0.05]
+            ranked = [(frozenset((tfs[x], tfs[y])), -np.log10(max(pv, 1e-300)))
+                      for x, y, pv in zip(tt["filter_a"], tt["filter_b"], tt["p_value"], strict=True)]
+            print(f"{m} [{lab}] TF-pooled test: " + score(called, ranked))
+
+
+if __name__ == "__main__":
+    main()
