@@ -4,18 +4,9 @@ The classical first step of motif finders (DREME, HOMER, STREME): count every k-
 merged) in the training sequences and in dinucleotide-shuffled copies of them, rank k-mers by the
 binomial p-value of their real count among real + shuffled (one-sided, p = 1/2 under the null;
 Bonferroni over all k-mers), and walk down that ranking keeping a k-mer only when it is not a
-variant of one already kept (at most two mismatches in place, at most one in the overlap at a shift
-of one or two bases, or an exact overlap at a shift of three, on either strand). Each kept k-mer
-becomes two filters, one per strand (the convolution reads one strand): a one-hot word in the middle
-of the kernel.
-
-Two details decide how many of a data set's motifs get a word (the 64-filter default has room for
-32). Strongly enriched words of a large data set have binomial tails below 1e-308; they must stay
-ranked by strength (:func:`log10_binom_sf`), not tie at ``-inf`` and come in k-mer id order. And a
-motif with a degenerate position yields words that differ by one base *and* one shift; counted as
-one motif, they leave room for short, weak motifs. On seven simulated data sets (five generators and
-pool draws, 4 to 30 motifs) the 32 words hit 138 of the 149 motifs, where exact-overlap variants and
-the tied ranking hit 124 (``bench/results/seeding-coverage-2026-12-07.md``).
+variant of one already kept (at most two mismatches in place, or an exact overlap of ``k − 3`` or
+more bases at a shift of up to three, on either strand). Each kept k-mer becomes two filters, one
+per strand (the convolution reads one strand): a one-hot word in the middle of the kernel.
 
 Why: a CNN trained from random filters settles on a few strong motifs. On a 20-motif twins set
 (12 000 × 300 bp) the default training left 2 of the 20 motifs detected well (a filter whose
@@ -23,6 +14,12 @@ maximum tells sequences with the motif from those without at AUROC > 0.9) and 7 
 them, while 8-mer enrichment picks a word of 18 of the 20 motifs among its first 40 words in two
 seconds. A TF that no filter detects can never be named in an interaction. Motif pretraining
 (:mod:`satori_jax.train.pretrain`) and training then refine the seeded words into PWMs.
+
+Known and measured: with 20 000 sequences the tails of the strongest words underflow (``logsf`` is
+``-inf``) and those words come in k-mer id order, and a motif with a degenerate base can take
+several words. Ranking them by strength and merging such words hit more of the pool's motifs (138 of
+149 on seven simulated data sets, against 124) but gave worse interaction lists on all three CPU
+suite data sets (``bench/results/seeding/coverage-2026-12-07.md``), so this rule stays.
 
 k-mer counting, the shuffle and the greedy choice are a few lines of numpy; no maintained Python
 package offers DREME-style seeding on encoded arrays (the MEME suite's STREME is a C program).
@@ -35,7 +32,7 @@ from scipy.stats import binom
 
 from satori_jax.data.shuffle import dinucleotide_shuffle
 
-__all__ = ["enriched_kmers", "kmer_kernel", "log10_binom_sf", "seed_filters"]
+__all__ = ["enriched_kmers", "kmer_kernel", "seed_filters"]
 
 
 def _kmer_ids(codes: np.ndarray, k: int) -> np.ndarray:
@@ -78,43 +75,15 @@ def _counts(codes: np.ndarray, k: int) -> np.ndarray:
 
 
 def _variant(cand: np.ndarray, kept: np.ndarray, k: int) -> bool:
-    """Whether the k-mer with bases ``cand (k,)`` is a variant of any of ``kept (P, 2, k)`` (both strands).
-
-    A variant: at most two mismatches in place; or, shifted by one or two bases, at most one mismatch
-    in the overlap (a degenerate position of the same motif read one base further on); or, shifted
-    by three, an exact overlap.
-    """
+    """Whether the k-mer with bases ``cand (k,)`` is a variant of any of ``kept (P, 2, k)`` (both strands)."""
     if len(kept) == 0:
         return False
     if ((kept != cand).sum(-1) <= 2).any():
         return True
     for s in range(1, 4):
-        m = 1 if s <= 2 else 0
-        if ((kept[..., s:] != cand[: k - s]).sum(-1) <= m).any() or \
-                ((kept[..., : k - s] != cand[s:]).sum(-1) <= m).any():
+        if (kept[..., s:] == cand[: k - s]).all(-1).any() or (kept[..., : k - s] == cand[s:]).all(-1).any():
             return True
     return False
-
-
-def log10_binom_sf(x: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """``log10 P(X >= x)`` for ``X ~ Binomial(n, 1/2)``, finite where the tail underflows.
-
-    Where ``scipy``'s ``logsf`` underflows to ``-inf`` (strongly enriched k-mers in large data sets,
-    which then tied and were ranked by their id), the Chernoff exponent ``−n · KL(x/n ‖ 1/2)`` takes
-    over: exact for ``x = n`` and the leading term of the tail otherwise, so the strongest words
-    still come first.
-    """
-    x = np.asarray(x, np.float64)
-    n = np.asarray(n, np.float64)
-    with np.errstate(divide="ignore"):
-        out = binom.logsf(x - 1, n, 0.5) / np.log(10)
-    low = np.isneginf(out)
-    if low.any():
-        f = x[low] / n[low]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            kl = np.where(f > 0, f * np.log(2 * f), 0.0) + np.where(f < 1, (1 - f) * np.log(2 * (1 - f)), 0.0)
-        out[low] = -n[low] * kl / np.log(10)
-    return out
 
 
 def enriched_kmers(codes: np.ndarray, num: int, *, k: int = 8, alpha: float = 0.01,
@@ -155,7 +124,7 @@ def enriched_kmers(codes: np.ndarray, num: int, *, k: int = 8, alpha: float = 0.
     every = np.arange(4**k)
     rc = _revcomp_ids(every, k)
     real, shuf = real + np.where(rc != every, real[rc], 0), shuf + np.where(rc != every, shuf[rc], 0)
-    logp = log10_binom_sf(real, real + shuf)  # log10 P(X >= real)
+    logp = binom.logsf(real - 1, real + shuf, 0.5) / np.log(10)  # log10 P(X >= real)
     logp[(rc < every) | (real == 0)] = 0.0  # one of each reverse-complement pair
     cut = np.log10(alpha / int((rc >= every).sum()))
     order = np.argsort(logp, kind="stable")
