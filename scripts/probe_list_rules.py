@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
-from pathlib import Path
 
 import numpy as np
 
 from satori_jax.interpret import accumulate
 from satori_jax.interpret.driver import interpret
-from satori_jax.interpret.evaluate import average_precision, read_truth
+from satori_jax.interpret.evaluate import load_truth
 from satori_jax.interpret.interactions import PairScores
 from satori_jax.interpret.options import InterpretOptions
 from satori_jax.interpret.report import tf_pair_table
@@ -85,24 +83,19 @@ def main() -> None:
     p.add_argument("--methods", default="fis,dfim")
     p.add_argument("--max-examples", type=int, default=300)
     a = p.parse_args()
-    truth = read_truth(f"{a.data}/interactions.tsv")
-    pool = sorted(m["name"] for m in json.loads(Path(a.data, "dataset.json").read_text())["motifs"])
-    cands = [frozenset((x, y)) for i, x in enumerate(pool) for y in pool[i + 1:]]
+    truth = load_truth(f"{a.data}/interactions.tsv")
     dumps = dump_scores(a.run, a.data, a.out, tuple(a.methods.split(",")), a.max_examples)
     rows = list(csv.DictReader(open(f"{a.out}/filters_tomtom.tsv"), delimiter="\t"))
     name = {int(r["filter"].replace("filter", "")): r["target"] for r in rows
             if r["target"] and float(r["q_value"]) < 0.05}
     tfs = sorted(set(name.values()))
 
-    def score(called, ranked):
-        tp = sum(c in truth for c in called)
-        pr = tp / len(called) if called else 0.0
-        rc = tp / len(truth)
-        f1 = 2 * pr * rc / (pr + rc) if pr + rc else 0.0
-        best = dict(ranked)
-        ap = average_precision(np.array([c in truth for c in cands]),
-                               np.array([best.get(c, -1e9) for c in cands]))
-        return f"called {len(called)} P {pr:.2f} R {rc:.2f} F1 {f1:.2f} AUPRC {ap:.3f}"
+    def score(called: list[dict], tested: list[dict]) -> str:
+        """The summary's scoring (:meth:`Truth.score`: the pool's pairs as candidates)."""
+        ex = truth.score(called, tested)["exact"]
+        c, k = ex["calls"], ex["ranking"]
+        return (f"called {len(called)} P {c['precision']:.2f} R {c['recall']:.2f} F1 {c['f1']:.2f} "
+                f"AUPRC {k['auprc']:.3f}")
 
     for m, (fg, bg, nf) in dumps.items():
         for lab, f in (("as is", lambda s: s), ("per-example max = 1", normalise)):
@@ -113,21 +106,13 @@ def main() -> None:
                       **{k: t[k][i] for k in ("q_value", "p_value", "median_distance_bp", "median_score_fg",
                                                "median_score_bg", "n_fg", "n_bg", "effect_size")}}
                      for i, (x, y) in enumerate(zip(t["filter_a"], t["filter_b"], strict=True))]
-            called = [frozenset((r["tf_a"], r["tf_b"])) for r in tf_pair_table(trows)]
-            best: dict = {}
-            for r in trows:
-                if r["tf_a"] and r["tf_b"] and r["tf_a"] != r["tf_b"]:
-                    k = frozenset((r["tf_a"], r["tf_b"]))
-                    best[k] = max(best.get(k, -1.0), -np.log10(max(float(r["p_value"]), 1e-300)))
             print(f"{m} [{lab}] default rule ({int((t['q_value'] < 0.05).sum())} filter pairs q < 0.05): "
-                  + score(called, best.items()))
+                  + score(tf_pair_table(trows), trows))
             tt = test_pairs(to_tf(f(fg), name, tfs, nf), to_tf(f(bg), name, tfs, nf), "mean", len(tfs))
-            called = [frozenset((tfs[x], tfs[y]))
-                      for x, y, q in zip(tt["filter_a"], tt["filter_b"], tt["q_value"], strict=True)
-                      if q < 0.05]
-            ranked = [(frozenset((tfs[x], tfs[y])), -np.log10(max(pv, 1e-300)))
-                      for x, y, pv in zip(tt["filter_a"], tt["filter_b"], tt["p_value"], strict=True)]
-            print(f"{m} [{lab}] TF-pooled test: " + score(called, ranked))
+            pooled = [{"tf_a": tfs[x], "tf_b": tfs[y], "p_value": pv, "q_value": q}
+                      for x, y, pv, q in zip(tt["filter_a"], tt["filter_b"], tt["p_value"], tt["q_value"],
+                                             strict=True)]
+            print(f"{m} [{lab}] TF-pooled test: " + score([r for r in pooled if r["q_value"] < 0.05], pooled))
 
 
 if __name__ == "__main__":
