@@ -278,6 +278,17 @@ def _f(x: Any, nd: int = 2) -> str:
     return "" if x is None else f"{x:.{nd}f}"
 
 
+def _score_cells(s: dict) -> str:
+    """A method's table cells: calls | P | R | F1 (chance) | AUPRC (chance) | family F1 (chance)."""
+    c = s.get("exact", {}).get("calls", {})
+    k = s.get("exact", {}).get("ranking", {})
+    fc = s.get("family", {}).get("calls", {})
+    return (f"{s['n_called']} | {_f(c.get('precision'))} | {_f(c.get('recall'))} "
+            f"| {_f(c.get('f1'))} ({_f(c.get('chance_f1'))}) "
+            f"| {_f(k.get('auprc'))} ({_f(k.get('chance_auprc'))}) "
+            f"| {_f(fc.get('f1'))} ({_f(fc.get('chance_f1'))})")
+
+
 def markdown(results: dict) -> str:
     """The suite's tables: one row per data set and method, controls beside."""
     head = f"{results['device']['name']}, {results['created']} ({results['mode']} mode)"
@@ -305,28 +316,14 @@ def markdown(results: dict) -> str:
         ctl = r.get("controls", {})
         perm, dist = ctl.get("permuted_labels", {}), ctl.get("distance_only")
         for m, s in r["methods"].items():
-            ex, fam = s.get("exact", {}), s.get("family", {})
-            c, k = ex.get("calls", {}), ex.get("ranking", {})
-            fc = fam.get("calls", {})
             pm = perm.get("methods", {}).get(m, {}).get("exact", {}).get("ranking", {})
             lines.append(
-                f"| {name} | {_f(r['test_auroc'], 3)} | {r['train_seconds']:.0f} | {m} | {s['n_called']} "
-                f"| {_f(c.get('precision'))} | {_f(c.get('recall'))} "
-                f"| {_f(c.get('f1'))} ({_f(c.get('chance_f1'))}) "
-                f"| {_f(k.get('auprc'))} ({_f(k.get('chance_auprc'))}) "
-                f"| {_f(fc.get('f1'))} ({_f(fc.get('chance_f1'))}) "
+                f"| {name} | {_f(r['test_auroc'], 3)} | {r['train_seconds']:.0f} | {m} | {_score_cells(s)} "
                 f"| {_f(perm.get('test_auroc'), 3)} | {_f(pm.get('auprc'))} "
                 f"| {_f(dist['exact']['calls']['f1']) if dist else ''} "
                 f"| {_f(dist['exact']['ranking']['auprc']) if dist else ''} |")
         for m, s in r.get("jaspar", {}).get("methods", {}).items():
-            c = s.get("exact", {}).get("calls", {})
-            k = s.get("exact", {}).get("ranking", {})
-            fc = s.get("family", {}).get("calls", {})
-            lines.append(
-                f"| {name}, JASPAR names | | | {m} | {s['n_called']} | {_f(c.get('precision'))} "
-                f"| {_f(c.get('recall'))} | {_f(c.get('f1'))} ({_f(c.get('chance_f1'))}) "
-                f"| {_f(k.get('auprc'))} ({_f(k.get('chance_auprc'))}) "
-                f"| {_f(fc.get('f1'))} ({_f(fc.get('chance_f1'))}) | | | | |")
+            lines.append(f"| {name}, JASPAR names | | | {m} | {_score_cells(s)} | | | | |")
     notes = [f"- {name}{' (permuted labels)' if k else ''}: {e['default_pipeline']}; the row scores "
              "interpret --prob-cutoff 0 --neg-cutoff 1 (every positive as foreground, every negative as "
              "background)"
