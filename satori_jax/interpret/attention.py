@@ -34,6 +34,7 @@ from satori_jax.models.layers import attend, heads_first
 __all__ = [
     "AttrScorer",
     "RawScorer",
+    "SIGNS",
     "attention_attribution",
     "attr_maps",
     "attr_scorer",
@@ -219,10 +220,14 @@ def normalize_maps(maps: jax.Array) -> jax.Array:
     return jnp.where(peak > 0, jnp.where(maps >= peak, 1.0, scaled), 0.0)
 
 
+#: What :func:`attr_maps` keeps of the attribution. ``options.ATTR_SIGNS`` restates it without importing
+#: JAX (the CLI's ``--help`` builds its choices from it); a test holds the two equal.
+SIGNS = ("positive", "absolute")
+
+
 def _check_sign(sign: str) -> None:
-    # the same values as satori_jax.interpret.options.ATTR_SIGNS (not imported: options imports scorers)
-    if sign not in ("positive", "absolute"):
-        raise ValueError(f"sign must be 'positive' or 'absolute', got {sign!r}")
+    if sign not in SIGNS:
+        raise ValueError(f"sign must be one of {SIGNS}, got {sign!r}")
 
 
 def attr_maps(

@@ -130,6 +130,12 @@ def test_maps_shapes_and_values():
         attr_scorer(model, sign="negative")
 
 
+def test_attr_signs_of_the_options_are_those_the_maps_accept():
+    from satori_jax.interpret import attention, options
+
+    assert options.ATTR_SIGNS == attention.SIGNS
+
+
 def test_normalized_attr_maps():
     model, variables, x, targets = _setup()
     _, am = attr_maps(model, variables, x, targets, steps=5)
