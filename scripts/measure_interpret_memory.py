@@ -6,12 +6,17 @@
    ``labels.tsv``;
 3. run ``python -m satori_jax.interpret RUN --fasta … --labels … --chunk-size C`` in a subprocess
    and sample its resident set size (process and children, psutil, every 0.2 s);
-4. print and write ``bench/results/interpret_memory-<platform>.json``.
+4. with ``--in-memory``, also interpret the same N sequences through the in-memory path: a copy of
+   the run (checkpoints linked) whose ``test_predictions.npz`` holds them with the model's predicted
+   probabilities, ``python -m satori_jax.interpret RUN_COPY`` with the same settings, measured the
+   same way; the two paths' seconds per sequence are compared (issue 20: streamed within 20 %);
+5. print and write ``bench/results/interpret_memory-<platform>.json``.
 
 Example::
 
     python scripts/measure_interpret_memory.py --n 20000 50000            # ~minutes on 2 cores
     python scripts/measure_interpret_memory.py --n 20000 200000 --methods raw,attr
+    python scripts/measure_interpret_memory.py --run RUN --length 200 --n 1000000 --in-memory
 """
 
 from __future__ import annotations
@@ -72,6 +77,39 @@ def _simulate(out: Path, n: int, length: int, seed: int, block: int = 20_000) ->
     os.replace(tmp_lab, out / "labels.tsv")
 
 
+def in_memory_run(run: Path, data: Path, dest: Path, batch_size: int) -> Path:
+    """A copy of ``run`` (checkpoints linked) whose test set is ``data``'s sequences, with probabilities.
+
+    The in-memory interpretation path reads its test set from ``RUN/test_predictions.npz``; writing
+    ``data``'s sequences there (probabilities from the run's model, as training would have written
+    them) lets both paths interpret the same sequences.
+    """
+    import numpy as np
+
+    from satori_jax.data.encoding import encode_sequences
+    from satori_jax.data.io import read_fasta, read_labels
+    from satori_jax.predict import predict_probs
+    from satori_jax.runs import load_run
+
+    if (dest / "test_predictions.npz").is_file():
+        return dest
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "data.json", "splits.tsv", "metrics.jsonl", "test_metrics.json"):
+        if (run / name).is_file():
+            (dest / name).write_bytes((run / name).read_bytes())
+    if not (dest / "checkpoints").exists():
+        (dest / "checkpoints").symlink_to((run / "checkpoints").resolve())
+    loaded = load_run(run)
+    ids, seqs = read_fasta(data / "sequences.fa")
+    _, _, labels = read_labels(data / "labels.tsv")
+    codes = encode_sequences(seqs)
+    probs = predict_probs(loaded.model, loaded.variables, codes, batch_size=max(batch_size, 512))
+    np.savez(dest / "test_predictions.tmp.npz", ids=np.asarray(ids), labels=labels.astype(np.float32),
+             probs=probs.astype(np.float32), codes=codes, label_names=np.asarray(loaded.label_names))
+    os.replace(dest / "test_predictions.tmp.npz", dest / "test_predictions.npz")
+    return dest
+
+
 def run_measured(cmd: list[str], env: dict, interval: float = 0.2) -> tuple[int, float, float, str]:
     """Run ``cmd``; return (exit code, peak RSS in MiB over the process tree, seconds, stderr tail)."""
     import psutil
@@ -120,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                         "else shuffle")
     p.add_argument("--out", default=None,
                    help="results JSON (default bench/results/interpret_memory-<platform>.json)")
+    p.add_argument("--in-memory", action="store_true",
+                   help="also interpret the same sequences through the in-memory path and compare")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
 
@@ -166,9 +206,33 @@ def main(argv: list[str] | None = None) -> int:
                "n_chunks": summary["run"]["streaming"]["n_chunks"],
                "n_tested": {m: e["n_tested"] for m, e in summary["methods"].items()},
                "command": " ".join(cmd)}
-        results.append(row)
+        row["seconds_per_sequence_ms"] = round(1e3 * secs / n, 4)
         print(f"N={n}: peak RSS {peak:.0f} MiB, {secs:.0f} s (FASTA {fa_mb:.0f} MiB, "
               f"{row['n_foreground']} fg / {row['n_background']} bg)", flush=True)
+        if args.in_memory:
+            t = time.perf_counter()
+            mem_run = in_memory_run(run, data, work / f"run_in_memory_{n}", args.batch_size)
+            print(f"in-memory run copy with {n} test sequences in {time.perf_counter() - t:.0f} s",
+                  flush=True)
+            mem_out = work / f"interpret_in_memory_{n}"
+            mcmd = [sys.executable, "-m", "satori_jax.interpret", str(mem_run), "--out", str(mem_out),
+                    "--methods", args.methods, "--batch-size", str(args.batch_size), "--quiet",
+                    "--prob-cutoff", f"{prob_cutoff:.4f}", "--background", background]
+            rc, mpeak, msecs, tail = run_measured(mcmd, env)
+            if rc != 0:
+                print(tail, file=sys.stderr)
+                raise SystemExit(f"in-memory interpret failed for N={n} (exit {rc})")
+            msum = json.loads((mem_out / "summary.json").read_text())
+            row["in_memory"] = {
+                "peak_rss_mib": round(mpeak, 1), "seconds": round(msecs, 1),
+                "seconds_per_sequence_ms": round(1e3 * msecs / n, 4),
+                "n_foreground": msum["run"]["n_foreground"], "n_background": msum["run"]["n_background"],
+                "n_tested": {m: e["n_tested"] for m, e in msum["methods"].items()},
+                "command": " ".join(mcmd)}
+            row["streamed_over_in_memory"] = round(secs / msecs, 3)
+            print(f"N={n} in memory: peak RSS {mpeak:.0f} MiB, {msecs:.0f} s; streamed / in-memory = "
+                  f"{secs / msecs:.2f}", flush=True)
+        results.append(row)
     res = {"what": "peak resident memory of streaming interpretation (process tree, psutil 0.2 s polling)",
            "platform": plat, "cpu_count": os.cpu_count(), "machine": platform.machine(),
            "run": str(run), "results": results}
