@@ -296,7 +296,7 @@ def markdown(results: dict) -> str:
              "", f"`{results['command']}`: {results['seconds']:.0f} s in total.", "",
              "Chance in brackets: F1 of calling every pair of the simulated TF pool; AUPRC of a random "
              "ranking (exact expectation). P/R/F1 are of the method's default list (TF pairs with "
-             "q_tf < 0.05 and a filter pair at q < 0.05); "
+             "q_tf < 0.05 and a filter pair at q < 0.05, or listed by the TF-pooled test); "
              "AUPRC ranks every candidate TF pair by its smallest p-value. Controls: *perm.* = the same "
              "pipeline on a model trained with permuted labels (when it selects no confident positive, "
              "which means no list, its ranking is scored with every positive as foreground); *dist.* = TF "

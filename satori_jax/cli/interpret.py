@@ -20,7 +20,9 @@ Interpret a trained SATORI run (a directory written by `python -m satori_jax.tra
      attribution, ...), test foreground > background (Mann-Whitney U, Benjamini-Hochberg), and
      name significant pairs by their filters' TF matches;
   4. list a TF pair when one of its filter pairs is significant and its TF-level q (Simes over
-     all its filter pairs, Benjamini-Hochberg over TF pairs) is < 0.05; flag the listed pairs that
+     all its filter pairs, Benjamini-Hochberg over TF pairs) is < 0.05, or when the TF-pooled test
+     lists it (per example its best filter pair's score, q_pool < 0.05, effect >= 0.6 as scored and
+     relative to each example's strongest pair; --no-tf-pool turns this off); flag the listed pairs that
      also stand out from their two TFs' other pairs (q_excess < 0.05: the z-score beyond a robust
      TF-a + TF-b fit), a stricter answer to "more than two enriched motifs".
 
@@ -113,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-effect", type=fraction, default=0.0, metavar="F",
                    help="also require effect size U/(n_fg*n_bg) >= F for a significant pair (e.g. 0.75; "
                         "default 0 = q-value only, as SATORI)")
+    p.add_argument("--no-tf-pool", dest="tf_pool", action="store_false",
+                   help="list TF pairs by the filter-level rule only (default: also by the TF-pooled test, "
+                        "which pools the filter pairs named after a TF pair; see the tf_interactions "
+                        "column listed_by)")
     p.add_argument("--test", choices=("observed", "conditioned"), default="observed",
                    help="pair test: observed (default, as SATORI: foreground > background on the examples "
                         "where the pair was observed) or conditioned (each pair tested on the examples "
@@ -178,6 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         attn_cutoff=args.attn_cutoff, prob_cutoff=args.prob_cutoff, neg_cutoff=args.neg_cutoff,
         precision_cutoff=args.precision_cutoff,
         batch_size=args.batch_size, seed=args.seed, verbose=not args.quiet, min_effect=args.min_effect,
+        tf_pool=args.tf_pool,
         activity_fraction=args.activity_fraction, motif_fraction=args.motif_fraction,
         attr_normalize=args.attr_normalize, attr_sign=args.attr_sign, test=args.test, null=args.null,
         chunk_size=args.chunk_size,

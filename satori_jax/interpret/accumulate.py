@@ -37,8 +37,9 @@ from satori_jax.errors import input_error
 
 __all__ = ["DirStore", "ExactAccumulator", "HistAccumulator", "MemoryStore", "MethodTest", "settings_hash"]
 
-#: Chunk file format (2: pass-2 chunks hold per-filter presence counts; 3: and seconds).
-FORMAT = 3
+#: Chunk file format (2: pass-2 chunks hold per-filter presence counts; 3: and seconds; 4: the
+#: filters' K-mer counts in pass-3 chunks (naming before pass 2), the TF-pooled scores in pass 2).
+FORMAT = 4
 
 
 def settings_hash(settings: dict) -> str:

@@ -1,18 +1,20 @@
 """The interpretation driver: a trained run and a test set -> motifs, tested interactions, tables, report.
 
-:func:`interpret` reads any source of :mod:`satori_jax.data.sources` chunk by chunk, in two passes:
+:func:`interpret` reads any source of :mod:`satori_jax.data.sources` chunk by chunk, in three passes:
 
 1. **pass 1**, per chunk: predictions (the run's test set has them already), foreground /
    background selection (:func:`satori_jax.interpret.selection.select_masks`; with
    ``max_examples`` a random subset), running per-filter maximum activation over the foreground
    (-> the thresholds), the most confident foreground examples (attention heatmaps) and a small
    sample (the histogram ranges of a streamed run);
-2. **pass 2**, per chunk: filter K-mer counts (-> PWMs), the background (the chunk's negatives, or
-   its foreground dinucleotide-shuffled with motifs embedded, seeded by ``(seed, chunk)``), and per
-   method the :class:`~satori_jax.interpret.interactions.PairScores` of foreground and background,
-   handed to the accumulator;
-3. **final**: PWMs, TomTom names, per-method tests (:mod:`satori_jax.interpret.accumulate`), tables,
-   plots, ``report.html`` and, last, ``summary.json`` (:mod:`satori_jax.interpret.outputs`).
+2. **motifs**, per chunk: the filters' K-mer counts over its foreground; then PWMs and TomTom
+   names (before pass 2: the TF-pooled test pools by name, :mod:`satori_jax.interpret.pooled`);
+3. **pass 2**, per chunk: the background (the chunk's negatives, or its foreground
+   dinucleotide-shuffled with motifs embedded, seeded by ``(seed, chunk)``), and per method the
+   :class:`~satori_jax.interpret.interactions.PairScores` of foreground and background (and their
+   TF-pooled forms), handed to the accumulator;
+4. **final**: per-method tests (:mod:`satori_jax.interpret.accumulate`), tables, plots,
+   ``report.html`` and, last, ``summary.json`` (:mod:`satori_jax.interpret.outputs`).
 
 The run's own test set is one chunk in a :class:`~satori_jax.interpret.accumulate.MemoryStore`
 with the exact accumulator; a streamed test set keeps its chunk results in ``OUT/stream/``
@@ -40,7 +42,10 @@ import numpy as np
 from satori_jax.errors import InputError, input_error
 from satori_jax.interpret.options import InterpretOptions, split_thresholds
 
-__all__ = ["SAMPLE_SIZE", "TOP_EXAMPLES", "interpret"]
+__all__ = ["POOLED", "POOLED_NORMALISED", "SAMPLE_SIZE", "TOP_EXAMPLES", "interpret"]
+
+#: Suffixes of the TF-pooled scores of a method in the chunk results (:mod:`satori_jax.interpret.pooled`).
+POOLED, POOLED_NORMALISED = "@tf", "@tfn"
 
 #: Foreground (and background) examples of pass 1 that fix a streamed run's histogram ranges.
 SAMPLE_SIZE = 128
@@ -377,13 +382,56 @@ class _Driver:
         self.ranges = json.loads(rfile.read_text())
         bins = {m: Bins(float(self.ranges[m][0]), float(self.ranges[m][1]), int(o.hist_bins), top=peaked[m])
                 for m in o.methods}
+        for m in o.methods:  # the TF-pooled scores: the method's range; normalised ones peak at 1
+            bins[m + POOLED] = bins[m]
+            bins[m + POOLED_NORMALISED] = Bins(1e-6, 1.0, int(o.hist_bins), top=True)
         return HistAccumulator(bins, self.length)
+
+    # ---- motifs: counts, PWMs and names before pass 2 -------------------------------------------
+
+    def motif_pass(self) -> None:
+        """Per chunk: the filters' K-mer counts over its foreground (motif thresholds of pass 1)."""
+        from satori_jax.interpret import motifs as motif_lib
+
+        o = self.opts
+        t = time.perf_counter()
+        chunks = self.source.chunks(self.chunk_size, self.length, keep=self.own, strict=self.strict)
+        for k, (_, codes, _) in enumerate(chunks):
+            if codes is None or self.store.has(3, k):
+                continue
+            fg_codes = codes[self.store.get(1, k)["fg"]]
+            counts, n_sites = motif_lib.filter_pwms(self.model, self.variables, fg_codes,
+                                                    self.motif_thresholds, self.cfg.model,
+                                                    batch_size=o.batch_size,
+                                                    verbose=o.verbose and not self.streamed)
+            self.store.put(3, k, {"counts": counts, "n_sites": n_sites})
+        self.log.step("filter_pwms", time.perf_counter() - t)
+
+    def name_filters(self) -> None:
+        """PWMs from every chunk's counts, TomTom names, and the filter groups of the pooled test."""
+        from satori_jax.interpret import motifs as motif_lib
+        from satori_jax.interpret.pooled import filter_groups
+        from satori_jax.interpret.report import filter_names
+
+        counts = np.zeros((self.num_filters, int(self.cfg.model.filter_width), 4))
+        n_sites = np.zeros(self.num_filters, np.int64)
+        for z in self.store.reader(3, self.n_chunks)():
+            counts += z["counts"]
+            n_sites += z["n_sites"]
+        self.pwms, self.n_sites = motif_lib.to_pwm(counts, 0.1), n_sites
+        self.log(f"{int((n_sites >= motif_lib.MIN_SITES).sum())} of {self.num_filters} filters have >= "
+                 f"{motif_lib.MIN_SITES} sites; running TomTom")
+        self.matches = self.timed("tomtom", lambda: motif_lib.match_filters(self.pwms, n_sites, self.db))
+        self.log(f"{sum(m.matched for m in self.matches)} filters match a database motif "
+                 f"(q < {motif_lib.MATCH_Q})")
+        groups, self.group_names = filter_groups(filter_names(self.matches, self.num_filters)[0])
+        self.groups = groups if self.opts.tf_pool and len(self.group_names) >= 2 else None
 
     # ---- pass 2 --------------------------------------------------------------------------------
 
     def pass2(self) -> None:
-        from satori_jax.interpret import motifs as motif_lib
         from satori_jax.interpret.interactions import PairScores
+        from satori_jax.interpret.pooled import group_max, normalise_per_example
 
         o = self.opts
         t = time.perf_counter()
@@ -407,18 +455,21 @@ class _Driver:
                 bg_t = fg_t.copy()
             else:
                 bg_codes, bg_t = fg_codes, fg_t
-            counts, n_sites = motif_lib.filter_pwms(self.model, self.variables, fg_codes,
-                                                    self.motif_thresholds, self.cfg.model,
-                                                    batch_size=o.batch_size, verbose=verbose)
-            res: dict[str, Any] = {"counts": counts, "n_sites": n_sites}
+            res: dict[str, Any] = {}
             for m in o.methods:
                 tm = time.perf_counter()
                 self.log(f"method {m}: scoring {len(fg_codes)} foreground + {len(bg_codes)} background "
                          f"examples (chunk {k + 1})")
                 for side, c, tg in (("fg", fg_codes, fg_t), ("bg", bg_codes, bg_t)):
                     ps = self.scorers[m].score(self.ctx, c, tg) if len(c) else PairScores.empty(0)
-                    for key, v in self.acc.fold(m, ps, self.num_filters).items():
-                        res[f"{m}/{side}/{key}"] = v
+                    folds = [(m, ps, self.num_filters)]
+                    if self.groups is not None:  # the TF-pooled scores (interpret/pooled.py)
+                        g, grp = len(self.group_names), self.groups
+                        folds += [(m + POOLED, group_max(ps, grp), g),
+                                  (m + POOLED_NORMALISED, group_max(normalise_per_example(ps), grp), g)]
+                    for name, scores, nf in folds:
+                        for key, v in self.acc.fold(name, scores, nf).items():
+                            res[f"{name}/{side}/{key}"] = v
                 res[f"{m}/seconds"] = np.float64(time.perf_counter() - tm)
             self.store.put(2, k, res)
             self.log(f"pass 2: chunk {k + 1}/{self.n_chunks} done")
@@ -429,29 +480,17 @@ class _Driver:
     def final(self) -> dict:
         from satori_jax.interpret import motifs as motif_lib
         from satori_jax.interpret import outputs, report
+        from satori_jax.interpret.pooled import pooled_stats
 
         o, out, log = self.opts, self.out, self.log
-        t = time.perf_counter()
-        counts = np.zeros((self.num_filters, int(self.cfg.model.filter_width), 4))
-        n_sites = np.zeros(self.num_filters, np.int64)
         method_seconds = {m: 0.0 for m in o.methods}
         for z in self.store.reader(2, self.n_chunks)():
-            counts += z["counts"]
-            n_sites += z["n_sites"]
             for m in o.methods:
                 method_seconds[m] += float(z[f"{m}/seconds"])
-        pwms = motif_lib.to_pwm(counts, 0.1)
+        pwms, n_sites, matches = self.pwms, self.n_sites, self.matches
         motif_lib.write_filters_meme(out / "filters.meme", motif_lib.filter_motifs(pwms, n_sites), n_sites)
-        log.step("filter_pwms", time.perf_counter() - t)
-        log(f"{int((n_sites >= motif_lib.MIN_SITES).sum())} of {self.num_filters} filters have >= "
-            f"{motif_lib.MIN_SITES} sites; running TomTom")
-        t = time.perf_counter()
-        matches = motif_lib.match_filters(pwms, n_sites, self.db)
         motif_lib.write_tomtom_table(out / "filters_tomtom.tsv", matches)
         n_matched = sum(m.matched for m in matches)
-        self.ctx.extra["matches"] = matches
-        log.step("tomtom", time.perf_counter() - t)
-        log(f"{n_matched} filters match a database motif (q < {motif_lib.MATCH_Q})")
 
         images: dict[str, Any] = {"logos": [], "attention": [], "overlap": None, "extra": []}
         top_codes = np.stack([x[2] for x in self.tops])
@@ -470,8 +509,14 @@ class _Driver:
                 t = time.perf_counter()
                 res = self.acc.test(chunks, m, self.num_filters, o)
                 stats = res.stats
+                pooled = None
+                if self.groups is not None:  # the TF-pooled test (interpret/pooled.py)
+                    g, po = len(self.group_names), o.replace(test="observed")
+                    pt = self.acc.test(chunks, m + POOLED, g, po)
+                    nt = self.acc.test(chunks, m + POOLED_NORMALISED, g, po.replace(attn_cutoff=0.0))
+                    pooled = {"stats": pooled_stats(pt.stats, nt.stats), "names": self.group_names}
                 rows, tf_rows, sig, fam_counts, excess = outputs.method_tables(
-                    out, m, stats, matches, self.num_filters, o.alpha, o.min_effect)
+                    out, m, stats, matches, self.num_filters, o.alpha, o.min_effect, pooled)
                 n_sig = int(sig.sum())
                 tables[m], tf_tables[m] = rows, tf_rows
                 top_labels[m] = [report.pair_label(r["tf_a"], r["tf_b"]) for r in tf_rows]
@@ -578,6 +623,9 @@ class _Driver:
                                 extra={"matches": [], "attr_normalize": bool(o.attr_normalize),
                                        "attr_sign": o.attr_sign})
         self.scorers = available_methods()
+        self.together("motifs", self.motif_pass)
+        self.name_filters()
+        self.ctx.extra["matches"] = self.matches
         self.acc = self.accumulator()
         self.together("pass 2", self.pass2)
         if not self.writer:  # process 0 writes the results; the others wait for them and return the same

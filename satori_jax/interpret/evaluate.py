@@ -432,7 +432,7 @@ class Truth:
             n = len(self.pool)
             return (candidate_pairs(tfs=self.pool),
                     f"every pair of the {n} TFs of {self.pool_source}: C({n}, 2) = {n * (n - 1) // 2}")
-        return candidate_pairs(tested=tested), "every TF pair with a tested filter pair"
+        return candidate_pairs(tested=tested), "every TF pair with a tested filter pair or a listed one"
 
     def score(self, called: Sequence[Mapping], tested: Sequence[Mapping]) -> dict:
         """Calls and ranking of one method against the truth and chance, exact and family-merged.
@@ -453,7 +453,9 @@ class Truth:
         without false pairs).
         """
         named = [r for r in tested if r["tf_a"] and r["tf_b"]]
-        cand, rule = self.candidates((r["tf_a"], r["tf_b"]) for r in named)
+        # a pair listed by the TF-pooled test was tested there, whether or not a filter pair was
+        cand, rule = self.candidates([(r["tf_a"], r["tf_b"]) for r in named]
+                                     + [(r["tf_a"], r["tf_b"]) for r in called])
         ranked = [(r["tf_a"], r["tf_b"], float(r["p_value"])) for r in named]
         out = evaluate_interactions(self.pairs, cand, predicted=[(r["tf_a"], r["tf_b"]) for r in called],
                                     scores=ranked, families=dict(self.families) or None,

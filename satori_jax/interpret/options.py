@@ -100,6 +100,10 @@ class InterpretOptions:
     alpha, min_effect
         Significant filter pairs: ``q < alpha`` and, when ``min_effect > 0``, effect size
         ``U / (n_fg·n_bg) >= min_effect``.
+    tf_pool
+        Also list the TF pairs that the TF-pooled test lists (:mod:`satori_jax.interpret.pooled`: the
+        filter pairs named after a TF pair tested as one sample, gated by the direction of the
+        per-example normalised scores); ``False`` = the filter-level list only.
     test, null
         Pair test (``"observed"``, default / ``"conditioned"``) and null (``"theoretical"`` /
         ``"empirical"``); see :mod:`satori_jax.interpret.stats`.
@@ -131,6 +135,7 @@ class InterpretOptions:
     seed: int = 0
     alpha: float = 0.05
     min_effect: float = 0.0
+    tf_pool: bool = True
     test: str = "observed"
     null: str = "theoretical"
     max_logos: int = 60
@@ -180,6 +185,7 @@ class InterpretOptions:
             "precision_cutoff": float(self.precision_cutoff),
             "alpha": float(self.alpha),
             "min_effect": float(self.min_effect),
+            "tf_pool": bool(self.tf_pool),
             "test": self.test,
             "null": self.null,
             "max_examples": self.max_examples,
@@ -198,4 +204,7 @@ class InterpretOptions:
             "activity_fraction": float(self.activity_fraction),
             "motif_fraction": None if self.motif_fraction is None else float(self.motif_fraction),
             "attr_normalize": bool(self.attr_normalize), "attr_sign": self.attr_sign, "seed": int(self.seed),
+            # pass 2 folds TF-pooled scores by the filters' names
+            "tf_pool": bool(self.tf_pool), "motif_db": str(self.motif_db),
+            "family_table": None if self.family_table is None else str(self.family_table),
         }

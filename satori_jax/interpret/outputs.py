@@ -45,12 +45,13 @@ def _significant(stats: dict, alpha: float, min_effect: float) -> np.ndarray:
 
 
 def method_tables(out: Path, method: str, stats: dict, matches, num_filters: int, alpha: float,
-                   min_effect: float = 0.0):
+                   min_effect: float = 0.0, pooled: dict | None = None):
     """Write ``interactions_{method}.tsv`` and ``tf_interactions_{method}.tsv`` from tested pairs.
 
     Adds the excess test's columns (``excess_z``, ``p_excess``, ``q_excess``;
     :func:`satori_jax.interpret.excess.excess_test`) to ``stats`` first. The TF table holds the list
-    (:func:`satori_jax.interpret.report.tf_pair_table`), each row with its ``q_excess``.
+    (:func:`satori_jax.interpret.report.tf_pair_table`, with the TF-pooled test's ``pooled`` results
+    when given), each row with its ``q_excess``.
 
     Returns
     -------
@@ -71,7 +72,7 @@ def method_tables(out: Path, method: str, stats: dict, matches, num_filters: int
         stats[k] = ex[k]
     rows = report.interaction_table(stats, matches, num_filters)
     tf_excess = report.tf_excess_q(rows)
-    tf_rows = report.tf_pair_table(rows, alpha, min_effect, tf_excess=tf_excess)
+    tf_rows = report.tf_pair_table(rows, alpha, min_effect, tf_excess=tf_excess, pooled=pooled)
     report.write_tsv(out / f"interactions_{method}.tsv", report.INTERACTION_COLUMNS, rows)
     report.write_tsv(out / f"tf_interactions_{method}.tsv", report.TF_INTERACTION_COLUMNS, tf_rows)
     sig = _significant(stats, alpha, min_effect)
@@ -104,9 +105,11 @@ def method_entry(*, n_examples: int, n_background: int, n_observed: int, cut_val
         "n_tested": int(len(rows)),
         "n_significant_filter_pairs": n_sig,
         "n_significant_tf_pairs": int(len(tf_rows)),
-        "top_tf_pairs": [{"tf_a": r["tf_a"], "tf_b": r["tf_b"], "q_tf": float(r["q_tf"]),
-                          "q_value": float(r["q_value"])}
+        "top_tf_pairs": [{"tf_a": r["tf_a"], "tf_b": r["tf_b"], "q_tf": _finite_or_none(float(r["q_tf"])),
+                          "q_value": float(r["q_value"]), "listed_by": r.get("listed_by", "filter pair")}
                          for r in tf_rows[:25]],
+        "n_tf_pairs_listed_by": {k: sum(r.get("listed_by", "filter pair") == k for r in tf_rows)
+                                 for k in ("filter pair", "both", "pool")},
         "seconds": round(seconds, 3),
         "family_pairs": dict(sorted(fam_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
         "distance_bp_significant": None if dist is None else {k: dist[k] for k in ("median", "q25", "q75")},
@@ -125,7 +128,7 @@ def method_entry(*, n_examples: int, n_background: int, n_observed: int, cut_val
         sub: dict[str, Any] = {
             "level": excess["level"],
             "n_significant_tf_pairs": int(len(ex_rows)),
-            "top_tf_pairs": [{"tf_a": r["tf_a"], "tf_b": r["tf_b"], "q_tf": float(r["q_tf"]),
+            "top_tf_pairs": [{"tf_a": r["tf_a"], "tf_b": r["tf_b"], "q_tf": _finite_or_none(float(r["q_tf"])),
                               "q_excess": float(r["q_excess"])} for r in ex_rows[:25]],
             "n_significant_filter_pairs": int(excess["n_significant_filter_pairs"]),
             # None (not nan) when too few pairs were tested for the excess test

@@ -32,6 +32,7 @@ __all__ = [
     "TF_INTERACTION_COLUMNS",
     "atomic_write_text",
     "excess_tf_pairs",
+    "filter_names",
     "interaction_table",
     "pair_label",
     "read_tsv",
@@ -52,7 +53,7 @@ INTERACTION_COLUMNS = (
 TF_INTERACTION_COLUMNS = (
     "tf_a", "tf_b", "family_a", "family_b", "n_filter_pairs", "n_tested_filter_pairs", "q_tf", "q_value",
     "p_value", "median_distance_bp", "median_score_fg", "median_score_bg", "n_fg", "n_bg", "effect_size",
-    "q_excess", "excess_level", "filter_pairs",
+    "q_excess", "excess_level", "filter_pairs", "listed_by", "q_pool", "effect_pool_normalised",
 )
 
 #: Fewest TF pairs (with p < 1) from which the excess test runs on the TF x TF matrix.
@@ -98,6 +99,18 @@ COLUMN_DOCS: dict[str, str] = {
             "filters named by one TF give a false TF pair many chances at one significant filter pair; "
             "q_tf counts them.",
     "filter_pairs": "The merged filter pairs, 'filterA-filterB' separated by ';', best first.",
+    "listed_by": "Which rule lists the TF pair: 'filter pair' (a significant filter pair and q_tf < 0.05), "
+                 "'pool' (the TF-pooled test: q_pool < 0.05, pooled effect size and effect_pool_normalised "
+                 ">= 0.6) or 'both'. "
+                 "For rows listed by the pool only, q_value, p_value, effect_size, n_fg, n_bg, the median "
+                 "scores and the distance are the pooled test's.",
+    "q_pool": "TF-pooled test: per example the best score over the filter pairs named after the TF pair, "
+              "foreground against background (one-sided Mann-Whitney), Benjamini-Hochberg over TF pairs; "
+              "nan when not tested (--no-tf-pool, or below the cutoff).",
+    "effect_pool_normalised": "Effect size of the same pooled samples with each example's scores divided "
+                              "by its largest score: above 0.5 when the pair is raised relative to the "
+                              "example's strongest pair, not only because every score is larger in the "
+                              "foreground (attributions scale with the logit).",
     # filters_tomtom.tsv
     "filter": "Filter name (filterN).",
     "n_sites": "Positions (over the foreground examples) where the filter activation passed its threshold.",
@@ -194,7 +207,7 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
 # --------------------------------------------------------------------------------------------
 
 
-def _names(matches: Sequence[Any], num_filters: int) -> tuple[list[str], list[str]]:
+def filter_names(matches: Sequence[Any], num_filters: int) -> tuple[list[str], list[str]]:
     """Per-filter TF name (matched best hit, else "") and family, from FilterMatch-like rows."""
     tf = [""] * num_filters
     fam = [""] * num_filters
@@ -230,7 +243,7 @@ def interaction_table(stats: Mapping[str, np.ndarray], matches: Sequence[Any], n
     One dict per tested pair with the keys :data:`INTERACTION_COLUMNS` (``filter_a`` / ``filter_b``
     as ``filterN`` strings), in the order of ``stats``.
     """
-    tf, fam = _names(matches, num_filters)
+    tf, fam = filter_names(matches, num_filters)
     fa = np.asarray(stats["filter_a"], np.int64)
     fb = np.asarray(stats["filter_b"], np.int64)
     cols = {c: np.full(fa.size, np.nan) if c in _OPTIONAL and c not in stats else stats[c]
@@ -340,9 +353,31 @@ def tf_excess_q(rows: Sequence[Mapping[str, Any]], min_tests: int = TF_EXCESS_MI
     return {k: float(q) for k, q in zip(keys, ex["q_excess"], strict=True) if np.isfinite(q)}
 
 
+def _pool_index(pooled: Mapping[str, Any] | None) -> dict[tuple[str, str], dict[str, float]]:
+    """``{(tf_a, tf_b): pooled test's values}`` from ``{"stats": columns, "names": group names}``."""
+    if not pooled:
+        return {}
+    st, names = pooled["stats"], pooled["names"]
+    out = {}
+    for i, (a, b) in enumerate(zip(st["filter_a"], st["filter_b"], strict=True)):
+        key = tuple(sorted((names[int(a)], names[int(b)])))
+        out[key] = {k: float(st[k][i]) for k in ("q_value", "p_value", "effect_size", "effect_normalised",
+                                                  "n_fg", "n_bg", "median_score_fg", "median_score_bg",
+                                                  "median_distance_bp")}
+    return out
+
+
+def pool_lists(v: Mapping[str, float], alpha: float = ALPHA, min_effect: float = 0.0) -> bool:
+    """Whether the TF-pooled test lists a TF pair (:mod:`satori_jax.interpret.pooled`)."""
+    from satori_jax.interpret.pooled import MIN_POOLED_EFFECT
+
+    return (v["q_value"] < alpha and v["effect_size"] >= max(MIN_POOLED_EFFECT, min_effect)
+            and v["effect_normalised"] >= MIN_POOLED_EFFECT)
+
+
 def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
-                  min_effect: float = 0.0, tf_excess: Mapping[tuple[str, str], float] | None = None
-                  ) -> list[dict[str, Any]]:
+                  min_effect: float = 0.0, tf_excess: Mapping[tuple[str, str], float] | None = None,
+                  pooled: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Significant TF pairs from the tested filter pairs.
 
     A TF pair is listed when (1) its TF-level q-value ``q_tf < alpha`` (:func:`tf_level_q`: Simes over
@@ -356,6 +391,11 @@ def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
     pairs (``"filter"``), ``nan`` (and ``""``) when the rows carry none; :func:`excess_tf_pairs` keeps
     the rows that also pass the excess test. ``tf_excess``: :func:`tf_excess_q` of ``rows`` when the
     caller has it already (computed here when ``None``).
+
+    ``pooled`` (``{"stats": columns of the TF-pooled test, "names": group names}``,
+    :mod:`satori_jax.interpret.pooled`) adds the TF pairs that the pooled test lists
+    (:func:`pool_lists`; ``listed_by`` says which rule listed a row) and every row's ``q_pool`` and
+    ``effect_pool_normalised``.
     """
     q_tf, n_tested = tf_level_q(rows)
     if tf_excess is None:
@@ -387,12 +427,31 @@ def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
                 "median_score_fg": r["median_score_fg"], "median_score_bg": r["median_score_bg"],
                 "n_fg": r["n_fg"], "n_bg": r["n_bg"], "effect_size": r.get("effect_size", float("nan")),
             }
+    pool = _pool_index(pooled)
+    families = {}
+    for r in rows:
+        for t, fam in ((r["tf_a"], r["family_a"]), (r["tf_b"], r["family_b"])):
+            if t:
+                families.setdefault(t, fam)
+    for key, v in pool.items():
+        if key in best or not pool_lists(v, alpha, min_effect):
+            continue
+        best[key] = {"tf_a": key[0], "tf_b": key[1], "family_a": families.get(key[0], ""),
+                     "family_b": families.get(key[1], ""),
+                     **{k: v[k] for k in ("q_value", "p_value", "median_distance_bp", "median_score_fg",
+                                          "median_score_bg", "effect_size")},
+                     "n_fg": int(v["n_fg"]), "n_bg": int(v["n_bg"])}
+        members[key] = []
     out = []
     for key, row in best.items():
+        by_pool = key in pool and pool_lists(pool[key], alpha, min_effect)
+        row["listed_by"] = ("both" if by_pool else "filter pair") if members[key] else "pool"
+        row["q_pool"] = pool[key]["q_value"] if key in pool else float("nan")
+        row["effect_pool_normalised"] = pool[key]["effect_normalised"] if key in pool else float("nan")
         mem = sorted(members[key])
         row["n_filter_pairs"] = len(mem)
-        row["n_tested_filter_pairs"] = n_tested[key]
-        row["q_tf"] = q_tf[key]
+        row["n_tested_filter_pairs"] = n_tested.get(key, 0)
+        row["q_tf"] = q_tf.get(key, float("nan"))
         if tf_excess:
             row["q_excess"], row["excess_level"] = tf_excess.get(key, 1.0), "tf"
         else:
@@ -400,7 +459,8 @@ def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
             row["excess_level"] = "filter" if key in excess else ""
         row["filter_pairs"] = ";".join(m[2] for m in mem)
         out.append(row)
-    out.sort(key=lambda r: (r["q_tf"], r["q_value"], r["p_value"], r["tf_a"], r["tf_b"]))
+    out.sort(key=lambda r: (np.nan_to_num(r["q_tf"], nan=1.0), r["q_value"], r["p_value"], r["tf_a"],
+                            r["tf_b"]))
     return out
 
 

@@ -223,6 +223,17 @@ def test_chunked_equals_whole_set(stream_case, reference):
             for c in ("median_score_fg", "median_score_bg"):
                 assert float(rb[c]) == pytest.approx(float(ra[c]), rel=0.03, abs=1e-9), (m, key, c)
         assert b["distance_bp_significant"] == a["distance_bp_significant"]
+        # the TF-pooled test (interpret/pooled.py): same TF pairs, same rule, p-values within tolerance
+        from satori_jax.interpret.report import read_tsv
+
+        fa, fb = ({(r["tf_a"], r["tf_b"]): r for r in read_tsv(base / d / f"tf_interactions_{m}.tsv")}
+                  for d in ("mem", "st"))
+        assert fa.keys() == fb.keys()
+        for key, ra in fa.items():
+            assert ra["listed_by"] == fb[key]["listed_by"], (m, key)
+            qa, qb = float(ra["q_pool"] or "nan"), float(fb[key]["q_pool"] or "nan")
+            assert (np.isnan(qa) and np.isnan(qb)) or abs(np.log10(qa) - np.log10(qb)) < 0.05, (key, qa, qb)
+    assert mem["run"]["tf_pool"] and st["run"]["tf_pool"]
     assert (base / "st" / "summary.json").is_file()
 
 
@@ -292,7 +303,7 @@ def test_resume_after_failure_gives_identical_outputs(stream_case, reference, mo
     # changed settings: the old chunks are discarded
     done.clear()
     _stream(base, run, out, chunk_size=30)
-    assert done == [(1, 0), (1, 1), (2, 0), (2, 1)]
+    assert done == [(1, 0), (1, 1), (3, 0), (3, 1), (2, 0), (2, 1)]  # pass 3: motif counts
     assert len(list((out / "stream").glob("pass1_*.npz"))) == 2
 
 
@@ -358,3 +369,18 @@ def test_sequences_of_another_length(stream_case, reference, tmp_path, capsys):
     assert "data.length = 0" in msg and "--bed" in msg and "\n" not in msg
     assert not (tmp_path / "strict").exists()  # the refused call leaves no --out behind
     assert _stream(base, run0, tmp_path / "same", chunk_size=60)["run"]["n_resized"] == 0  # 64 bp: fine
+
+
+def test_no_tf_pool_lists_by_the_filter_level_rule_alone(stream_case, reference, tmp_path):
+    """``tf_pool=False`` (``--no-tf-pool``): the filter-level list of the default run, no pooled columns."""
+    from satori_jax.interpret.report import read_tsv
+
+    base, run = stream_case
+    off = interpret_run(run, tmp_path / "off", motif_db=base / "db.meme", plots=False, tf_pool=False, **KW)
+    assert off["run"]["tf_pool"] is False
+    for m in ("raw", "attr"):
+        rows = read_tsv(tmp_path / "off" / f"tf_interactions_{m}.tsv")
+        assert all(r["listed_by"] == "filter pair" and r["q_pool"] == "" for r in rows)  # nan: empty
+        on = read_tsv(base / "mem" / f"tf_interactions_{m}.tsv")
+        assert [(r["tf_a"], r["tf_b"]) for r in rows] == [
+            (r["tf_a"], r["tf_b"]) for r in on if r["listed_by"] != "pool"]

@@ -1,0 +1,136 @@
+"""The TF-pooled test (interpret/pooled.py): grouping, normalisation, and what it lists."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from satori_jax.interpret import report
+from satori_jax.interpret.interactions import PairScores
+from satori_jax.interpret.pooled import (
+    MIN_POOLED_EFFECT,
+    filter_groups,
+    group_max,
+    normalise_per_example,
+    pooled_stats,
+)
+from satori_jax.interpret.stats import test_pairs
+
+
+def _ps(rows: list[tuple[int, int, int, float, int]], n: int) -> PairScores:
+    ex, a, b, s, d = (np.array(c) for c in zip(*rows, strict=True))
+    return PairScores(ex.astype(np.int32), a.astype(np.int32), b.astype(np.int32), s.astype(np.float32),
+                      d.astype(np.int32), n)
+
+
+def test_filter_groups_by_name():
+    groups, names = filter_groups(["B", "", "A", "B", "C", ""])
+    assert names == ["A", "B", "C"]
+    assert groups.tolist() == [1, -1, 0, 1, 2, -1]
+
+
+def test_group_max_keeps_each_examples_best_filter_pair():
+    groups = np.array([0, 1, 0, -1, 1])  # filters 0, 2 -> A; 1, 4 -> B; 3 unnamed
+    ps = _ps([(0, 0, 1, 0.2, 10), (0, 1, 2, 0.5, 20), (0, 0, 2, 0.9, 5),  # 0-2: A-A, dropped
+              (0, 1, 3, 0.7, 6),  # unnamed partner, dropped
+              (1, 2, 4, 0.3, 8), (1, 0, 4, 0.3, 4),  # a tie: the smaller distance
+              (2, 0, 2, 0.4, 3)], n=4)
+    g = group_max(ps, groups)
+    assert g.n_examples == 4
+    assert g.example.tolist() == [0, 1]
+    assert g.filter_a.tolist() == [0, 0] and g.filter_b.tolist() == [1, 1]
+    np.testing.assert_allclose(g.score, [0.5, 0.3])
+    assert g.distance.tolist() == [20, 4]
+    assert len(group_max(_ps([(0, 0, 2, 1.0, 3)], 1), groups)) == 0
+
+
+def test_normalise_per_example_divides_by_the_examples_largest_score():
+    ps = _ps([(0, 0, 1, 2.0, 1), (0, 1, 2, 1.0, 1), (1, 0, 1, 0.5, 1), (2, 0, 2, 0.0, 1)], n=3)
+    np.testing.assert_allclose(normalise_per_example(ps).score, [1.0, 0.5, 1.0, 0.0])
+
+
+def _pooled(fg: PairScores, bg: PairScores, groups: np.ndarray, names: list[str]) -> dict:
+    """What the driver does for one method (interpret/driver.py, final)."""
+    g = len(names)
+    pt = test_pairs(group_max(fg, groups), group_max(bg, groups), "mean", g)
+    nt = test_pairs(group_max(normalise_per_example(fg), groups),
+                    group_max(normalise_per_example(bg), groups), 0.0, g)
+    return {"stats": pooled_stats(pt, nt), "names": names}
+
+
+def _filter_rows(fg: PairScores, bg: PairScores, names: list[str], f: int) -> list[dict]:
+    t = test_pairs(fg, bg, "mean", f)
+    return [{"filter_a": f"filter{a}", "filter_b": f"filter{b}", "tf_a": names[a], "tf_b": names[b],
+             "family_a": "", "family_b": "", **{k: t[k][i] for k in (
+                 "n_fg", "n_bg", "median_score_fg", "median_score_bg", "median_distance_bp", "u_statistic",
+                 "p_value", "q_value", "effect_size")}}
+            for i, (a, b) in enumerate(zip(t["filter_a"], t["filter_b"], strict=True))]
+
+
+def test_pool_lists_a_pair_whose_evidence_is_split_over_redundant_filters():
+    """A and B are each learnt by 8 filters: every example sees A-B through one of 64 filter pairs, so no
+    filter pair has the samples to pass Benjamini-Hochberg, but the TF pair does. C-D (the same scores in
+    both classes) is not listed."""
+    rng = np.random.default_rng(0)
+    names = ["A"] * 8 + ["B"] * 8 + ["C", "D"]
+    f, n = len(names), 80
+    groups, gnames = filter_groups(names)
+
+    def side(lo: float, hi: float) -> PairScores:
+        rows = []
+        for e in range(n):
+            rows.append((e, int(rng.integers(0, 8)), int(rng.integers(8, 16)), rng.uniform(lo, hi), 12))
+            rows.append((e, 16, 17, rng.uniform(0.0, 1.0), 30))
+        return _ps(rows, n)
+
+    fg, bg = side(0.45, 1.0), side(0.0, 0.55)
+    rows = _filter_rows(fg, bg, names, f)
+    assert not any(r["q_value"] < 0.05 for r in rows if {r["tf_a"], r["tf_b"]} == {"A", "B"})
+    assert report.tf_pair_table(rows) == []  # the filter-level rule finds nothing
+    pooled = _pooled(fg, bg, groups, gnames)
+    tf = report.tf_pair_table(rows, pooled=pooled)
+    assert [(r["tf_a"], r["tf_b"], r["listed_by"]) for r in tf] == [("A", "B", "pool")]
+    row = tf[0]
+    assert row["q_pool"] < 1e-6 and row["q_value"] == row["q_pool"]
+    assert row["effect_size"] >= MIN_POOLED_EFFECT and row["effect_pool_normalised"] >= MIN_POOLED_EFFECT
+    assert row["n_fg"] == n and row["filter_pairs"] == "" and row["n_filter_pairs"] == 0
+    # --no-tf-pool (no pooled results): the filter-level rule alone
+    assert report.tf_pair_table(rows, pooled=None) == []
+
+
+def test_pool_does_not_list_a_pair_raised_only_by_the_examples_scale():
+    """Attributions scale with the logit: in the foreground every score is larger. A-C rides that scale
+    (3x its background score) but is well below each foreground example's strongest pair, A-B; relative to
+    it, A-C is lower in the foreground than in the background, where it is the only pair."""
+    names = ["A", "B", "C", "D"]
+    groups, gnames = filter_groups(names)
+    n = 60
+    rng = np.random.default_rng(1)
+    fg = _ps([r for e in range(n) for r in ((e, 0, 1, 3.0 + rng.uniform(0, 0.1), 10),
+                                            (e, 0, 2, 1.5 + rng.uniform(0, 0.1), 40),
+                                            (e, 0, 3, 0.01, 60), (e, 1, 3, 0.01, 70))], n)  # low mean
+    bg = _ps([(e, 0, 2, 0.5 + rng.uniform(0, 0.1), 40) for e in range(n)], n)
+    pooled = _pooled(fg, bg, groups, gnames)
+    st = pooled["stats"]
+    pairs = list(zip(st["filter_a"].tolist(), st["filter_b"].tolist(), strict=True))
+    ac = pairs.index((0, 2))
+    assert st["q_value"][ac] < 1e-10 and st["effect_size"][ac] == pytest.approx(1.0)  # raised as scored ...
+    assert st["effect_normalised"][ac] < 0.5  # ... not relative to the example's strongest pair
+    tf = report.tf_pair_table(_filter_rows(fg, bg, names, 4), pooled=pooled)
+    by = {(r["tf_a"], r["tf_b"]): r["listed_by"] for r in tf}
+    assert by[("A", "B")] in ("both", "pool")
+    assert by.get(("A", "C"), "filter pair") == "filter pair"  # the pool does not list it
+
+
+def test_pool_respects_min_effect():
+    names = ["A", "B", "C"]
+    groups, gnames = filter_groups(names)
+    rng = np.random.default_rng(2)
+    n = 400
+    # A-C scores 1 everywhere: every example's largest score, so normalising leaves A-B as it is
+    fg = _ps([r for e in range(n) for r in ((e, 0, 1, rng.uniform(0.2, 1.0), 8), (e, 0, 2, 1.0, 30))], n)
+    bg = _ps([r for e in range(n) for r in ((e, 0, 1, rng.uniform(0.0, 0.8), 8), (e, 0, 2, 1.0, 30))], n)
+    pooled = _pooled(fg, bg, groups, gnames)  # A-B: effect ~0.7 as scored and normalised
+    assert [(r["tf_a"], r["tf_b"], r["listed_by"]) for r in report.tf_pair_table([], pooled=pooled)] == [
+        ("A", "B", "pool")]
+    assert report.tf_pair_table([], min_effect=0.8, pooled=pooled) == []
