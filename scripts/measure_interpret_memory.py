@@ -189,15 +189,20 @@ def main(argv: list[str] | None = None) -> int:
             import shutil
 
             shutil.rmtree(out)
-        cmd = [sys.executable, "-m", "satori_jax.interpret", str(run), "--fasta", str(data / "sequences.fa"),
-               "--labels", str(data / "labels.tsv"), "--out", str(out), "--chunk-size", str(args.chunk_size),
-               "--methods", args.methods, "--batch-size", str(args.batch_size), "--quiet",
-               "--prob-cutoff", f"{prob_cutoff:.4f}", "--background", background]
-        rc, peak, secs, tail = run_measured(cmd, env)
-        if rc != 0:
-            print(tail, file=sys.stderr)
-            raise SystemExit(f"interpret failed for N={n} (exit {rc})")
-        summary = json.loads((out / "summary.json").read_text())
+
+        def interpret(run_dir: Path, out: Path, *extra: str) -> tuple[float, float, dict, list[str]]:
+            """Peak RSS (MiB), seconds and summary of one measured ``interpret`` subprocess."""
+            cmd = [sys.executable, "-m", "satori_jax.interpret", str(run_dir), "--out", str(out), *extra,
+                   "--methods", args.methods, "--batch-size", str(args.batch_size), "--quiet",
+                   "--prob-cutoff", f"{prob_cutoff:.4f}", "--background", background]
+            rc, peak, secs, tail = run_measured(cmd, env)
+            if rc != 0:
+                print(tail, file=sys.stderr)
+                raise SystemExit(f"interpret failed (exit {rc}): {' '.join(cmd)}")
+            return peak, secs, json.loads((out / "summary.json").read_text()), cmd
+
+        peak, secs, summary, cmd = interpret(run, out, "--fasta", str(data / "sequences.fa"), "--labels",
+                                             str(data / "labels.tsv"), "--chunk-size", str(args.chunk_size))
         fa_mb = (data / "sequences.fa").stat().st_size / 2**20
         row = {"n_sequences": n, "length": args.length, "chunk_size": args.chunk_size,
                "methods": args.methods,
@@ -214,15 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             mem_run = in_memory_run(run, data, work / f"run_in_memory_{n}", args.batch_size)
             print(f"in-memory run copy with {n} test sequences in {time.perf_counter() - t:.0f} s",
                   flush=True)
-            mem_out = work / f"interpret_in_memory_{n}"
-            mcmd = [sys.executable, "-m", "satori_jax.interpret", str(mem_run), "--out", str(mem_out),
-                    "--methods", args.methods, "--batch-size", str(args.batch_size), "--quiet",
-                    "--prob-cutoff", f"{prob_cutoff:.4f}", "--background", background]
-            rc, mpeak, msecs, tail = run_measured(mcmd, env)
-            if rc != 0:
-                print(tail, file=sys.stderr)
-                raise SystemExit(f"in-memory interpret failed for N={n} (exit {rc})")
-            msum = json.loads((mem_out / "summary.json").read_text())
+            mpeak, msecs, msum, mcmd = interpret(mem_run, work / f"interpret_in_memory_{n}")
             row["in_memory"] = {
                 "peak_rss_mib": round(mpeak, 1), "seconds": round(msecs, 1),
                 "seconds_per_sequence_ms": round(1e3 * msecs / n, 4),

@@ -4,7 +4,7 @@
 
 Runs ``interpret`` in memory on ``RUN`` (``--motif-db DATA/motifs.meme --truth
 DATA/interactions.tsv``) into ``OUT``, keeps each method's foreground / background pair scores, and
-scores four lists against the truth: the default rule (a filter pair at q < 0.05 and q_tf < 0.05)
+scores four lists against the truth: the filter-level rule (a filter pair at q < 0.05 and q_tf < 0.05)
 and a TF-pooled test (each example's best score over the filter pairs named after a TF pair, one
 observed Mann-Whitney test per TF pair, Benjamini-Hochberg over TF pairs), each on the scores as
 they are and divided by each example's largest score. Used for
@@ -16,19 +16,21 @@ from __future__ import annotations
 import argparse
 import csv
 
-import numpy as np
-
 from satori_jax.interpret import accumulate
 from satori_jax.interpret.driver import interpret
 from satori_jax.interpret.evaluate import load_truth
 from satori_jax.interpret.interactions import PairScores
 from satori_jax.interpret.options import InterpretOptions
+from satori_jax.interpret.pooled import filter_groups, group_max
+from satori_jax.interpret.pooled import normalise_per_example as normalise
 from satori_jax.interpret.report import tf_pair_table
 from satori_jax.interpret.stats import test_pairs
 
 
-def dump_scores(run: str, data: str, out: str, methods: tuple[str, ...], max_examples: int | None) -> dict:
-    """``{method: (fg, bg, num_filters)}`` from an in-memory interpret run."""
+def dump_scores(run: str, data: str, out: str, methods: tuple[str, ...], max_examples: int | None,
+                **options) -> dict:
+    """``{method: (fg, bg, num_filters)}`` from an in-memory interpret run (``options``: more
+    :class:`InterpretOptions` fields)."""
     dumps: dict = {}
     orig = accumulate.ExactAccumulator.test
 
@@ -42,37 +44,10 @@ def dump_scores(run: str, data: str, out: str, methods: tuple[str, ...], max_exa
     try:
         interpret(run, InterpretOptions(out=out, methods=methods, motif_db=f"{data}/motifs.meme",
                                         truth=f"{data}/interactions.tsv", max_examples=max_examples,
-                                        plots=False, verbose=False))
+                                        plots=False, verbose=False, **options))
     finally:
         accumulate.ExactAccumulator.test = orig
     return dumps
-
-
-def normalise(s: PairScores) -> PairScores:
-    """Each example's scores divided by its largest."""
-    mx = np.zeros(s.n_examples, np.float64)
-    np.maximum.at(mx, s.example, s.score)
-    sc = np.where(mx[s.example] > 0, s.score / np.maximum(mx[s.example], 1e-30), 0.0).astype(np.float32)
-    return PairScores(s.example, s.filter_a, s.filter_b, sc, s.distance, s.n_examples)
-
-
-def to_tf(s: PairScores, name: dict[int, str], tfs: list[str], nf: int) -> PairScores:
-    """Filter pairs mapped to TF pairs (named filters, different names), best score per example."""
-    tid = {t: i for i, t in enumerate(tfs)}
-    m = np.full(nf, -1)
-    for f, t in name.items():
-        m[f] = tid[t]
-    a, b = m[s.filter_a], m[s.filter_b]
-    ok = (a >= 0) & (b >= 0) & (a != b)
-    n = len(tfs)
-    lo, hi = np.minimum(a, b)[ok], np.maximum(a, b)[ok]
-    ex, sc, di = s.example[ok], s.score[ok], s.distance[ok]
-    key = (ex.astype(np.int64) * n + lo) * n + hi
-    order = np.lexsort((-sc, key))
-    key, ex, lo, hi, sc, di = (x[order] for x in (key, ex, lo, hi, sc, di))
-    first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
-    return PairScores(ex[first].astype(np.int32), lo[first].astype(np.int32), hi[first].astype(np.int32),
-                      sc[first].astype(np.float32), di[first].astype(np.int32), s.n_examples)
 
 
 def main() -> None:
@@ -84,11 +59,11 @@ def main() -> None:
     p.add_argument("--max-examples", type=int, default=300)
     a = p.parse_args()
     truth = load_truth(f"{a.data}/interactions.tsv")
-    dumps = dump_scores(a.run, a.data, a.out, tuple(a.methods.split(",")), a.max_examples)
+    dumps = dump_scores(a.run, a.data, a.out, tuple(a.methods.split(",")), a.max_examples, tf_pool=False)
     rows = list(csv.DictReader(open(f"{a.out}/filters_tomtom.tsv"), delimiter="\t"))
     name = {int(r["filter"].replace("filter", "")): r["target"] for r in rows
             if r["target"] and float(r["q_value"]) < 0.05}
-    tfs = sorted(set(name.values()))
+    groups, tfs = filter_groups([name.get(f, "") for f in range(max(nf for *_, nf in dumps.values()))])
 
     def score(called: list[dict], tested: list[dict]) -> str:
         """The summary's scoring (:meth:`Truth.score`: the pool's pairs as candidates)."""
@@ -108,7 +83,7 @@ def main() -> None:
                      for i, (x, y) in enumerate(zip(t["filter_a"], t["filter_b"], strict=True))]
             print(f"{m} [{lab}] default rule ({int((t['q_value'] < 0.05).sum())} filter pairs q < 0.05): "
                   + score(tf_pair_table(trows), trows))
-            tt = test_pairs(to_tf(f(fg), name, tfs, nf), to_tf(f(bg), name, tfs, nf), "mean", len(tfs))
+            tt = test_pairs(group_max(f(fg), groups), group_max(f(bg), groups), "mean", len(tfs))
             pooled = [{"tf_a": tfs[x], "tf_b": tfs[y], "p_value": pv, "q_value": q}
                       for x, y, pv, q in zip(tt["filter_a"], tt["filter_b"], tt["p_value"], tt["q_value"],
                                              strict=True)]

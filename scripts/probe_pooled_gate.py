@@ -16,12 +16,9 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from probe_list_rules import dump_scores  # (scripts/ is on sys.path when this runs as a script)
 
-from satori_jax.interpret import accumulate
-from satori_jax.interpret.driver import interpret
 from satori_jax.interpret.evaluate import load_truth
-from satori_jax.interpret.interactions import PairScores
-from satori_jax.interpret.options import InterpretOptions
 from satori_jax.interpret.pooled import filter_groups, group_max, normalise_per_example
 from satori_jax.interpret.report import read_tsv, tf_pair_table
 from satori_jax.interpret.stats import test_pairs
@@ -30,29 +27,6 @@ from satori_jax.interpret.stats import test_pairs
 GATES = (("n>.50", lambda e, n: n > 0.5), ("n>=.60", lambda e, n: n >= 0.6),
          ("e>=.60", lambda e, n: e >= 0.6 and n > 0.5), ("e,n>=.6", lambda e, n: e >= 0.6 and n >= 0.6),
          ("e,n>=.65", lambda e, n: e >= 0.65 and n >= 0.65))
-
-
-def dump_scores(run: str, data: str, out: str, methods: tuple[str, ...], max_examples: int | None,
-                permuted: bool) -> dict:
-    """``{method: (fg, bg, num_filters)}`` from an in-memory interpret run (filter-level list only)."""
-    dumps: dict = {}
-    orig = accumulate.ExactAccumulator.test
-
-    def test(self, chunks, method, num_filters, opts):
-        fg = PairScores.concat([z[f"{method}/fg/scores"] for z in chunks()])
-        bg = PairScores.concat([z[f"{method}/bg/scores"] for z in chunks()])
-        dumps[method] = (fg, bg, num_filters)
-        return orig(self, chunks, method, num_filters, opts)
-
-    accumulate.ExactAccumulator.test = test
-    extra = {"prob_cutoff": 0.0, "neg_cutoff": 1.0} if permuted else {}
-    try:
-        interpret(run, InterpretOptions(out=out, methods=methods, motif_db=f"{data}/motifs.meme",
-                                        truth=f"{data}/interactions.tsv", max_examples=max_examples,
-                                        plots=False, verbose=False, tf_pool=False, **extra))
-    finally:
-        accumulate.ExactAccumulator.test = orig
-    return dumps
 
 
 def main() -> None:
@@ -65,7 +39,9 @@ def main() -> None:
     p.add_argument("--permuted", action="store_true")
     a = p.parse_args()
     truth = load_truth(f"{a.data}/interactions.tsv")
-    dumps = dump_scores(a.run, a.data, a.out, tuple(a.methods.split(",")), a.max_examples, a.permuted)
+    extra = {"prob_cutoff": 0.0, "neg_cutoff": 1.0} if a.permuted else {}  # as bench.accuracy's control
+    dumps = dump_scores(a.run, a.data, a.out, tuple(a.methods.split(",")), a.max_examples, tf_pool=False,
+                        **extra)
     names = [""] * max(nf for _, _, nf in dumps.values())
     for r in read_tsv(f"{a.out}/filters_tomtom.tsv"):
         if r["target"] and float(r["q_value"]) < 0.05:
