@@ -69,28 +69,36 @@ TOMTOM_COLUMNS = (
 
 
 def _kmer_counts_fn(model, cfg_model, length: int):
-    """jit'd ``(variables, codes (B, L), mask (B,), thresholds (F,)) -> (counts (F,K,4), n (F,))``."""
+    """jit'd ``(variables, codes (B, L), mask (B,), thresholds (F,)) -> (counts (F,K,4), n (F,))``.
+
+    ``counts[f, k, c] = Σ_{b, p} w[b, p, f] · x[b, p + off + k, c]`` (``w``: the active positions,
+    ``off``: :func:`~satori_jax.models.conv_offset`, ``x`` zero outside the sequence) is the gradient of
+    a convolution's kernel with ``w`` as the output cotangent, which XLA computes as one backward-filter
+    convolution instead of gathering every ``(B, L_conv, K, 4)`` window (4x faster on a 2-core CPU).
+    """
     from satori_jax.data.encoding import one_hot
     from satori_jax.models import conv_length, conv_offset
 
     k = int(cfg_model.filter_width)
     off = int(conv_offset(cfg_model))
     l_conv = int(conv_length(cfg_model, length))
-    # Window of conv position p covers input indices p + off ... p + off + K - 1; shifted by K into
-    # the zero-padded input (K zeros each side), these are always in range.
-    idx = np.arange(l_conv)[:, None] + np.arange(k)[None, :] + off + k  # (L_conv, K)
+    # conv position p sees input p + off ... p + off + K - 1: pad so that the correlation lines up
+    padding = [(-off, l_conv - 1 + off + k - length)]
 
     @jax.jit
     def fn(variables, codes, mask, thresholds):
         x = one_hot(codes)  # (B, L, 4)
-        _, inter = model.apply(variables, x, train=False)
-        conv = inter["conv"]  # (B, L_conv, F)
+        conv = model.apply(variables, x, method=lambda m, x: m._conv(x, False))  # (B, L_conv, F)
         active = (conv >= thresholds[None, None, :]) & (conv > 0)
         w = active.astype(jnp.float32) * mask[:, None, None].astype(jnp.float32)
-        xp = jnp.pad(x, ((0, 0), (k, k), (0, 0)))
-        windows = xp[:, idx, :]  # (B, L_conv, K, 4)
-        counts = jnp.einsum("bpf,bpkc->fkc", w, windows)
-        return counts, w.sum(axis=(0, 1))
+
+        def correlate(kernel):  # (K, 4, F) -> (B, L_conv, F)
+            return jax.lax.conv_general_dilated(x, kernel, (1,), padding,
+                                                dimension_numbers=("NWC", "WIO", "NWC"))
+
+        _, vjp = jax.vjp(correlate, jnp.zeros((k, 4, conv.shape[-1]), jnp.float32))
+        (grad,) = vjp(w)  # (K, 4, F)
+        return jnp.transpose(grad, (2, 0, 1)), w.sum(axis=(0, 1))
 
     return fn
 
