@@ -260,8 +260,10 @@ class _Driver:
             if getattr(self.source, "probs", None) is not None:
                 probs = np.asarray(self.source.probs[start:offset])
             else:
+                tp = time.perf_counter()
                 probs = predict_probs(self.model, self.variables, codes, o.batch_size, predict_fn=predict_fn,
                                       mesh=mesh)
+                self.log.step("pass1_predict", time.perf_counter() - tp)  # (part of pass1)
             fg, targets, bg = select_masks(lab, probs, self.binary, self.background, o.prob_cutoff,
                                            o.neg_cutoff, o.precision_cutoff)
             n_selected = int(fg.sum())
