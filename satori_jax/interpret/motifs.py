@@ -18,6 +18,7 @@ match when its q-value is below :data:`MATCH_Q`.
 from __future__ import annotations
 
 import csv
+import functools
 import math
 import os
 import warnings
@@ -68,6 +69,7 @@ TOMTOM_COLUMNS = (
 # --------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=8)  # one compilation per model and length, not one per call (chunk)
 def _kmer_counts_fn(model, cfg_model, length: int):
     """jit'd ``(variables, codes (B, L), mask (B,), thresholds (F,)) -> (counts (F,K,4), n (F,))``.
 
