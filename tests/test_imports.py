@@ -161,3 +161,10 @@ def test_cycle_finder_finds_a_cycle():
         "if __name__ == '__main__':\n    from satori_jax.cli import w\n"
     )
     assert _imported_names(tree) == ["satori_jax.x", "satori_jax.y.z"]
+
+
+def test_no_module_over_600_lines():
+    """The layout rule of issue 18: a module that grows past 600 lines is split by concept."""
+    long = {str(p.relative_to(PKG.parent)): n for p in PKG.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 600}
+    assert long == {}, long

@@ -30,7 +30,6 @@ writes the results.
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -42,10 +41,7 @@ import numpy as np
 from satori_jax.errors import InputError, input_error
 from satori_jax.interpret.options import InterpretOptions, split_thresholds
 
-__all__ = ["POOLED", "POOLED_NORMALISED", "SAMPLE_SIZE", "TOP_EXAMPLES", "interpret"]
-
-#: Suffixes of the TF-pooled scores of a method in the chunk results (:mod:`satori_jax.interpret.pooled`).
-POOLED, POOLED_NORMALISED = "@tf", "@tfn"
+__all__ = ["SAMPLE_SIZE", "TOP_EXAMPLES", "interpret"]
 
 #: Foreground (and background) examples of pass 1 that fix a streamed run's histogram ranges.
 SAMPLE_SIZE = 128
@@ -168,15 +164,10 @@ class _Driver:
             self.truth = load_truth(o.truth, {m.name: m.family for m in self.db if m.family})
         self.log(f"motif database {o.motif_db}: {len(self.db)} motifs")
         self.unknown_truth: list[str] = []
-        if self.truth is not None and self.truth.pairs:
-            known = {m.name for m in self.db}
-            self.unknown_truth = sorted({tf for pair in self.truth.pairs for tf in pair} - known)
-            if self.unknown_truth and self.writer:
-                shown = ", ".join(self.unknown_truth[:10]) + (", ..." if len(self.unknown_truth) > 10 else "")
-                print(f"warning: {o.truth}: {len(self.unknown_truth)} TF name(s) are not in the motif "
-                      f"database "
-                      f"{o.motif_db}, so no filter can be named after them and their pairs cannot be found: "
-                      f"{shown}", file=sys.stderr, flush=True)
+        if self.truth is not None:
+            from satori_jax.interpret.evaluate import unknown_names
+
+            self.unknown_truth = unknown_names(self.truth, self.db, o.truth, o.motif_db, warn=self.writer)
         loaded = self.timed("load_model", lambda: load_model(self.run_dir))
         self.cfg, self.model, self.variables, info = loaded
         self.label_names = list(info["label_names"])
@@ -319,21 +310,10 @@ class _Driver:
                      f"centre-cropped / N-padded to {self.length} bp, as in training (data.length = "
                      f"{self.cfg.data.length})")
         if self.n_fg == 0 or (self.background == "negatives" and self.n_bg == 0):
-            from satori_jax.interpret.selection import select_examples
+            from satori_jax.interpret.selection import raise_empty_selection
 
-            parts = [self.store.get(1, k) for k in range(self.n_chunks)]
-            try:
-                select_examples(np.concatenate([p["labels"] for p in parts]),
-                                np.concatenate([p["probs"] for p in parts]),
-                                prob_cutoff=o.prob_cutoff, neg_cutoff=o.neg_cutoff,
-                                precision_cutoff=o.precision_cutoff,
-                                background=self.background)  # raises the selection's error
-            except InputError as exc:
-                if not self.n_resized:
-                    raise
-                raise InputError(f"{exc} ({self.n_resized} of {self.n_test} test sequences are not "
-                                 f"{self.length} bp and were centre-cropped / N-padded to it)") from None
-            raise InputError("no foreground / background example selected")  # pragma: no cover
+            raise_empty_selection([self.store.get(1, k) for k in range(self.n_chunks)], o, self.background,
+                                  self.n_resized, self.n_test, self.length)
         self.thresholds, self.motif_thresholds, self.motif_fraction = split_thresholds(
             fmax, o.activity_fraction, o.motif_fraction)
         self.tops = tops
@@ -349,6 +329,7 @@ class _Driver:
         if not self.streamed:
             return ExactAccumulator()
         from satori_jax.interpret.histogram import Bins, range_from
+        from satori_jax.interpret.pooled import POOLED, POOLED_NORMALISED
 
         o = self.opts
         # normalised attr maps peak at exactly 1: bounded bins with a bin of their own for the peaks
@@ -371,22 +352,19 @@ class _Driver:
                 s_bg = shuffled_background(self.model, self.variables, s_fg, self.motif_thresholds,
                                            np.random.default_rng([o.seed, 10**6]), batch_size=o.batch_size)
                 s_bgt = s_fgt.copy()
-            ranges = {}
-            for m in o.methods:
-                sc = [self.scorers[m].score(self.ctx, s_fg, s_fgt).score,
-                      self.scorers[m].score(self.ctx, s_bg, s_bgt).score]
-                ranges[m] = range_from(np.concatenate(sc), bounded=m == "raw" or peaked[m])
             from satori_jax.interpret.report import write_json
 
-            write_json(rfile, ranges)
+            sides = ((s_fg, s_fgt), (s_bg, s_bgt))
+            write_json(rfile, {m: range_from(np.concatenate([self.scorers[m].score(self.ctx, c, tg).score
+                                                             for c, tg in sides]),
+                                             bounded=m == "raw" or peaked[m]) for m in o.methods})
 
         self.together("score ranges", lambda: self.timed("ranges", score_ranges))
         self.ranges = json.loads(rfile.read_text())
         bins = {m: Bins(float(self.ranges[m][0]), float(self.ranges[m][1]), int(o.hist_bins), top=peaked[m])
                 for m in o.methods}
         for m in o.methods:  # the TF-pooled scores: the method's range; normalised ones peak at 1
-            bins[m + POOLED] = bins[m]
-            bins[m + POOLED_NORMALISED] = Bins(1e-6, 1.0, int(o.hist_bins), top=True)
+            bins[m + POOLED], bins[m + POOLED_NORMALISED] = bins[m], Bins(1e-6, 1.0, o.hist_bins, top=True)
         return HistAccumulator(bins, self.length)
 
     # ---- motifs: counts, PWMs and names before pass 2 -------------------------------------------
@@ -401,11 +379,9 @@ class _Driver:
         for k, (_, codes, _) in enumerate(chunks):
             if codes is None or self.store.has(3, k):
                 continue
-            fg_codes = codes[self.store.get(1, k)["fg"]]
-            counts, n_sites = motif_lib.filter_pwms(self.model, self.variables, fg_codes,
-                                                    self.motif_thresholds, self.cfg.model,
-                                                    batch_size=o.batch_size,
-                                                    verbose=o.verbose and not self.streamed)
+            counts, n_sites = motif_lib.filter_pwms(
+                self.model, self.variables, codes[self.store.get(1, k)["fg"]], self.motif_thresholds,
+                self.cfg.model, batch_size=o.batch_size, verbose=o.verbose and not self.streamed)
             self.store.put(3, k, {"counts": counts, "n_sites": n_sites})
         self.log.step("filter_pwms", time.perf_counter() - t)
 
@@ -415,17 +391,11 @@ class _Driver:
         from satori_jax.interpret.pooled import filter_groups
         from satori_jax.interpret.report import filter_names
 
-        counts = np.zeros((self.num_filters, int(self.cfg.model.filter_width), 4))
-        n_sites = np.zeros(self.num_filters, np.int64)
-        for z in self.store.reader(3, self.n_chunks)():
-            counts += z["counts"]
-            n_sites += z["n_sites"]
-        self.pwms, self.n_sites = motif_lib.to_pwm(counts, 0.1), n_sites
-        self.log(f"{int((n_sites >= motif_lib.MIN_SITES).sum())} of {self.num_filters} filters have >= "
-                 f"{motif_lib.MIN_SITES} sites; running TomTom")
-        self.matches = self.timed("tomtom", lambda: motif_lib.match_filters(self.pwms, n_sites, self.db))
-        self.log(f"{sum(m.matched for m in self.matches)} filters match a database motif "
-                 f"(q < {motif_lib.MATCH_Q})")
+        self.pwms, self.n_sites = motif_lib.pwms_from_counts(self.store.reader(3, self.n_chunks)())
+        self.matches = self.timed("tomtom", lambda: motif_lib.match_filters(self.pwms, self.n_sites, self.db))
+        self.log(f"{int((self.n_sites >= motif_lib.MIN_SITES).sum())} of {self.num_filters} filters have >= "
+                 f"{motif_lib.MIN_SITES} sites; TomTom: {sum(m.matched for m in self.matches)} match a "
+                 f"database motif (q < {motif_lib.MATCH_Q})")
         groups, self.group_names = filter_groups(filter_names(self.matches, self.num_filters)[0])
         self.groups = groups if self.opts.tf_pool and len(self.group_names) >= 2 else None
 
@@ -433,7 +403,7 @@ class _Driver:
 
     def pass2(self) -> None:
         from satori_jax.interpret.interactions import PairScores
-        from satori_jax.interpret.pooled import group_max, normalise_per_example
+        from satori_jax.interpret.pooled import pooled_folds
 
         o = self.opts
         t = time.perf_counter()
@@ -466,9 +436,7 @@ class _Driver:
                     ps = self.scorers[m].score(self.ctx, c, tg) if len(c) else PairScores.empty(0)
                     folds = [(m, ps, self.num_filters)]
                     if self.groups is not None:  # the TF-pooled scores (interpret/pooled.py)
-                        g, grp = len(self.group_names), self.groups
-                        folds += [(m + POOLED, group_max(ps, grp), g),
-                                  (m + POOLED_NORMALISED, group_max(normalise_per_example(ps), grp), g)]
+                        folds += pooled_folds(m, ps, self.groups, len(self.group_names))
                     for name, scores, nf in folds:
                         for key, v in self.acc.fold(name, scores, nf).items():
                             res[f"{name}/{side}/{key}"] = v
@@ -482,7 +450,7 @@ class _Driver:
     def final(self) -> dict:
         from satori_jax.interpret import motifs as motif_lib
         from satori_jax.interpret import outputs, report
-        from satori_jax.interpret.pooled import pooled_stats
+        from satori_jax.interpret.pooled import pooled_test
 
         o, out, log = self.opts, self.out, self.log
         method_seconds = {m: 0.0 for m in o.methods}
@@ -511,12 +479,8 @@ class _Driver:
                 t = time.perf_counter()
                 res = self.acc.test(chunks, m, self.num_filters, o)
                 stats = res.stats
-                pooled = None
-                if self.groups is not None:  # the TF-pooled test (interpret/pooled.py)
-                    g, po = len(self.group_names), o.replace(test="observed")
-                    pt = self.acc.test(chunks, m + POOLED, g, po)
-                    nt = self.acc.test(chunks, m + POOLED_NORMALISED, g, po.replace(attn_cutoff=0.0))
-                    pooled = {"stats": pooled_stats(pt.stats, nt.stats), "names": self.group_names}
+                pooled = (None if self.groups is None  # the TF-pooled test (interpret/pooled.py)
+                          else pooled_test(self.acc, chunks, m, self.group_names, o))
                 rows, tf_rows, sig, fam_counts, excess = outputs.method_tables(
                     out, m, stats, matches, self.num_filters, o.alpha, o.min_effect, pooled)
                 n_sig = int(sig.sum())
@@ -564,8 +528,7 @@ class _Driver:
         from satori_jax.interpret import motifs as motif_lib
 
         o = self.opts
-        fields = o.summary_fields()
-        fields["motif_fraction"] = float(self.motif_fraction)
+        fields = {**o.summary_fields(), "motif_fraction": float(self.motif_fraction)}
         run = {
             "run_dir": str(self.run_dir), "out_dir": str(self.out),
             "task": "binary" if self.binary else "multi-label", "label_names": self.label_names,
@@ -580,14 +543,14 @@ class _Driver:
             "device": str(jax.devices()[0].platform),
         }
         if self.streamed:
-            from satori_jax.interpret.accumulate import settings_hash
-
             run.update({"n_devices": int(jax.device_count()), "n_processes": int(self.nproc),
                         "n_resized": int(self.n_resized)})
         if self.unknown_truth:
             run["truth_unknown_names"] = self.unknown_truth
         run.update({"version": getattr(satori_jax, "__version__", ""), "step_seconds": self.log.steps})
         if self.streamed:
+            from satori_jax.interpret.accumulate import settings_hash
+
             run["streaming"] = {
                 "inputs": {k: str(v) for k, v in self.source.files.items()}, "chunk_size": int(o.chunk_size),
                 "n_chunks": int(self.n_chunks), "hist_bins": int(o.hist_bins),

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import itertools
 import os
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -504,6 +505,18 @@ def truth_pool(truth_path: str | os.PathLike) -> tuple[tuple[str, ...], dict[str
             return None
         return tuple(m.name for m in motifs), {m.name: m.family for m in motifs if m.family}, str(meme)
     return None
+
+
+def unknown_names(truth: Truth, db, path, db_name, warn: bool = True) -> list[str]:
+    """The truth's TF names that no motif of ``db`` carries (no filter can be named after them, so
+    their pairs cannot be found); with ``warn``, one warning line on stderr naming them."""
+    unknown = sorted({tf for pair in truth.pairs for tf in pair} - {m.name for m in db})
+    if unknown and warn:
+        shown = ", ".join(unknown[:10]) + (", ..." if len(unknown) > 10 else "")
+        print(f"warning: {path}: {len(unknown)} TF name(s) are not in the motif database {db_name}, so no "
+              f"filter can be named after them and their pairs cannot be found: {shown}", file=sys.stderr,
+              flush=True)
+    return unknown
 
 
 def load_truth(path: str | os.PathLike, db_families: Mapping[str, str] | None = None) -> Truth:

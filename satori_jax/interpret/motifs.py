@@ -22,7 +22,7 @@ import functools
 import math
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +39,7 @@ __all__ = [
     "TOMTOM_COLUMNS",
     "FilterMatch",
     "filter_pwms",
+    "pwms_from_counts",
     "to_pwm",
     "filter_motifs",
     "information_content",
@@ -173,6 +174,17 @@ def filter_pwms(
     counts = np.asarray(acc_c, np.float64)
     n_sites = np.rint(np.asarray(acc_n, np.float64)).astype(np.int64)
     return counts, n_sites
+
+
+def pwms_from_counts(parts: Iterable[Mapping[str, np.ndarray]], pseudocount: float = 0.1
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """``(F, K, 4)`` PWMs (:func:`to_pwm`) and ``(F,)`` site counts from chunks' ``counts`` / ``n_sites``
+    (:func:`filter_pwms` of each chunk)."""
+    counts, n_sites = None, None
+    for z in parts:
+        c, n = np.asarray(z["counts"], np.float64), np.asarray(z["n_sites"], np.int64)
+        counts, n_sites = (c, n) if counts is None else (counts + c, n_sites + n)
+    return to_pwm(counts, pseudocount), n_sites
 
 
 def to_pwm(counts: np.ndarray, pseudocount: float = 0.1) -> np.ndarray:

@@ -46,11 +46,18 @@ from satori_jax.interpret.interactions import PairScores
 
 __all__ = [
     "MIN_POOLED_EFFECT",
+    "POOLED",
+    "POOLED_NORMALISED",
+    "pooled_folds",
+    "pooled_test",
     "filter_groups",
     "group_max",
     "normalise_per_example",
     "pooled_stats",
 ]
+
+#: Suffixes of a method's TF-pooled scores in the chunk results (two more "methods" to the accumulators).
+POOLED, POOLED_NORMALISED = "@tf", "@tfn"
 
 #: A pooled TF pair is listed only when its effect size ``U / (n_fg·n_bg)``, of the scores and of the
 #: per-example normalised scores, reaches this.
@@ -136,3 +143,20 @@ def pooled_stats(stats: dict[str, np.ndarray], normalised: dict[str, np.ndarray]
     out["effect_normalised"] = np.array([key.get((int(a), int(b)), np.nan) for a, b in
                                          zip(stats["filter_a"], stats["filter_b"], strict=True)], np.float64)
     return out
+
+
+def pooled_folds(method: str, scores: PairScores, groups: np.ndarray, n_groups: int
+                 ) -> list[tuple[str, PairScores, int]]:
+    """``(name, scores, number of items)`` of a method's TF-pooled scores, as the accumulators fold them."""
+    return [(method + POOLED, group_max(scores, groups), n_groups),
+            (method + POOLED_NORMALISED, group_max(normalise_per_example(scores), groups), n_groups)]
+
+
+def pooled_test(acc, chunks, method: str, names: Sequence[str], opts) -> dict:
+    """The pooled test of ``method`` from an accumulator's chunks: ``{"stats", "names"}`` for
+    :func:`satori_jax.interpret.report.tf_pair_table` (the observed test; the normalised scores
+    with no cutoff)."""
+    po = opts.replace(test="observed")
+    pt = acc.test(chunks, method + POOLED, len(names), po)
+    nt = acc.test(chunks, method + POOLED_NORMALISED, len(names), po.replace(attn_cutoff=0.0))
+    return {"stats": pooled_stats(pt.stats, nt.stats), "names": list(names)}

@@ -166,3 +166,20 @@ def _example_precision(lab: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, 
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = np.where(n_pred > 0, tp.sum(axis=1) / np.maximum(n_pred, 1), np.nan)
     return n_pred > 0, tp, precision
+
+
+def raise_empty_selection(parts, opts, background: str, n_resized: int = 0, n_test: int = 0,
+                          length: int = 0) -> None:
+    """Raise the selection's error for pass-1 chunk results (``labels``, ``probs``) that selected no
+    foreground (or no negative background), naming resized sequences when there were any."""
+    try:
+        select_examples(np.concatenate([p["labels"] for p in parts]),
+                        np.concatenate([p["probs"] for p in parts]), prob_cutoff=opts.prob_cutoff,
+                        neg_cutoff=opts.neg_cutoff, precision_cutoff=opts.precision_cutoff,
+                        background=background)
+    except InputError as exc:
+        if not n_resized:
+            raise
+        raise InputError(f"{exc} ({n_resized} of {n_test} test sequences are not {length} bp and were "
+                         "centre-cropped / N-padded to it)") from None
+    raise InputError("no foreground / background example selected")  # pragma: no cover
