@@ -3,7 +3,8 @@
 Two stores of chunk results:
 
 - :class:`MemoryStore`: in memory, for a test set read in one go (the run's test set);
-- :class:`DirStore`: ``OUT/stream/pass{1,2}_{chunk:05d}.npz``, each written atomically, with
+- :class:`DirStore`: ``OUT/stream/pass{1,2,3}_{chunk:05d}.npz`` (pass 3: the motifs pass), each
+  written atomically, with
   ``OUT/stream/settings.json`` holding a hash of everything that decides the results (input files'
   paths, sizes and modification times, the run's checkpoint, the settings of
   :meth:`~satori_jax.interpret.options.InterpretOptions.resume_fields`). Rerunning the same command

@@ -589,7 +589,7 @@ class _Driver:
                                        "attr_sign": o.attr_sign})
         self.scorers = available_methods()
         self.together("motifs", self.motif_pass)
-        self.name_filters()
+        self.together("naming", self.name_filters)
         self.ctx.extra["matches"] = self.matches
         self.acc = self.accumulator()
         self.together("pass 2", self.pass2)

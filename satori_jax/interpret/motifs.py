@@ -6,7 +6,7 @@ conv position ``p`` whose activation is at least ``t_f`` (and positive) contribu
 the input that the filter saw there, i.e. the one-hot window starting at input index
 ``p + conv_offset(cfg)``; columns that fall in the padding contribute nothing and ``N`` bases
 contribute 0.25 to each letter (their one-hot encoding). The counts are accumulated on the device
-per fixed-shape chunk with one einsum ``'bpf,bpkc->fkc'``.
+per fixed-shape chunk, as the gradient of a convolution kernel (:func:`_kmer_counts_fn`).
 
 Filters with fewer than :data:`MIN_SITES` sites are not matched. The PWMs of the others are matched
 with TomTom (``memelite``) against a motif database (JASPAR through

@@ -40,6 +40,13 @@ def split_thresholds(
     return fmax * np.float32(activity_fraction), fmax * np.float32(motif_fraction), float(motif_fraction)
 
 
+def _stamp(path: str | Path) -> list:
+    """A motif database as the resume hash sees it: its name, and for a file its size and mtime (an
+    edited file can name the filters otherwise, and pass 2 folds the TF-pooled scores by name)."""
+    p = Path(path)
+    return [str(path), *((p.stat().st_size, p.stat().st_mtime_ns) if p.is_file() else ())]
+
+
 def _parse_cutoff(attn_cutoff: str | float) -> str | float:
     if isinstance(attn_cutoff, str):
         if attn_cutoff.strip().lower() == "mean":
@@ -205,6 +212,5 @@ class InterpretOptions:
             "motif_fraction": None if self.motif_fraction is None else float(self.motif_fraction),
             "attr_normalize": bool(self.attr_normalize), "attr_sign": self.attr_sign, "seed": int(self.seed),
             # pass 2 folds TF-pooled scores by the filters' names
-            "tf_pool": bool(self.tf_pool), "motif_db": str(self.motif_db),
-            "family_table": None if self.family_table is None else str(self.family_table),
+            "tf_pool": bool(self.tf_pool), "motif_db": _stamp(self.motif_db),
         }

@@ -385,7 +385,8 @@ def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
     pairs is significant (:func:`is_significant`). Filters must both be named (best hit q < 0.05); self
     pairs (same TF name) are dropped; each pair is ordered by name, and its significant filter pairs are
     merged keeping the statistics of the smallest q-value (then p-value). Output sorted by ``q_tf``, then
-    q-value, p-value and names. Keys: :data:`TF_INTERACTION_COLUMNS`. ``q_excess`` comes from the
+    q-value, p-value and names (a row the pool lists sorts by the smaller of ``q_tf`` and ``q_pool``).
+    Keys: :data:`TF_INTERACTION_COLUMNS`. ``q_excess`` comes from the
     excess test on the TF x TF matrix (:func:`tf_excess_q`, ``excess_level = "tf"``) when at least
     :data:`TF_EXCESS_MIN_TESTS` TF pairs were tested, else it is the smallest over the merged filter
     pairs (``"filter"``), ``nan`` (and ``""``) when the rows carry none; :func:`excess_tf_pairs` keeps
@@ -459,8 +460,11 @@ def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
             row["excess_level"] = "filter" if key in excess else ""
         row["filter_pairs"] = ";".join(m[2] for m in mem)
         out.append(row)
-    out.sort(key=lambda r: (np.nan_to_num(r["q_tf"], nan=1.0), r["q_value"], r["p_value"], r["tf_a"],
-                            r["tf_b"]))
+    def tf_q(r: Mapping[str, Any]) -> float:  # the TF-level q of the rule(s) that list the row
+        q = float(np.nan_to_num(r["q_tf"], nan=1.0)) if r["listed_by"] != "pool" else 1.0
+        return min(q, float(r["q_pool"])) if r["listed_by"] != "filter pair" else q
+
+    out.sort(key=lambda r: (tf_q(r), r["q_value"], r["p_value"], r["tf_a"], r["tf_b"]))
     return out
 
 

@@ -200,7 +200,8 @@ def _findings(m: str, s: Mapping[str, Any], tf_rows: Sequence[Mapping[str, Any]]
               f"the foreground."
               if level else " Too few pairs were tested for the excess test.")
     parts = [f"<h3>{html.escape(m)}</h3><p>{g('n_significant_tf_pairs', 0)} TF pairs listed "
-             f"(q_tf &lt; 0.05 over TF pairs and a filter pair with q &lt; 0.05) "
+             f"(q_tf &lt; 0.05 over TF pairs and a filter pair with q &lt; 0.05, or by the TF-pooled test: "
+             f"q_pool &lt; 0.05 with effects &ge; 0.6) "
              f"from {g('n_significant_filter_pairs', 0)} significant of {g('n_tested', 0)} tested filter "
              f"pairs in {g('n_examples', 0)} foreground and {g('n_background', 0)} background examples."
              f"{beyond}</p>"]
@@ -208,7 +209,8 @@ def _findings(m: str, s: Mapping[str, Any], tf_rows: Sequence[Mapping[str, Any]]
         parts.append(f"<p>Against --truth: {html.escape(against_chance(s['truth'], digits=2))}.</p>")
     groups = finding_groups(tf_rows, truth=truth_pairs)
     if not groups:
-        parts.append("<p class=note>No TF pair passes q_tf &lt; 0.05 with a filter pair at q &lt; 0.05.</p>")
+        parts.append("<p class=note>No TF pair passes q_tf &lt; 0.05 with a filter pair at q &lt; 0.05, "
+                     "nor the TF-pooled test.</p>")
         return "".join(parts)
     cols = ["rank", "TF pair", "families", "q_tf", "q_value", "effect_size", "median_distance_bp",
             "q_excess", "TF pairs", "filter pairs"] + (["true"] if truth_pairs is not None else [])

@@ -173,7 +173,7 @@ def _stream(base, run, out, **kw):
     from satori_jax.interpret.options import InterpretOptions
 
     source = open_source(fasta=kw.pop("fasta"), labels=base / "test.tsv")
-    return interpret(run, InterpretOptions(out=out, motif_db=base / "db.meme", **kw), source)
+    return interpret(run, InterpretOptions(out=out, **{"motif_db": base / "db.meme", **kw}), source)
 
 
 @pytest.fixture(scope="module")
@@ -223,16 +223,7 @@ def test_chunked_equals_whole_set(stream_case, reference):
             for c in ("median_score_fg", "median_score_bg"):
                 assert float(rb[c]) == pytest.approx(float(ra[c]), rel=0.03, abs=1e-9), (m, key, c)
         assert b["distance_bp_significant"] == a["distance_bp_significant"]
-        # the TF-pooled test (interpret/pooled.py): same TF pairs, same rule, p-values within tolerance
-        from satori_jax.interpret.report import read_tsv
-
-        fa, fb = ({(r["tf_a"], r["tf_b"]): r for r in read_tsv(base / d / f"tf_interactions_{m}.tsv")}
-                  for d in ("mem", "st"))
-        assert fa.keys() == fb.keys()
-        for key, ra in fa.items():
-            assert ra["listed_by"] == fb[key]["listed_by"], (m, key)
-            qa, qb = float(ra["q_pool"] or "nan"), float(fb[key]["q_pool"] or "nan")
-            assert (np.isnan(qa) and np.isnan(qb)) or abs(np.log10(qa) - np.log10(qb)) < 0.05, (key, qa, qb)
+        _tf_tables_agree(base / "mem", base / "st", m, 0.05)
     assert mem["run"]["tf_pool"] and st["run"]["tf_pool"]
     assert (base / "st" / "summary.json").is_file()
 
@@ -270,6 +261,20 @@ def test_chunked_equals_whole_set_for_other_tests(stream_case, reference, tmp_pa
             tol = 0.05 if null == "theoretical" else 0.2  # the estimated centre moves with binned p-values
             assert abs(np.log10(pa) - np.log10(pb)) < tol, (m, key, pa, pb)
             assert float(rb["effect_size"]) == pytest.approx(float(ra["effect_size"]), abs=0.02)
+        _tf_tables_agree(tmp_path / "mem", tmp_path / "st", m, 0.05 if null == "theoretical" else 0.2)
+
+
+def _tf_tables_agree(dir_a, dir_b, m: str, tol: float) -> None:
+    """The TF tables of two runs list the same TF pairs by the same rules, with q_pool within tol (log10)."""
+    from satori_jax.interpret.report import read_tsv
+
+    fa, fb = ({(r["tf_a"], r["tf_b"]): r for r in read_tsv(d / f"tf_interactions_{m}.tsv")}
+              for d in (dir_a, dir_b))
+    assert fa.keys() == fb.keys()
+    for key, ra in fa.items():
+        assert ra["listed_by"] == fb[key]["listed_by"], (m, key)
+        qa, qb = float(ra["q_pool"] or "nan"), float(fb[key]["q_pool"] or "nan")  # empty: not tested
+        assert (np.isnan(qa) and np.isnan(qb)) or abs(np.log10(qa) - np.log10(qb)) < tol, (m, key, qa, qb)
 
 
 def test_resume_after_failure_gives_identical_outputs(stream_case, reference, monkeypatch):
@@ -384,3 +389,26 @@ def test_no_tf_pool_lists_by_the_filter_level_rule_alone(stream_case, reference,
         on = read_tsv(base / "mem" / f"tf_interactions_{m}.tsv")
         assert [(r["tf_a"], r["tf_b"]) for r in rows] == [
             (r["tf_a"], r["tf_b"]) for r in on if r["listed_by"] != "pool"]
+
+
+def test_an_edited_motif_database_starts_a_streamed_run_over(stream_case, reference, tmp_path, monkeypatch):
+    """Pass 2 folds the TF-pooled scores by the filters' names, so the resume hash holds the motif
+    database's size and mtime: the same command after the file changed recomputes every chunk."""
+    import os
+    import shutil
+
+    base, run = stream_case
+    db = tmp_path / "db.meme"
+    shutil.copy(base / "db.meme", db)
+    shutil.copytree(base / "st" / "stream", tmp_path / "out" / "stream")  # made with base/db.meme
+    done = []
+    monkeypatch.setattr(accumulate, "after_chunk", lambda p, c: done.append((p, c)))
+    _stream(base, run, tmp_path / "out", motif_db=db)
+    assert (1, 0) in done  # another database file: started over
+    done.clear()
+    _stream(base, run, tmp_path / "out", motif_db=db)
+    assert done == []  # the same file: everything resumed
+    st = db.stat()
+    os.utime(db, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    _stream(base, run, tmp_path / "out", motif_db=db)
+    assert (1, 0) in done and (2, 0) in done
