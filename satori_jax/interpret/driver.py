@@ -492,7 +492,7 @@ class _Driver:
                 entry = outputs.method_entry(
                     n_examples=res.n_examples, n_background=res.n_background, n_observed=res.n_observed,
                     cut_value=res.cut_value, rows=rows, tf_rows=tf_rows, n_sig=n_sig, fam_counts=fam_counts,
-                    seconds=seconds, dist=dist, truth=self.truth, excess=excess)
+                    seconds=seconds, dist=dist, truth=self.truth, excess=excess, pooled=pooled)
                 entry["null"] = {"kind": o.null, "centre": res.null_centre, "scale": res.null_scale}
                 summary_methods[m] = entry
                 log(f"method {m}: {len(rows)} pairs tested, {n_sig} significant filter pairs, "

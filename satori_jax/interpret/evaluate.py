@@ -433,9 +433,10 @@ class Truth:
             n = len(self.pool)
             return (candidate_pairs(tfs=self.pool),
                     f"every pair of the {n} TFs of {self.pool_source}: C({n}, 2) = {n * (n - 1) // 2}")
-        return candidate_pairs(tested=tested), "every TF pair with a tested filter pair or a listed one"
+        return candidate_pairs(tested=tested), "every tested TF pair (a filter pair, the pool) or listed one"
 
-    def score(self, called: Sequence[Mapping], tested: Sequence[Mapping]) -> dict:
+    def score(self, called: Sequence[Mapping], tested: Sequence[Mapping],
+              also_tested: Sequence[Mapping] = ()) -> dict:
         """Calls and ranking of one method against the truth and chance, exact and family-merged.
 
         Parameters
@@ -446,6 +447,9 @@ class Truth:
             Rows of every tested filter pair (``tf_a``, ``tf_b``, ``p_value``; unnamed filters have
             empty names and are skipped). A TF pair is ranked by its smallest p-value; pairs never
             tested rank last.
+        also_tested
+            Rows (``tf_a``, ``tf_b``) of TF pairs tested otherwise (the TF-pooled test): candidates
+            when there is no data-set pool, not ranked.
 
         Returns
         -------
@@ -455,8 +459,7 @@ class Truth:
         """
         named = [r for r in tested if r["tf_a"] and r["tf_b"]]
         # a pair listed by the TF-pooled test was tested there, whether or not a filter pair was
-        cand, rule = self.candidates([(r["tf_a"], r["tf_b"]) for r in named]
-                                     + [(r["tf_a"], r["tf_b"]) for r in called])
+        cand, rule = self.candidates([(r["tf_a"], r["tf_b"]) for r in (*named, *also_tested, *called)])
         ranked = [(r["tf_a"], r["tf_b"], float(r["p_value"])) for r in named]
         out = evaluate_interactions(self.pairs, cand, predicted=[(r["tf_a"], r["tf_b"]) for r in called],
                                     scores=ranked, families=dict(self.families) or None,

@@ -91,12 +91,13 @@ def method_tables(out: Path, method: str, stats: dict, matches, num_filters: int
 
 def method_entry(*, n_examples: int, n_background: int, n_observed: int, cut_value, rows, tf_rows,
                   n_sig: int, fam_counts: dict[str, int], seconds: float, dist,
-                  truth: Truth | None, excess: dict | None = None) -> dict[str, Any]:
+                  truth: Truth | None, excess: dict | None = None, pooled: dict | None = None
+                  ) -> dict[str, Any]:
     """The ``summary.json`` entry of one method (``dist``: median/q25/q75 bp of significant pairs or None;
     ``excess``: the last value :func:`method_tables` returns; ``truth``: with ``--truth``, adds the
     list's precision / recall / F1, ``baseline`` (calling every candidate pair) and ``truth``
     (:meth:`~satori_jax.interpret.evaluate.Truth.score`: calls and ranking against chance, exact and
-    family-merged))."""
+    family-merged; the TF pairs of ``pooled``, the TF-pooled test's results, count as tested))."""
     entry: dict[str, Any] = {
         "n_examples": int(n_examples),
         "n_background": int(n_background),
@@ -116,7 +117,10 @@ def method_entry(*, n_examples: int, n_background: int, n_observed: int, cut_val
     }
     if truth is not None:
         # the list and the ranking next to chance: calling every candidate pair, a random ranking
-        scored = truth.score(tf_rows, rows)
+        pool_tested = [] if not pooled else [  # TF pairs the pooled test tested: candidates too
+            {"tf_a": pooled["names"][int(a)], "tf_b": pooled["names"][int(b)]}
+            for a, b in zip(pooled["stats"]["filter_a"], pooled["stats"]["filter_b"], strict=True)]
+        scored = truth.score(tf_rows, rows, pool_tested)
         calls = scored["exact"]["calls"]
         entry.update({k: calls[k] for k in _TRUTH_KEYS})
         entry["truth"] = scored

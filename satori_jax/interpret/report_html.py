@@ -66,7 +66,7 @@ SUMMARY_DOCS = (
     "--truth, precision / recall / F1; null_centre and null_scale of the filter-matrix excess.</dd>"
     "<dt>methods.&lt;m&gt;.baseline</dt><dd>With --truth: the same scores for calling every candidate "
     "pair (all pairs of the simulated TF pool when dataset.json or motifs.meme sits beside the truth "
-    "file, else every TF pair with a tested filter pair or a listed one): the chance level a precision "
+    "file, else every tested TF pair (a filter pair, the pool) or listed one): the chance level a precision "
     "/ F1 must clear.</dd>"
     "<dt>methods.&lt;m&gt;.truth</dt><dd>With --truth: candidates (the rule), exact and (with TF "
     "families) family-merged views, each with calls (precision, recall, F1, chance_precision, "

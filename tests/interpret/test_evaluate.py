@@ -199,10 +199,15 @@ def test_truth_without_a_pool_uses_the_tested_pairs(tmp_path):
     assert truth.pool is None and truth.families == {}
     tested = [{"tf_a": "A", "tf_b": "B", "p_value": 0.2}, {"tf_a": "A", "tf_b": "C", "p_value": 0.1}]
     out = truth.score([], tested)
-    assert out["candidates"] == "every TF pair with a tested filter pair or a listed one"
+    assert out["candidates"] == "every tested TF pair (a filter pair, the pool) or listed one"
     assert "family" not in out
     assert out["exact"]["calls"]["chance_precision"] == 0.5 and out["exact"]["calls"]["f1"] == 0.0
     assert out["exact"]["ranking"]["auprc"] == pytest.approx(0.5)  # A-C ranks above the true A-B
+    # TF pairs only the pooled test tested are candidates too (chance level), ranked last
+    pool = [{"tf_a": "C", "tf_b": "D"}, {"tf_a": "B", "tf_b": "D"}]
+    more = truth.score([{"tf_a": "B", "tf_b": "D"}], tested, pool)
+    assert more["exact"]["calls"]["n_candidates"] == 4 and more["exact"]["calls"]["chance_precision"] == 0.25
+    assert more["exact"]["ranking"]["auprc"] == pytest.approx(0.5)
 
 
 def test_against_chance_reads_each_score_beside_its_chance_level():

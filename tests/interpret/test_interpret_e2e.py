@@ -144,7 +144,7 @@ def test_interpret_run_end_to_end(run_and_db):
         if s["n_significant_tf_pairs"]:  # the candidates include every reported pair
             assert s["baseline"]["recall"] >= s["recall"] and s["baseline"]["n_tf_pairs"] >= 1
         # no data set beside truth.tsv: candidates are the tested TF pairs; the family table merges names
-        assert s["truth"]["candidates"] == "every TF pair with a tested filter pair or a listed one"
+        assert s["truth"]["candidates"] == "every tested TF pair (a filter pair, the pool) or listed one"
         assert s["truth"]["exact"]["calls"]["f1"] == s["f1"] and set(s["truth"]) >= {"exact", "family"}
         assert 0.0 <= s["truth"]["exact"]["ranking"]["chance_auprc"] <= 1.0
         assert s["seconds"] > 0
