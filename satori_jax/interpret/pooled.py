@@ -117,20 +117,13 @@ def group_max(scores: PairScores, groups: np.ndarray) -> PairScores:
         ``filter_a < filter_b`` are group indices; one row per (example, group pair) observed, its
         score the largest (distance: of the largest, ties the smaller distance).
     """
+    from satori_jax.interpret.fis import reduce_pairs  # FIS's per-(example, pair) maximum, on groups
+
     groups = np.asarray(groups, np.int64)
     a, b = groups[scores.filter_a], groups[scores.filter_b]
     keep = (a >= 0) & (b >= 0) & (a != b)
-    ex = scores.example[keep].astype(np.int64)
-    lo, hi = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
-    sc, di = scores.score[keep], scores.distance[keep]
-    if ex.size == 0:
-        return PairScores.empty(scores.n_examples)
-    order = np.lexsort((di, -sc, hi, lo, ex))
-    ex, lo, hi, sc, di = ex[order], lo[order], hi[order], sc[order], di[order]
-    first = np.ones(ex.size, bool)
-    first[1:] = (ex[1:] != ex[:-1]) | (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
-    return PairScores(ex[first].astype(np.int32), lo[first].astype(np.int32), hi[first].astype(np.int32),
-                      sc[first].astype(np.float32), di[first].astype(np.int32), scores.n_examples)
+    return reduce_pairs(scores.example[keep], a[keep], b[keep], scores.score[keep], scores.distance[keep],
+                        scores.n_examples)
 
 
 def pooled_stats(stats: dict[str, np.ndarray], normalised: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
