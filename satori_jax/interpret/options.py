@@ -109,8 +109,8 @@ class InterpretOptions:
         ``U / (n_fg·n_bg) >= min_effect``.
     tf_pool
         Also list the TF pairs that the TF-pooled test lists (:mod:`satori_jax.interpret.pooled`: the
-        filter pairs named after a TF pair tested as one sample, gated by the direction of the
-        per-example normalised scores); ``False`` = the filter-level list only.
+        filter pairs named after a TF pair tested as one sample, gated by its effect size as scored
+        and per-example normalised); ``False`` = the filter-level list only.
     test, null
         Pair test (``"observed"``, default / ``"conditioned"``) and null (``"theoretical"`` /
         ``"empirical"``); see :mod:`satori_jax.interpret.stats`.

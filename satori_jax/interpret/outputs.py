@@ -117,9 +117,10 @@ def method_entry(*, n_examples: int, n_background: int, n_observed: int, cut_val
     }
     if truth is not None:
         # the list and the ranking next to chance: calling every candidate pair, a random ranking
-        pool_tested = [] if not pooled else [  # TF pairs the pooled test tested: candidates too
-            {"tf_a": pooled["names"][int(a)], "tf_b": pooled["names"][int(b)]}
-            for a, b in zip(pooled["stats"]["filter_a"], pooled["stats"]["filter_b"], strict=True)]
+        from satori_jax.interpret.pooled import tf_pairs
+
+        # TF pairs the pooled test tested: candidates too
+        pool_tested = [{"tf_a": a, "tf_b": b} for a, b in (tf_pairs(pooled) if pooled else [])]
         scored = truth.score(tf_rows, rows, pool_tested)
         calls = scored["exact"]["calls"]
         entry.update({k: calls[k] for k in _TRUTH_KEYS})

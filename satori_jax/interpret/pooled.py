@@ -60,6 +60,7 @@ __all__ = [
     "group_max",
     "normalise_per_example",
     "pooled_stats",
+    "tf_pairs",
 ]
 
 #: Suffixes of a method's TF-pooled scores in the chunk results (two more "methods" to the accumulators).
@@ -142,6 +143,13 @@ def pooled_stats(stats: dict[str, np.ndarray], normalised: dict[str, np.ndarray]
     out["effect_normalised"] = np.array([key.get((int(a), int(b)), np.nan) for a, b in
                                          zip(stats["filter_a"], stats["filter_b"], strict=True)], np.float64)
     return out
+
+
+def tf_pairs(pooled: dict) -> list[tuple[str, str]]:
+    """The TF pairs (names sorted) of the rows of a :func:`pooled_test` result, in their order."""
+    names = pooled["names"]
+    return [tuple(sorted((names[int(a)], names[int(b)])))
+            for a, b in zip(pooled["stats"]["filter_a"], pooled["stats"]["filter_b"], strict=True)]
 
 
 def pooled_folds(method: str, scores: PairScores, groups: np.ndarray, n_groups: int

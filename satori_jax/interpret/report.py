@@ -357,14 +357,12 @@ def _pool_index(pooled: Mapping[str, Any] | None) -> dict[tuple[str, str], dict[
     """``{(tf_a, tf_b): pooled test's values}`` from ``{"stats": columns, "names": group names}``."""
     if not pooled:
         return {}
-    st, names = pooled["stats"], pooled["names"]
-    out = {}
-    for i, (a, b) in enumerate(zip(st["filter_a"], st["filter_b"], strict=True)):
-        key = tuple(sorted((names[int(a)], names[int(b)])))
-        out[key] = {k: float(st[k][i]) for k in ("q_value", "p_value", "effect_size", "effect_normalised",
-                                                  "n_fg", "n_bg", "median_score_fg", "median_score_bg",
-                                                  "median_distance_bp")}
-    return out
+    from satori_jax.interpret.pooled import tf_pairs
+
+    st = pooled["stats"]
+    cols = ("q_value", "p_value", "effect_size", "effect_normalised", "n_fg", "n_bg", "median_score_fg",
+            "median_score_bg", "median_distance_bp")
+    return {key: {k: float(st[k][i]) for k in cols} for i, key in enumerate(tf_pairs(pooled))}
 
 
 def pool_lists(v: Mapping[str, float], alpha: float = ALPHA, min_effect: float = 0.0) -> bool:
