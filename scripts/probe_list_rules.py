@@ -50,6 +50,24 @@ def dump_scores(run: str, data: str, out: str, methods: tuple[str, ...], max_exa
     return dumps
 
 
+def tomtom_names(out: str, num_filters: int) -> list[str]:
+    """``(F,)`` each filter's TF name in ``OUT/filters_tomtom.tsv`` (best hit, q < 0.05), else ""."""
+    names = [""] * num_filters
+    for r in csv.DictReader(open(f"{out}/filters_tomtom.tsv"), delimiter="\t"):
+        if r["target"] and float(r["q_value"]) < 0.05:
+            names[int(r["filter"].replace("filter", ""))] = r["target"]
+    return names
+
+
+def filter_rows(t: dict, names: list[str]) -> list[dict]:
+    """Named rows of :func:`test_pairs` columns, as :func:`tf_pair_table` and ``Truth.score`` read them."""
+    keys = ("q_value", "p_value", "median_distance_bp", "median_score_fg", "median_score_bg", "n_fg", "n_bg",
+            "effect_size")
+    return [{"tf_a": names[x], "tf_b": names[y], "family_a": "", "family_b": "", "filter_a": f"filter{x}",
+             "filter_b": f"filter{y}", **{k: t[k][i] for k in keys}}
+            for i, (x, y) in enumerate(zip(t["filter_a"], t["filter_b"], strict=True))]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("run")
@@ -60,10 +78,8 @@ def main() -> None:
     a = p.parse_args()
     truth = load_truth(f"{a.data}/interactions.tsv")
     dumps = dump_scores(a.run, a.data, a.out, tuple(a.methods.split(",")), a.max_examples, tf_pool=False)
-    rows = list(csv.DictReader(open(f"{a.out}/filters_tomtom.tsv"), delimiter="\t"))
-    name = {int(r["filter"].replace("filter", "")): r["target"] for r in rows
-            if r["target"] and float(r["q_value"]) < 0.05}
-    groups, tfs = filter_groups([name.get(f, "") for f in range(max(nf for *_, nf in dumps.values()))])
+    names = tomtom_names(a.out, max(nf for *_, nf in dumps.values()))
+    groups, tfs = filter_groups(names)
 
     def score(called: list[dict], tested: list[dict]) -> str:
         """The summary's scoring (:meth:`Truth.score`: the pool's pairs as candidates)."""
@@ -75,12 +91,7 @@ def main() -> None:
     for m, (fg, bg, nf) in dumps.items():
         for lab, f in (("as is", lambda s: s), ("per-example max = 1", normalise)):
             t = test_pairs(f(fg), f(bg), "mean", nf)
-            trows = [{"tf_a": name.get(int(x), ""), "tf_b": name.get(int(y), ""),
-                      "family_a": "", "family_b": "",
-                      "filter_a": f"filter{x}", "filter_b": f"filter{y}",
-                      **{k: t[k][i] for k in ("q_value", "p_value", "median_distance_bp", "median_score_fg",
-                                               "median_score_bg", "n_fg", "n_bg", "effect_size")}}
-                     for i, (x, y) in enumerate(zip(t["filter_a"], t["filter_b"], strict=True))]
+            trows = filter_rows(t, names)
             print(f"{m} [{lab}] default rule ({int((t['q_value'] < 0.05).sum())} filter pairs q < 0.05): "
                   + score(tf_pair_table(trows), trows))
             tt = test_pairs(group_max(f(fg), groups), group_max(f(bg), groups), "mean", len(tfs))

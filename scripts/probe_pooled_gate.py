@@ -16,11 +16,11 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from probe_list_rules import dump_scores  # (scripts/ is on sys.path when this runs as a script)
+from probe_list_rules import dump_scores, filter_rows, tomtom_names  # (scripts/ is on sys.path)
 
 from satori_jax.interpret.evaluate import load_truth
 from satori_jax.interpret.pooled import filter_groups, group_max, normalise_per_example
-from satori_jax.interpret.report import read_tsv, tf_pair_table
+from satori_jax.interpret.report import tf_pair_table
 from satori_jax.interpret.stats import test_pairs
 
 #: (label, gate(effect as scored, effect normalised)); the default is ``e,n>=.6``.
@@ -42,19 +42,12 @@ def main() -> None:
     extra = {"prob_cutoff": 0.0, "neg_cutoff": 1.0} if a.permuted else {}  # as bench.accuracy's control
     dumps = dump_scores(a.run, a.data, a.out, tuple(a.methods.split(",")), a.max_examples, tf_pool=False,
                         **extra)
-    names = [""] * max(nf for _, _, nf in dumps.values())
-    for r in read_tsv(f"{a.out}/filters_tomtom.tsv"):
-        if r["target"] and float(r["q_value"]) < 0.05:
-            names[int(r["filter"].replace("filter", ""))] = r["target"]
+    names = tomtom_names(a.out, max(nf for _, _, nf in dumps.values()))
     groups, gnames = filter_groups(names)
     print("method | filter-level list: calls P F1 (chance) | " + " | ".join(g for g, _ in GATES))
     for m, (fg, bg, nf) in dumps.items():
         t = test_pairs(fg, bg, "mean", nf)
-        rows = [{"tf_a": names[x], "tf_b": names[y], "family_a": "", "family_b": "", "filter_a": f"filter{x}",
-                 "filter_b": f"filter{y}", **{k: t[k][i] for k in (
-                     "q_value", "p_value", "median_distance_bp", "median_score_fg", "median_score_bg", "n_fg",
-                     "n_bg", "effect_size")}}
-                for i, (x, y) in enumerate(zip(t["filter_a"], t["filter_b"], strict=True))]
+        rows = filter_rows(t, names)
         listed = {(r["tf_a"], r["tf_b"]) for r in tf_pair_table(rows)}
         g = len(gnames)
         pt = test_pairs(group_max(fg, groups), group_max(bg, groups), "mean", g)
