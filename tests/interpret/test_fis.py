@@ -97,11 +97,11 @@ def test_masked_sequences_contribute_nothing(setup):
 def test_one_compile_across_chunks(setup):
     model, variables, codes, thr = setup
     fis.fis_scores(model, variables, codes, None, thr, steps=6, batch_size=2)  # compile
-    before = fis._fis_chunk._cache_size()
-    fis.fis_scores(model, variables, codes, None, thr, steps=6, batch_size=2)  # 3 chunks, last padded
-    assert fis._fis_chunk._cache_size() == before
+    before = fis._fis_rows._cache_size()
+    fis.fis_scores(model, variables, codes, None, thr, steps=6, batch_size=2)  # several blocks, last padded
+    assert fis._fis_rows._cache_size() == before
     fis.fis_scores(model, variables, codes[:4], None, thr, steps=6, batch_size=2)
-    assert fis._fis_chunk._cache_size() == before
+    assert fis._fis_rows._cache_size() == before
 
 
 def test_reduce_pairs_keeps_max_and_smaller_distance_on_ties():
@@ -112,3 +112,27 @@ def test_reduce_pairs_keeps_max_and_smaller_distance_on_ties():
     np.testing.assert_array_equal(out.filter_b, [3, 2])
     np.testing.assert_allclose(out.score, [0.9, 0.1])
     np.testing.assert_array_equal(out.distance, [6, 2])
+
+
+def test_only_existing_variants_are_computed(setup, monkeypatch):
+    """Rows are the originals and their instances, packed across sequences: a chunk with fewer
+    instances than slots costs fewer calls than ``batch_size`` sequences × ``(1 + L')`` rows each."""
+    model, variables, codes, _ = setup
+    conv = np.asarray(conv_activations(model, variables, codes))
+    high = np.quantile(conv.reshape(-1, conv.shape[-1]), 0.97, axis=0).astype(np.float32)  # few instances
+    n_inst = [len(fis._instances_np(c, high, CFG.pool_size, conv_offset(CFG), CFG.filter_width, L))
+              for c in conv]
+    lp = L // CFG.pool_size
+    assert 0 < sum(n_inst) < len(codes) * lp / 2
+    calls = []
+    orig = fis._fis_rows
+
+    def count(*a, **k):
+        calls.append(a[2].shape[0])
+        return orig(*a, **k)
+
+    monkeypatch.setattr(fis, "_fis_rows", count)
+    got = fis.fis_scores(model, variables, codes, None, high, steps=4, batch_size=1)
+    rows = len(codes) + sum(n_inst)  # each original and each of its sources
+    assert calls == [1 + lp] * -(-rows // (1 + lp))  # fixed-size blocks, none beyond the rows needed
+    _assert_same(got, fis.fis_scores_loop(model, variables, codes, None, high, steps=4), 1e-5)
