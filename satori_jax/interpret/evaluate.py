@@ -436,7 +436,7 @@ class Truth:
         return candidate_pairs(tested=tested), "every tested TF pair (a filter pair, the pool) or listed one"
 
     def score(self, called: Sequence[Mapping], tested: Sequence[Mapping],
-              also_tested: Sequence[Mapping] = ()) -> dict:
+              also_tested: Sequence[Mapping] = (), evidence: Mapping[Pair, float] | None = None) -> dict:
         """Calls and ranking of one method against the truth and chance, exact and family-merged.
 
         Parameters
@@ -445,26 +445,37 @@ class Truth:
             Rows of the method's called TF pairs (``tf_a``, ``tf_b``).
         tested
             Rows of every tested filter pair (``tf_a``, ``tf_b``, ``p_value``; unnamed filters have
-            empty names and are skipped). A TF pair is ranked by its smallest p-value; pairs never
-            tested rank last.
+            empty names and are skipped). Without ``evidence``, a TF pair is ranked by its smallest
+            p-value; pairs never tested rank last.
         also_tested
             Rows (``tf_a``, ``tf_b``) of TF pairs tested otherwise (the TF-pooled test): candidates
-            when there is no data-set pool, not ranked.
+            when there is no data-set pool.
+        evidence
+            ``{(tf_a, tf_b): score}``, higher ranks first
+            (:func:`~satori_jax.interpret.pooled.tf_evidence`: the better of a pair's ranks by the
+            filter-level and the TF-pooled test): the ranking instead of the p-values alone; pairs
+            without a score rank last.
 
         Returns
         -------
-        ``{"candidates": rule, "exact": {"calls", "ranking"}, "family": {...}}`` (``"family"`` only
-        with families): :func:`evaluate_interactions`, with ``None`` for undefined values (an AUROC
-        without false pairs).
+        ``{"candidates": rule, "ranked_by": ..., "exact": {"calls", "ranking"}, "family": {...}}``
+        (``"family"`` only with families): :func:`evaluate_interactions`, with ``None`` for undefined
+        values (an AUROC without false pairs).
         """
         named = [r for r in tested if r["tf_a"] and r["tf_b"]]
         # a pair listed by the TF-pooled test was tested there, whether or not a filter pair was
         cand, rule = self.candidates([(r["tf_a"], r["tf_b"]) for r in (*named, *also_tested, *called)])
-        ranked = [(r["tf_a"], r["tf_b"], float(r["p_value"])) for r in named]
+        if evidence is None:
+            ranked = [(r["tf_a"], r["tf_b"], float(r["p_value"])) for r in named]
+            by, higher = "smallest filter-pair p-value", False
+        else:
+            ranked = [(a, b, float(v)) for (a, b), v in evidence.items()]
+            by, higher = ("better of two ranks: smallest filter-pair p-value, TF-pooled effect size "
+                          "(lower bound)"), True
         out = evaluate_interactions(self.pairs, cand, predicted=[(r["tf_a"], r["tf_b"]) for r in called],
                                     scores=ranked, families=dict(self.families) or None,
-                                    higher_is_better=False)
-        return _json_safe({"candidates": rule, **out})
+                                    higher_is_better=higher)
+        return _json_safe({"candidates": rule, "ranked_by": by, **out})
 
 
 def _json_safe(obj):

@@ -117,11 +117,11 @@ def method_entry(*, n_examples: int, n_background: int, n_observed: int, cut_val
     }
     if truth is not None:
         # the list and the ranking next to chance: calling every candidate pair, a random ranking
-        from satori_jax.interpret.pooled import tf_pairs
+        from satori_jax.interpret.pooled import tf_evidence, tf_pairs
 
-        # TF pairs the pooled test tested: candidates too
+        # TF pairs the pooled test tested: candidates too; the ranking uses both tests
         pool_tested = [{"tf_a": a, "tf_b": b} for a, b in (tf_pairs(pooled) if pooled else [])]
-        scored = truth.score(tf_rows, rows, pool_tested)
+        scored = truth.score(tf_rows, rows, pool_tested, tf_evidence(pooled, rows) if pooled else None)
         calls = scored["exact"]["calls"]
         entry.update({k: calls[k] for k in _TRUTH_KEYS})
         entry["truth"] = scored

@@ -51,6 +51,7 @@ import numpy as np
 from satori_jax.interpret.interactions import PairScores
 
 __all__ = [
+    "EVIDENCE_Z",
     "MIN_POOLED_EFFECT",
     "POOLED",
     "POOLED_NORMALISED",
@@ -61,10 +62,14 @@ __all__ = [
     "normalise_per_example",
     "pooled_stats",
     "tf_pairs",
+    "tf_evidence",
 ]
 
 #: Suffixes of a method's TF-pooled scores in the chunk results (two more "methods" to the accumulators).
 POOLED, POOLED_NORMALISED = "@tf", "@tfn"
+
+#: Null standard errors taken off a TF pair's pooled effect when ranking (:func:`tf_evidence`).
+EVIDENCE_Z = 1.645
 
 #: A pooled TF pair is listed only when its effect size ``U / (n_fg·n_bg)``, of the scores and of the
 #: per-example normalised scores, reaches this.
@@ -166,3 +171,56 @@ def pooled_test(acc, chunks, method: str, names: Sequence[str], opts) -> dict:
     pt = acc.test(chunks, method + POOLED, len(names), opts)
     nt = acc.test(chunks, method + POOLED_NORMALISED, len(names), opts.replace(attn_cutoff=0.0))
     return {"stats": pooled_stats(pt.stats, nt.stats), "names": list(names)}
+
+
+def tf_evidence(pooled: dict, rows: Sequence[dict] = (), z: float = EVIDENCE_Z
+                ) -> dict[tuple[str, str], float]:
+    """Each TF pair's evidence for ranking: the better of its two ranks, by the filter-level test and
+    by the TF-pooled test (the list is the union of the two rules).
+
+    - **Filter rank**: by the smallest p-value of its named filter pairs (``rows``).
+    - **Pool rank**: by its pooled effect size, the smaller of as scored and per-example normalised
+      (both ``U / (n_fg·n_bg)``; a NaN normalised effect counts 0), less ``z`` standard errors of an
+      effect under the null, ``sqrt((n_fg + n_bg + 1) / (12·n_fg·n_bg))``. A p-value mixes how strongly
+      a pair is raised with how often it occurs (a frequent TF pair gets a small p-value from a small
+      shift); the effect does not, and the lower bound keeps a pair seen in a handful of examples
+      from outranking one seen in a hundred.
+
+    A pair's evidence is ``-(best rank + 0.001·other rank)`` (ranks from 0; a pair one test did not
+    see gets that test's last rank + 1), so higher ranks first. Measured against either rank alone
+    in ``bench/results/accuracy/ranking-2026-12-07.md``.
+
+    Parameters
+    ----------
+    pooled
+        The pooled test's result (:func:`pooled_test`).
+    rows
+        Filter-pair table rows (``tf_a``, ``tf_b``, ``p_value``), unnamed and same-name ones skipped.
+    z
+        Standard errors taken off the pooled effect.
+
+    Returns
+    -------
+    ``{(tf_a, tf_b): evidence}`` with names sorted, higher = stronger.
+    """
+    st = pooled["stats"]
+    e = np.asarray(st["effect_size"], np.float64)
+    n = np.nan_to_num(np.asarray(st["effect_normalised"], np.float64), nan=0.0)
+    n1 = np.maximum(np.asarray(st["n_fg"], np.float64), 1.0)
+    n2 = np.maximum(np.asarray(st["n_bg"], np.float64), 1.0)
+    lower = np.minimum(e, n) - z * np.sqrt((n1 + n2 + 1.0) / (12.0 * n1 * n2))
+    pool = dict(zip(tf_pairs(pooled), lower.tolist(), strict=True))
+    smallest_p: dict[tuple[str, str], float] = {}
+    for r in rows:
+        if r["tf_a"] and r["tf_b"] and r["tf_a"] != r["tf_b"]:
+            k = tuple(sorted((r["tf_a"], r["tf_b"])))
+            smallest_p[k] = min(smallest_p.get(k, np.inf), float(r["p_value"]))
+    keys = sorted(set(pool) | set(smallest_p))
+
+    def ranks(score: dict, sign: float) -> dict:
+        order = sorted(score, key=lambda k: (sign * score[k], k))
+        r = {k: float(i) for i, k in enumerate(order)}
+        return {k: r.get(k, float(len(order))) for k in keys}
+
+    by_pool, by_filter = ranks(pool, -1.0), ranks(smallest_p, 1.0)
+    return {k: -(min(by_pool[k], by_filter[k]) + 1e-3 * max(by_pool[k], by_filter[k])) for k in keys}

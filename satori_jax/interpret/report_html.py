@@ -407,8 +407,9 @@ def write_html(
     if any("truth" in s for s in methods.values()):
         first = next(s["truth"] for s in methods.values() if "truth" in s)
         parts.append("<p class=note>Chance: calling every candidate pair (F1) and the expected AUPRC of a "
-                     "random ranking; candidates: " + html.escape(first["candidates"]) + ". A TF pair "
-                     "ranks by its smallest p-value; pairs never tested rank last.</p>")
+                     "random ranking; candidates: " + html.escape(first["candidates"]) + ". TF pairs "
+                     "rank by their " + html.escape(first.get("ranked_by", "smallest filter-pair p-value"))
+                     + "; pairs never tested rank last.</p>")
 
     flags = quality_flags(summary, tomtom_rows, tf_tables)
     parts.append(f"<p class=note>{len(flags)} quality warning(s): see <a href='#check'>Check before you "

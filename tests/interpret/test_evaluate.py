@@ -217,3 +217,20 @@ def test_against_chance_reads_each_score_beside_its_chance_level():
     assert text == "P 0.50 R 0.25 F1 0.333 (chance 0.200), AUPRC 0.750 (chance 0.300), AUROC n/a"
     both = against_chance({"exact": view, "family": view}, digits=2)
     assert both.count("F1 0.33 (chance 0.20)") == 2 and "; families merged: P 0.50" in both
+
+
+def test_truth_ranks_by_the_evidence_given_instead_of_the_p_values(tmp_path):
+    """With the pooled test's evidence, higher ranks first and p-values are ignored; a pair without
+    evidence ranks last."""
+    (tmp_path / "t.tsv").write_text("A\tB\n")
+    truth = load_truth(tmp_path / "t.tsv")
+    tested = [{"tf_a": "A", "tf_b": "B", "p_value": 0.2}, {"tf_a": "A", "tf_b": "C", "p_value": 0.1},
+              {"tf_a": "B", "tf_b": "C", "p_value": 0.3}]
+    by_p = truth.score([], tested)
+    assert by_p["exact"]["ranking"]["auprc"] == pytest.approx(0.5)
+    assert by_p["ranked_by"] == "smallest filter-pair p-value"
+    ev = truth.score([], tested, evidence={("A", "B"): 0.8, ("A", "C"): 0.6, ("B", "C"): 0.7})
+    assert ev["exact"]["ranking"]["auprc"] == pytest.approx(1.0) and ev["exact"]["ranking"]["auroc"] == 1.0
+    assert ev["ranked_by"].startswith("better of two ranks")
+    last = truth.score([], tested, evidence={("A", "C"): 0.6, ("B", "C"): 0.7})
+    assert last["exact"]["ranking"]["auprc"] == pytest.approx(1 / 3)

@@ -134,3 +134,27 @@ def test_pool_respects_min_effect():
     assert [(r["tf_a"], r["tf_b"], r["listed_by"]) for r in report.tf_pair_table([], pooled=pooled)] == [
         ("A", "B", "pool")]
     assert report.tf_pair_table([], min_effect=0.8, pooled=pooled) == []
+
+
+def test_tf_evidence_is_the_better_of_the_filter_and_the_pooled_rank():
+    """Ranking evidence: pool rank by min(effect, normalised effect) less z null standard errors
+    (NaN normalised = 0), filter rank by the smallest filter-pair p-value; each pair takes its better
+    rank, ties broken by the other."""
+    from satori_jax.interpret.pooled import tf_evidence
+
+    # group pairs (0, 1) = A-B, (0, 2) = B-C, (1, 2) = A-C, (2, 3) = C-D
+    pooled = {"names": ["B", "A", "C", "D"],
+              "stats": {"filter_a": np.array([0, 0, 1, 2]), "filter_b": np.array([1, 2, 2, 3]),
+                        "effect_size": np.array([0.9, 0.7, 0.8, 0.9]),
+                        "effect_normalised": np.array([0.6, 0.75, np.nan, 0.9]),
+                        "n_fg": np.array([100, 100, 100, 3]), "n_bg": np.array([100, 100, 100, 3])}}
+    pool_only = tf_evidence(pooled, z=0.0)  # C-D 0.9, B-C 0.7, A-B 0.6, A-C 0
+    assert sorted(pool_only, key=lambda k: -pool_only[k]) == [("C", "D"), ("B", "C"), ("A", "B"), ("A", "C")]
+    # the lower bound: the pair seen in 3 + 3 examples falls behind those seen in 100 + 100
+    ev = tf_evidence(pooled)
+    assert sorted(ev, key=lambda k: -ev[k]) == [("B", "C"), ("A", "B"), ("C", "D"), ("A", "C")]
+    # the filter rank lifts A-C (pool rank 3) to rank 0; B-C (ranks 0 and 1) stays ahead of it
+    rows = [{"tf_a": "A", "tf_b": "C", "p_value": 1e-9}, {"tf_a": "C", "tf_b": "B", "p_value": 0.5},
+            {"tf_a": "", "tf_b": "C", "p_value": 1e-12}, {"tf_a": "C", "tf_b": "C", "p_value": 1e-12}]
+    both = tf_evidence(pooled, rows)
+    assert sorted(both, key=lambda k: -both[k]) == [("B", "C"), ("A", "C"), ("A", "B"), ("C", "D")]
