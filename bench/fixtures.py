@@ -257,7 +257,7 @@ KERNELS = {
     "raw": ("satori_jax.interpret.interactions", "_score_chunk"),
     "attr": ("satori_jax.interpret.interactions", "_score_chunk"),
     "fis": ("satori_jax.interpret.fis", "_fis_rows"),
-    "dfim": ("satori_jax.interpret.dfim", "_dfim_pairs_chunk"),
+    "dfim": ("satori_jax.interpret.dfim", "_dfim_rows"),
 }
 
 

@@ -19,10 +19,15 @@ instances with different filters at least ``P`` bp apart, the score is the maxim
 over ``s`` in the source window and ``t`` in the target window (``s ≠ t``); per sequence and
 unordered filter pair the maximum (and its distance ``|c_a − c_b|`` in bp) is kept.
 
-Batching: all ``3 × S`` mutants of the ``batch_size`` sequences of a chunk go through one
-jit-compiled, vmapped attribution call (``mutant_batch`` at a time through ``lax.map`` to bound
-memory; required for IG on long sequences); ``window=(start, end)`` or ``sources=`` restricts the
-sources to bound cost.
+Batching (maps, :func:`dfim_map`): all ``3 × S`` mutants of the ``batch_size`` sequences of a chunk
+go through one jit-compiled, vmapped attribution call (``mutant_batch`` at a time through
+``lax.map`` to bound memory; required for IG on long sequences); ``window=(start, end)`` or
+``sources=`` restricts the sources to bound cost. Pair scores (:func:`dfim_scores`) only need the
+sources inside some motif instance's window (no other source reaches a pair score): a forward pass
+finds each sequence's instances, and only its original and the mutants of those positions are
+computed, packed across sequences in blocks of a fixed ``batch_size × (1 + 3 S)`` rows (one
+compile); on the twins-40 model the windows cover 18 % of the positions, so about a fifth of the
+work.
 """
 
 from __future__ import annotations
@@ -39,7 +44,13 @@ import numpy as np
 
 from satori_jax.data.encoding import one_hot
 from satori_jax.interpret.activity import padded_batches
-from satori_jax.interpret.fis import _baseline_for, _check_baseline, motif_instances, reduce_pairs
+from satori_jax.interpret.fis import (
+    INSTANCE_BATCH,
+    _baseline_for,
+    _check_baseline,
+    _instances_chunk,
+    reduce_pairs,
+)
 from satori_jax.interpret.ig import _value_and_grad, auto_batching, gc_fraction, ig_rows
 from satori_jax.interpret.interactions import PairScores, Placement, to_host
 from satori_jax.models import conv_offset
@@ -134,36 +145,43 @@ def _dfim_chunk(model, variables, codes, targets, src, gc_given, base_arr, **kw)
     return _dfim_core(model, variables, codes, targets, src, gc_given, base_arr, **kw)[0]
 
 
-def _window_max(m: jax.Array, start: jax.Array, width: int, axis_len: int) -> jax.Array:
-    """Max of ``m (B, R, L)`` over last-axis windows ``[start, start + width)`` (``-inf`` outside
-    ``[0, L)``) for ``start (B, W)`` → ``(B, R, W)``."""
-    neg = jnp.asarray(-jnp.inf, m.dtype)
-    mp = jnp.pad(m, ((0, 0), (0, 0), (width, width)), constant_values=neg)
-    sw = jax.lax.reduce_window(mp, neg, jax.lax.max, (1, 1, width), (1, 1, 1), "VALID")  # (B, R, L + K + 1)
-    idx = jnp.clip(start + width, 0, sw.shape[-1] - 1)
-    return jnp.take_along_axis(sw, jnp.broadcast_to(idx[:, None, :], (*m.shape[:2], idx.shape[-1])), axis=-1)
+@partial(jax.jit, static_argnames=("model", "method", "steps", "rule", "base_kind", "mutant_batch"))
+def _dfim_rows(model, variables, codes, targets, pos, alt, gc_given, base_arr, *, method, steps, rule,
+               base_kind, mutant_batch):
+    """Per-position attribution sums ``(R, L)`` of ``R`` rows: sequence ``codes[r]`` with position
+    ``pos[r]`` set to base ``alt[r]`` (``pos < 0``: the original), against the original's baseline."""
+    x = one_hot(codes)
+    r, length, _ = x.shape
+    gc = gc_fraction(x) if gc_given is None else jnp.broadcast_to(gc_given, (r,))
+    base = base_arr if base_kind == "array" else _baseline_for(base_kind, gc, x.shape)
+    base = jnp.broadcast_to(base, x.shape)
+    hit = jnp.arange(length)[None, :] == pos[:, None]  # (R, L)
+    xm = jnp.where(hit[..., None], jnp.eye(4, dtype=x.dtype)[alt][:, None, :], x)
+    attr = _attr_fn(model, variables, method, steps, rule)
+    if mutant_batch is None or mutant_batch >= r:
+        return attr(xm, targets, base)
+
+    def one(args):
+        xi, bi, ti = args
+        return attr(xi[None], None if ti is None else ti[None], bi[None])[0]
+
+    return jax.lax.map(one, (xm, base, targets), batch_size=int(mutant_batch))
 
 
-@partial(jax.jit, static_argnames=(*_STATIC, "pool", "offset", "width"))
-def _dfim_pairs_chunk(model, variables, codes, targets, valid, thresholds, src, gc_given, base_arr, *, pool,
-                      offset, width, **kw):
-    """Instance-pair scores ``(B, L', L')`` (source instance × target instance), mask, filters, cpos."""
-    best, x = _dfim_core(model, variables, codes, targets, src, gc_given, base_arr, **kw)  # (B, S, L)
-    b, length, _ = x.shape
-    neg = jnp.asarray(-jnp.inf, jnp.float32)
-    full = jnp.full((b, length, length), neg).at[:, src, :].set(best.astype(jnp.float32))  # rows = sources
-    full = jnp.where(jnp.eye(length, dtype=bool)[None], neg, full)  # drop the trivial s == t entries
-    _, inter = model.apply(variables, x, train=False)
-    has, filt, cpos, _, _ = motif_instances(inter["conv"], thresholds, pool, offset, width, length)
-    has = has & valid[:, None]
-    wstart = cpos + offset  # unclipped window start; -inf padding clips it
-    over_t = _window_max(full, wstart, width, length)  # (B, L_s, L')
-    r = _window_max(jnp.swapaxes(over_t, 1, 2), wstart, width, length)  # (B, L'_t, L'_s)
-    r = jnp.swapaxes(r, 1, 2)  # (B, L'_s, L'_t)
-    dist = jnp.abs(cpos[:, :, None] - cpos[:, None, :])
-    ok = (has[:, :, None] & has[:, None, :] & (filt[:, :, None] != filt[:, None, :]) & (dist >= pool)
-          & jnp.isfinite(r))
-    return r, ok, filt, dist
+def _instance_pair_max(m: np.ndarray, src: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """Max of ``m (S, L)`` (rows: source positions ``src``) over source window × target window, per
+    instance pair: ``(W, W)``, ``-inf`` where no source of the first window was computed."""
+    w = start.size
+    cols = np.full((m.shape[0], w), -np.inf, np.float32)
+    for j in range(w):
+        if stop[j] > start[j]:
+            cols[:, j] = m[:, start[j]:stop[j]].max(axis=1)
+    out = np.full((w, w), -np.inf, np.float32)
+    for i in range(w):
+        inside = (src >= start[i]) & (src < stop[i])
+        if inside.any():
+            out[i] = cols[inside].max(axis=0)
+    return out
 
 
 def _mutant_batch(method: str, mutant_batch: int | None) -> int | None:
@@ -286,30 +304,82 @@ def dfim_scores(
     cfg = model.cfg
     codes, n, length, tgt, base_kind, base_arr, gc_given, src = _prep(
         model, codes, targets, baseline, gc, method, window, sources)
+    pool = cfg.pool_size
     kw = dict(method=method, steps=int(steps), rule=rule, base_kind=base_kind,
-              mutant_batch=_mutant_batch(method, mutant_batch), signed=False,
-              pool=cfg.pool_size, offset=conv_offset(cfg), width=cfg.filter_width)
+              mutant_batch=_mutant_batch(method, mutant_batch))
+    place = Placement()  # several devices: blocks sharded, variables replicated
     thr = jnp.asarray(thresholds, jnp.float32)
-    valid_all = np.ones(n, bool)
-    arrays = (codes, valid_all) if tgt is None else (codes, valid_all, tgt)
-    rows = []
+    variables, thr, gc_given, base_arr = place.replicate((variables, thr, gc_given, base_arr))
+
+    def on_device(arrays):
+        return place.shard(tuple(None if a is None else jnp.asarray(a) for a in arrays)
+                           if place.mesh is None else arrays)
+
+    # 1. instances of every sequence (a forward pass)
+    parts = []
+    for _, nv, (c_codes,) in place.batches(n, INSTANCE_BATCH, codes):
+        got = _instances_chunk(model, variables, on_device((c_codes,))[0], thr, pool=pool,
+                               offset=conv_offset(cfg), width=cfg.filter_width)
+        parts.append([to_host(a)[:nv] for a in got])
+    if not parts:
+        return PairScores.empty(n)
+    has, filt, cpos, start, stop = (np.concatenate(p) for p in zip(*parts, strict=True))
+
+    # 2. rows: each original, then the 3 mutants of each allowed source inside one of its instance
+    #    windows (no other source position reaches a pair score)
+    allowed = np.zeros(length, bool)
+    allowed[src] = True
+    obs = np.where(codes < 4, codes, 0).astype(np.int64)
+    seq, pos, alt, src_of = [], [], [], []
+    for i in range(n):
+        cover = np.zeros(length, bool)
+        for a, b in zip(start[i][has[i]], stop[i][has[i]], strict=True):
+            cover[a:b] = True
+        p = np.flatnonzero(cover & allowed)
+        src_of.append(p)
+        seq.append(np.full(1 + 3 * p.size, i, np.int64))
+        pos.append(np.concatenate([[-1], np.repeat(p, 3)]))
+        alt.append(np.concatenate([[0], ((obs[i, p][:, None] + np.arange(1, 4)) % 4).ravel()]))
+    seq, pos, alt = (np.concatenate(c).astype(np.int32) for c in (seq, pos, alt))
+    last = np.zeros(n, np.int64)  # last row of each sequence
+    np.maximum.at(last, seq, np.arange(seq.size))
+
+    # 3. blocks of fixed size; a sequence is scored once its last row is in, and its rows dropped
+    first = np.concatenate([[0], last[:-1] + 1])
+
+    def pairs_of(i: int, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+        p = src_of[i]
+        m = np.abs(rows[0][None, None] - rows[1:].reshape(p.size, 3, length)).max(axis=1)  # maxFIS (S_i, L)
+        m[np.arange(p.size), p] = -np.inf  # a mutated base's own change is no interaction
+        inst = np.flatnonzero(has[i])
+        r = _instance_pair_max(m, p, start[i, inst], stop[i, inst])
+        f, cp = filt[i, inst], cpos[i, inst]
+        dist = np.abs(cp[:, None] - cp[None, :])
+        a, b = np.nonzero((f[:, None] != f[None, :]) & (dist >= pool) & np.isfinite(r))
+        return np.full(a.size, i), f[a], f[b], r[a, b], dist[a, b]
+
+    size = int(batch_size) * (1 + 3 * src.size)
+    rows_per_call = place.chunk_size(size, size)
+    buf, buf0 = np.zeros((0, length), np.float32), 0  # computed rows not yet scored, from row buf0
+    out = []
+    done = 0
     t0 = time.perf_counter()
-    src_j = jnp.asarray(src)
-    place = Placement()  # several devices: chunks sharded, variables replicated
-    variables, thr, src_j, gc_given, base_arr = place.replicate((variables, thr, src_j, gc_given, base_arr))
-    for start, nv, chunk in place.batches(n, batch_size, *arrays):
-        chunk = place.shard(tuple(jnp.asarray(a) for a in chunk) if place.mesh is None else chunk)
-        c_tgt = None if tgt is None else chunk[2]
-        r, ok, filt, dist = _dfim_pairs_chunk(model, variables, chunk[0], c_tgt,
-                                              chunk[1], thr, src_j, gc_given, base_arr, **kw)
-        bi, si, ti = np.nonzero(to_host(ok))
-        filt = to_host(filt)
-        rows.append((start + bi, filt[bi, si], filt[bi, ti], to_host(r)[bi, si, ti],
-                     to_host(dist)[bi, si, ti]))
+    for b0 in range(0, seq.size, rows_per_call):
+        idx = np.arange(b0, min(b0 + rows_per_call, seq.size))
+        nv = idx.size
+        idx = np.concatenate([idx, np.full(rows_per_call - nv, idx[0])])  # padding repeats a real row
+        arrays = (codes[seq[idx]], None if tgt is None else tgt[seq[idx]], pos[idx], alt[idx])
+        got = to_host(_dfim_rows(model, variables, *on_device(arrays), gc_given, base_arr, **kw))[:nv]
+        buf = np.concatenate([buf, np.asarray(got, np.float32)])
+        while done < n and last[done] < b0 + nv:
+            out.append(pairs_of(done, buf[first[done] - buf0 : last[done] + 1 - buf0]))
+            done += 1
+        keep = (first[done] if done < n else seq.size) - buf0
+        buf, buf0 = buf[keep:], buf0 + keep
         if verbose:
-            print(f"  dfim: {start + nv}/{n} sequences, {time.perf_counter() - t0:.1f} s", file=sys.stderr,
-                  flush=True)
-    cols = [np.concatenate(c) for c in zip(*rows, strict=True)] if rows else [np.zeros(0)] * 5
+            print(f"  dfim: {done}/{n} sequences ({b0 + nv}/{seq.size} rows), "
+                  f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    cols = [np.concatenate(x) for x in zip(*out, strict=True)] if out else [np.zeros(0)] * 5
     return reduce_pairs(*cols, n_examples=n)
 
 

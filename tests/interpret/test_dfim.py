@@ -145,3 +145,34 @@ def test_plot_writes_png(setup, tmp_path):
     m = dfim.dfim_map(model, variables, codes, window=(5, 11), batch_size=2)[0]
     out = dfim.plot_dfim(m, tmp_path / "dfim.png", sources=np.arange(5, 11), instances=[(4, 9, "f1")])
     assert out.exists() and out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_scores_compute_only_sources_inside_instance_windows(setup, monkeypatch):
+    """Pair scores need only the mutants of positions inside some instance window: with few
+    instances, fewer rows than every position's mutants, and the same scores as the naive loop."""
+    model, variables, codes = setup
+    conv = np.asarray(conv_activations(model, variables, codes))
+    high = np.quantile(conv.reshape(-1, conv.shape[-1]), 0.95, axis=0).astype(np.float32)
+    off, k, pool = conv_offset(CFG), CFG.filter_width, CFG.pool_size
+    cover = 0
+    for c in conv:
+        m = np.zeros(L, bool)
+        for _, _, s0, s1 in fis._instances_np(c, high, pool, off, k, L):
+            m[s0:s1] = True
+        cover += int(m.sum())
+    assert 0 < cover < len(codes) * L
+    rows = []
+    orig = dfim._dfim_rows
+
+    def count(*a, **kw):
+        rows.append(int((np.asarray(a[4]) >= 0).sum()))  # mutant rows in the block (padding repeats real ones)
+        return orig(*a, **kw)
+
+    monkeypatch.setattr(dfim, "_dfim_rows", count)
+    got = dfim.dfim_scores(model, variables, codes, None, high, batch_size=len(codes))
+    assert sum(rows) == 3 * cover  # one block: each covered position's three mutants, once
+    full = dfim.dfim_map(model, variables, codes, batch_size=2)
+    ref = _naive_scores(model, variables, codes, high, full)
+    assert len(got) == len(ref) > 0
+    np.testing.assert_array_equal(got.filter_b, ref.filter_b)
+    np.testing.assert_allclose(got.score, ref.score, atol=1e-5)
