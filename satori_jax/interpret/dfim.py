@@ -25,8 +25,8 @@ go through one jit-compiled, vmapped attribution call (``mutant_batch`` at a tim
 ``sources=`` restricts the sources to bound cost. Pair scores (:func:`dfim_scores`) only need the
 sources inside some motif instance's window (no other source reaches a pair score): a forward pass
 finds each sequence's instances, and only its original and the mutants of those positions are
-computed, packed across sequences in blocks of a fixed ``batch_size × (1 + 3 S)`` rows (one
-compile); on the twins-40 model the windows cover 18 % of the positions, so about a fifth of the
+computed, packed across sequences in blocks of a fixed ``batch_size × ROWS_PER_BATCH_ITEM`` rows
+(one compile); on the twins-40 model the windows cover 18 % of the positions, so about a fifth of the
 work.
 """
 
@@ -60,6 +60,8 @@ __all__ = ["dfim_map", "dfim_scores", "mutant_bases", "plot_dfim", "resolve_sour
 METHODS = ("grad_x_input", "ig")
 DEFAULT_IG_MUTANT_BATCH = 64
 """Mutants per vmapped step with ``method="ig"`` (each costs ``steps`` gradients)."""
+ROWS_PER_BATCH_ITEM = 64
+"""Rows (originals and mutants) per :func:`dfim_scores` call for each unit of ``batch_size``."""
 
 
 def mutant_bases(codes: jax.Array) -> jax.Array:
@@ -293,7 +295,9 @@ def dfim_scores(
     """DFIM pair scores aggregated over motif windows (module docstring).
 
     Parameters are those of :func:`dfim_map` plus ``thresholds (F,)`` (filter activity). With
-    ``window``/``sources``, only source positions inside them count.
+    ``window``/``sources``, only source positions inside them count. A call runs ``batch_size ×``
+    :data:`ROWS_PER_BATCH_ITEM` rows (originals and mutants of the sources inside instance windows,
+    packed across sequences).
 
     Returns
     -------
@@ -358,7 +362,7 @@ def dfim_scores(
         a, b = np.nonzero((f[:, None] != f[None, :]) & (dist >= pool) & np.isfinite(r))
         return np.full(a.size, i), f[a], f[b], r[a, b], dist[a, b]
 
-    size = int(batch_size) * (1 + 3 * src.size)
+    size = int(batch_size) * ROWS_PER_BATCH_ITEM
     rows_per_call = place.chunk_size(size, size)
     buf, buf0 = np.zeros((0, length), np.float32), 0  # computed rows not yet scored, from row buf0
     out = []

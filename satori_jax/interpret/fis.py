@@ -21,7 +21,7 @@ DESIGN.md step 6. Per sequence:
 
 Batching: only the variants that exist are computed. A forward pass first finds every sequence's
 instances; its original and its (at most ``max_sources``) sources become rows, and the rows of all
-sequences go through a jit-compiled IG call in blocks of a fixed ``batch_size × (1 + max_sources)``
+sequences go through a jit-compiled IG call in blocks of a fixed ``batch_size × ROWS_PER_BATCH_ITEM``
 rows (inside it, small blocks of rows and steps at a time through ``lax.map`` on CPU, which is faster
 there than one huge batch; everything at once on accelerators), so one compile serves all and no
 call computes a slot without an instance (the whole ``L'`` slots per sequence were padded before:
@@ -56,6 +56,9 @@ __all__ = [
 
 #: Sequences per forward pass when finding the motif instances.
 INSTANCE_BATCH = 64
+#: IG rows (originals and sources) per call for each unit of ``batch_size``: small fixed blocks, so
+#: that the last, padded block of a run wastes little, however few instances the sequences hold.
+ROWS_PER_BATCH_ITEM = 16
 
 
 # ----------------------------------------------------------------------------- shared helpers
@@ -287,8 +290,8 @@ def fis_scores(
     baseline
         ``"gc"`` (GC background of the original sequence), ``"zeros"`` or an ``(L, 4)`` array.
     batch_size
-        A call runs ``batch_size × (1 + max_sources)`` variant rows (originals and sources, packed
-        across sequences) × ``steps`` gradients, so this bounds memory.
+        A call runs ``batch_size ×`` :data:`ROWS_PER_BATCH_ITEM` variant rows (originals and sources,
+        packed across sequences) × ``steps`` gradients, so this bounds memory.
     max_sources
         Source slots per sequence ``S`` (default ``L'``, every pooled position); instances beyond
         the first ``S`` along the sequence are not used as sources (still as targets).
@@ -329,7 +332,8 @@ def fis_scores(
     src = slot >= 0
     mut_start = np.where(src, start[seq, np.maximum(slot, 0)], 0).astype(np.int32)
     mut_stop = np.where(src, stop[seq, np.maximum(slot, 0)], 0).astype(np.int32)
-    rows_per_call = place.chunk_size(int(batch_size) * (1 + s), int(batch_size) * (1 + s))
+    size = int(batch_size) * ROWS_PER_BATCH_ITEM
+    rows_per_call = place.chunk_size(size, size)
     t_orig = np.zeros((n, lp), np.float32)
     rows: list[tuple[np.ndarray, ...]] = []
     t0 = time.perf_counter()

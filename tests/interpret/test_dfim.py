@@ -165,11 +165,12 @@ def test_scores_compute_only_sources_inside_instance_windows(setup, monkeypatch)
     orig = dfim._dfim_rows
 
     def count(*a, **kw):
-        rows.append(int((np.asarray(a[4]) >= 0).sum()))  # mutant rows in the block (padding repeats real ones)
+        rows.append(int((np.asarray(a[4]) >= 0).sum()))  # mutant rows (the padding repeats row 0)
         return orig(*a, **kw)
 
     monkeypatch.setattr(dfim, "_dfim_rows", count)
-    got = dfim.dfim_scores(model, variables, codes, None, high, batch_size=len(codes))
+    got = dfim.dfim_scores(model, variables, codes, None, high, batch_size=8)
+    assert len(rows) == 1 and 3 + 3 * cover <= 8 * dfim.ROWS_PER_BATCH_ITEM
     assert sum(rows) == 3 * cover  # one block: each covered position's three mutants, once
     full = dfim.dfim_map(model, variables, codes, batch_size=2)
     ref = _naive_scores(model, variables, codes, high, full)

@@ -115,8 +115,8 @@ def test_reduce_pairs_keeps_max_and_smaller_distance_on_ties():
 
 
 def test_only_existing_variants_are_computed(setup, monkeypatch):
-    """Rows are the originals and their instances, packed across sequences: a chunk with fewer
-    instances than slots costs fewer calls than ``batch_size`` sequences × ``(1 + L')`` rows each."""
+    """Rows are the originals and their instances, packed across sequences in fixed blocks: fewer
+    calls than ``1 + L'`` rows (every pooled slot) per sequence would take."""
     model, variables, codes, _ = setup
     conv = np.asarray(conv_activations(model, variables, codes))
     high = np.quantile(conv.reshape(-1, conv.shape[-1]), 0.97, axis=0).astype(np.float32)  # few instances
@@ -134,5 +134,7 @@ def test_only_existing_variants_are_computed(setup, monkeypatch):
     monkeypatch.setattr(fis, "_fis_rows", count)
     got = fis.fis_scores(model, variables, codes, None, high, steps=4, batch_size=1)
     rows = len(codes) + sum(n_inst)  # each original and each of its sources
-    assert calls == [1 + lp] * -(-rows // (1 + lp))  # fixed-size blocks, none beyond the rows needed
+    per = fis.ROWS_PER_BATCH_ITEM
+    assert calls == [per] * -(-rows // per)  # fixed-size blocks, none beyond the rows needed
+    assert len(calls) < len(codes) * (1 + lp) / per  # fewer than with every slot of every sequence
     _assert_same(got, fis.fis_scores_loop(model, variables, codes, None, high, steps=4), 1e-5)
