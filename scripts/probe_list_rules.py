@@ -68,14 +68,19 @@ def filter_rows(t: dict, names: list[str]) -> list[dict]:
             for i, (x, y) in enumerate(zip(t["filter_a"], t["filter_b"], strict=True))]
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def probe_parser(doc: str, methods: str, max_examples: int | None) -> argparse.ArgumentParser:
+    """The probes' common arguments: ``RUN DATA OUT --methods --max-examples``."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     p.add_argument("run")
     p.add_argument("data")
     p.add_argument("out")
-    p.add_argument("--methods", default="fis,dfim")
-    p.add_argument("--max-examples", type=int, default=300)
-    a = p.parse_args()
+    p.add_argument("--methods", default=methods)
+    p.add_argument("--max-examples", type=int, default=max_examples)
+    return p
+
+
+def main() -> None:
+    a = probe_parser(__doc__, "fis,dfim", 300).parse_args()
     truth = load_truth(f"{a.data}/interactions.tsv")
     dumps = dump_scores(a.run, a.data, a.out, tuple(a.methods.split(",")), a.max_examples, tf_pool=False)
     names = tomtom_names(a.out, max(nf for *_, nf in dumps.values()))

@@ -13,10 +13,8 @@ TF-pooled test (:mod:`satori_jax.interpret.pooled`) lists under several gates on
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
-from probe_list_rules import dump_scores, filter_rows, tomtom_names  # (scripts/ is on sys.path)
+from probe_list_rules import dump_scores, filter_rows, probe_parser, tomtom_names  # (scripts/ on sys.path)
 
 from satori_jax.interpret.evaluate import load_truth
 from satori_jax.interpret.pooled import filter_groups, group_max, normalise_per_example
@@ -30,12 +28,7 @@ GATES = (("n>.50", lambda e, n: n > 0.5), ("n>=.60", lambda e, n: n >= 0.6),
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("run")
-    p.add_argument("data")
-    p.add_argument("out")
-    p.add_argument("--methods", default="raw,attr")
-    p.add_argument("--max-examples", type=int, default=None)
+    p = probe_parser(__doc__, "raw,attr", None)
     p.add_argument("--permuted", action="store_true")
     a = p.parse_args()
     truth = load_truth(f"{a.data}/interactions.tsv")

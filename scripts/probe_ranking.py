@@ -9,9 +9,8 @@ and scores several rankings of the candidate TF pairs against the truth (AUPRC, 
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
+from probe_list_rules import probe_parser  # (scripts/ is on sys.path)
 
 from satori_jax.interpret import outputs
 from satori_jax.interpret.driver import interpret
@@ -79,12 +78,7 @@ def rankings(rows: list[dict], tf_rows: list[dict], pooled: dict | None) -> dict
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("run")
-    p.add_argument("data")
-    p.add_argument("out")
-    p.add_argument("--methods", default="raw,attr")
-    p.add_argument("--max-examples", type=int, default=None)
+    p = probe_parser(__doc__, "raw,attr", None)
     p.add_argument("--permuted", action="store_true")
     p.add_argument("--jaspar", action="store_true", help="name the filters with JASPAR (no --motif-db)")
     p.add_argument("--show", type=int, default=0, help="print the top N pairs of the new ranking")

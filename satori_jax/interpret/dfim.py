@@ -45,15 +45,14 @@ import numpy as np
 from satori_jax.data.encoding import one_hot
 from satori_jax.interpret.activity import padded_batches
 from satori_jax.interpret.fis import (
-    INSTANCE_BATCH,
     _baseline_for,
     _check_baseline,
-    _instances_chunk,
+    all_instances,
     reduce_pairs,
+    row_blocks,
 )
 from satori_jax.interpret.ig import _value_and_grad, auto_batching, gc_fraction, ig_rows
 from satori_jax.interpret.interactions import PairScores, Placement, to_host
-from satori_jax.models import conv_offset
 
 __all__ = ["dfim_map", "dfim_scores", "mutant_bases", "plot_dfim", "resolve_sources"]
 
@@ -315,19 +314,10 @@ def dfim_scores(
     thr = jnp.asarray(thresholds, jnp.float32)
     variables, thr, gc_given, base_arr = place.replicate((variables, thr, gc_given, base_arr))
 
-    def on_device(arrays):
-        return place.shard(tuple(None if a is None else jnp.asarray(a) for a in arrays)
-                           if place.mesh is None else arrays)
-
-    # 1. instances of every sequence (a forward pass)
-    parts = []
-    for _, nv, (c_codes,) in place.batches(n, INSTANCE_BATCH, codes):
-        got = _instances_chunk(model, variables, on_device((c_codes,))[0], thr, pool=pool,
-                               offset=conv_offset(cfg), width=cfg.filter_width)
-        parts.append([to_host(a)[:nv] for a in got])
-    if not parts:
+    found = all_instances(model, variables, codes, thr, place)
+    if found is None:
         return PairScores.empty(n)
-    has, filt, cpos, start, stop = (np.concatenate(p) for p in zip(*parts, strict=True))
+    has, filt, cpos, start, stop = found
 
     # 2. rows: each original, then the 3 mutants of each allowed source inside one of its instance
     #    windows (no other source position reaches a pair score)
@@ -368,12 +358,9 @@ def dfim_scores(
     out = []
     done = 0
     t0 = time.perf_counter()
-    for b0 in range(0, seq.size, rows_per_call):
-        idx = np.arange(b0, min(b0 + rows_per_call, seq.size))
-        nv = idx.size
-        idx = np.concatenate([idx, np.full(rows_per_call - nv, idx[0])])  # padding repeats a real row
+    for b0, nv, idx in row_blocks(seq.size, rows_per_call):
         arrays = (codes[seq[idx]], None if tgt is None else tgt[seq[idx]], pos[idx], alt[idx])
-        got = to_host(_dfim_rows(model, variables, *on_device(arrays), gc_given, base_arr, **kw))[:nv]
+        got = to_host(_dfim_rows(model, variables, *place.put(arrays), gc_given, base_arr, **kw))[:nv]
         buf = np.concatenate([buf, np.asarray(got, np.float32)])
         while done < n and last[done] < b0 + nv:
             out.append(pairs_of(done, buf[first[done] - buf0 : last[done] + 1 - buf0]))

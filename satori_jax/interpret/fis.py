@@ -48,10 +48,12 @@ from satori_jax.interpret.interactions import PairScores, Placement, to_host
 from satori_jax.models import conv_offset
 
 __all__ = [
+    "all_instances",
     "fis_scores",
     "fis_scores_loop",
     "motif_instances",
     "reduce_pairs",
+    "row_blocks",
 ]
 
 #: Sequences per forward pass when finding the motif instances.
@@ -218,6 +220,38 @@ def _fis_rows(model, variables, codes, targets, mut_start, mut_stop, t_start, t_
     return window_sums(attr.sum(-1), t_start, t_stop)
 
 
+def all_instances(model, variables, codes: np.ndarray, thresholds, place: Placement
+                  ) -> tuple[np.ndarray, ...] | None:
+    """Every sequence's motif instances (:func:`motif_instances`), on the host.
+
+    Parameters
+    ----------
+    model, variables, thresholds
+        Model, and variables and ``(F,)`` thresholds already placed by ``place``.
+    codes
+        ``(N, L)`` uint8 sequences, :data:`INSTANCE_BATCH` per forward pass.
+
+    Returns
+    -------
+    ``has, filt, cpos, start, stop``, each ``(N, L')``; ``None`` when ``N = 0``.
+    """
+    cfg = model.cfg
+    parts = []
+    for _, nv, (c_codes,) in place.batches(len(codes), INSTANCE_BATCH, codes):
+        got = _instances_chunk(model, variables, place.put((c_codes,))[0], thresholds, pool=cfg.pool_size,
+                               offset=conv_offset(cfg), width=cfg.filter_width)
+        parts.append([to_host(a)[:nv] for a in got])
+    return tuple(np.concatenate(p) for p in zip(*parts, strict=True)) if parts else None
+
+
+def row_blocks(n_rows: int, rows_per_call: int):
+    """Yield ``(first row, number of real rows, (rows_per_call,) row indices)`` over ``n_rows`` rows;
+    the last block is padded by repeating its first row (computed, then dropped)."""
+    for b0 in range(0, n_rows, rows_per_call):
+        idx = np.arange(b0, min(b0 + rows_per_call, n_rows))
+        yield b0, idx.size, np.concatenate([idx, np.full(rows_per_call - idx.size, idx[0])])
+
+
 def _variant_rows(has: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Each sequence's original (slot ``-1``) then its first ``s`` instances along the sequence.
 
@@ -309,23 +343,14 @@ def fis_scores(
         model, codes, targets, thresholds, baseline, gc)
     s = lp if max_sources is None else max(1, min(int(max_sources), lp))
     rb, sb = auto_batching(int(steps), row_batch, step_batch)
-    pool, off, width = cfg.pool_size, conv_offset(cfg), cfg.filter_width
+    pool = cfg.pool_size
     place = Placement()  # several devices: blocks sharded, variables replicated
     variables, thr, gc_given, base_arr = place.replicate((variables, thr, gc_given, base_arr))
 
-    def on_device(arrays):
-        return place.shard(tuple(None if a is None else jnp.asarray(a) for a in arrays)
-                           if place.mesh is None else arrays)
-
-    # 1. instances of every sequence (a forward pass)
-    parts = []
-    for _, nv, (c_codes,) in place.batches(n, INSTANCE_BATCH, codes):
-        got = _instances_chunk(model, variables, on_device((c_codes,))[0], thr, pool=pool, offset=off,
-                               width=width)
-        parts.append([to_host(a)[:nv] for a in got])
-    if not parts:
+    found = all_instances(model, variables, codes, thr, place)
+    if found is None:
         return PairScores.empty(n)
-    has, filt, cpos, start, stop = (np.concatenate(p) for p in zip(*parts, strict=True))
+    has, filt, cpos, start, stop = found
 
     # 2. the variant rows that exist (each original, then its sources), in blocks of fixed size
     seq, slot, truncated = _variant_rows(has, s)
@@ -337,14 +362,11 @@ def fis_scores(
     t_orig = np.zeros((n, lp), np.float32)
     rows: list[tuple[np.ndarray, ...]] = []
     t0 = time.perf_counter()
-    for b0 in range(0, seq.size, rows_per_call):
-        idx = np.arange(b0, min(b0 + rows_per_call, seq.size))
-        nv = idx.size
-        idx = np.concatenate([idx, np.full(rows_per_call - nv, idx[0])])  # padding repeats a real row
+    for b0, nv, idx in row_blocks(seq.size, rows_per_call):
         sq = seq[idx]
         arrays = (codes[sq], None if tgt is None else tgt[sq], mut_start[idx], mut_stop[idx], start[sq],
                   stop[sq])
-        t = to_host(_fis_rows(model, variables, *on_device(arrays), gc_given, base_arr, steps=int(steps),
+        t = to_host(_fis_rows(model, variables, *place.put(arrays), gc_given, base_arr, steps=int(steps),
                               rule=rule, base_kind=base_kind, step_batch=sb, row_batch=rb))[:nv]
         idx, sq = idx[:nv], sq[:nv]
         is_orig = slot[idx] < 0

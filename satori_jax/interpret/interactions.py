@@ -111,6 +111,12 @@ class Placement:
             return tree
         return jax.tree_util.tree_map(lambda a: parallel.shard_batch(a, self.mesh), tree)
 
+    def put(self, arrays: tuple) -> tuple:
+        """Host arrays (``None`` kept) on the device(s): sharded over the mesh, else as jax arrays."""
+        if self.mesh is None:
+            return tuple(None if a is None else jnp.asarray(a) for a in arrays)
+        return self.shard(arrays)
+
     def batches(self, n: int, batch_size: int, *arrays: np.ndarray, verbose: bool = False,
                 desc: str = "") -> Iterator[tuple[int, int, tuple[np.ndarray, ...]]]:
         """:func:`~satori_jax.interpret.activity.padded_batches` with the chunk size of :meth:`chunk_size`
