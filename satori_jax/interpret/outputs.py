@@ -46,7 +46,8 @@ def _significant(stats: dict, alpha: float, min_effect: float) -> np.ndarray:
 
 def method_tables(out: Path, method: str, stats: dict, matches, num_filters: int, alpha: float,
                    min_effect: float = 0.0, pooled: dict | None = None):
-    """Write ``interactions_{method}.tsv`` and ``tf_interactions_{method}.tsv`` from tested pairs.
+    """Write ``interactions_{method}.tsv``, ``tf_interactions_{method}.tsv`` and (with the TF-pooled
+    test) ``tf_ranking_{method}.tsv`` from tested pairs.
 
     Adds the excess test's columns (``excess_z``, ``p_excess``, ``q_excess``;
     :func:`satori_jax.interpret.excess.excess_test`) to ``stats`` first. The TF table holds the list
@@ -75,6 +76,11 @@ def method_tables(out: Path, method: str, stats: dict, matches, num_filters: int
     tf_rows = report.tf_pair_table(rows, alpha, min_effect, tf_excess=tf_excess, pooled=pooled)
     report.write_tsv(out / f"interactions_{method}.tsv", report.INTERACTION_COLUMNS, rows)
     report.write_tsv(out / f"tf_interactions_{method}.tsv", report.TF_INTERACTION_COLUMNS, tf_rows)
+    if pooled is not None:  # every tested TF pair, strongest first (the ranking --truth scores)
+        from satori_jax.interpret.pooled import RANKING_COLUMNS, ranking_table
+
+        report.write_tsv(out / f"tf_ranking_{method}.tsv", RANKING_COLUMNS,
+                         ranking_table(pooled, rows, tf_rows))
     sig = _significant(stats, alpha, min_effect)
     fam_counts: dict[str, int] = {}
     for r in tf_rows:

@@ -52,6 +52,9 @@ from satori_jax.interpret.interactions import PairScores
 
 __all__ = [
     "EVIDENCE_Z",
+    "RANKING_COLUMNS",
+    "RANKING_DOCS",
+    "ranking_table",
     "MIN_POOLED_EFFECT",
     "POOLED",
     "POOLED_NORMALISED",
@@ -70,6 +73,29 @@ POOLED, POOLED_NORMALISED = "@tf", "@tfn"
 
 #: Null standard errors taken off a TF pair's pooled effect when ranking (:func:`tf_evidence`).
 EVIDENCE_Z = 1.645
+
+#: Columns of ``tf_ranking_<method>.tsv`` (:func:`ranking_table`), documented in :data:`RANKING_DOCS`.
+RANKING_COLUMNS = ("rank", "tf_a", "tf_b", "listed_by", "rank_filter", "rank_pool", "p_filter_min",
+                   "effect_pool", "effect_pool_normalised", "effect_pool_lower", "q_pool", "n_fg_pool",
+                   "n_bg_pool")
+RANKING_DOCS = {
+    "rank": "Position in the ranking (1 = strongest): the better of rank_filter and rank_pool, ties "
+            "broken by the other.",
+    "listed_by": "Which rule lists the pair in tf_interactions_<method>.tsv ('filter pair', 'pool', "
+                 "'both'); empty when it is not listed.",
+    "rank_filter": "Rank by the smallest p-value of the pair's named filter pairs (one past the last "
+                   "when no filter pair was tested).",
+    "rank_pool": "Rank by effect_pool_lower (one past the last when the pooled test did not see it).",
+    "p_filter_min": "Smallest p-value of the pair's named filter pairs.",
+    "effect_pool": "TF-pooled effect size U/(n1 n2): each example's best score over the pair's filter "
+                   "pairs, foreground against background.",
+    "effect_pool_normalised": "The same with each example's scores divided by its largest.",
+    "effect_pool_lower": "min(effect_pool, effect_pool_normalised) less 1.645 null standard errors "
+                         "sqrt((n_fg + n_bg + 1) / (12 n_fg n_bg)).",
+    "q_pool": "Benjamini-Hochberg q-value of the TF-pooled test.",
+    "n_fg_pool": "Foreground examples holding the pair (pooled test).",
+    "n_bg_pool": "Background examples holding the pair (pooled test).",
+}
 
 #: A pooled TF pair is listed only when its effect size ``U / (n_fg·n_bg)``, of the scores and of the
 #: per-example normalised scores, reaches this.
@@ -203,13 +229,20 @@ def tf_evidence(pooled: dict, rows: Sequence[dict] = (), z: float = EVIDENCE_Z
     -------
     ``{(tf_a, tf_b): evidence}`` with names sorted, higher = stronger.
     """
+    return {k: v["evidence"] for k, v in _ranks(pooled, rows, z).items()}
+
+
+def _ranks(pooled: dict, rows: Sequence[dict], z: float) -> dict[tuple[str, str], dict]:
+    """Per TF pair: both ranks, their inputs and the evidence of :func:`tf_evidence`."""
     st = pooled["stats"]
     e = np.asarray(st["effect_size"], np.float64)
     n = np.nan_to_num(np.asarray(st["effect_normalised"], np.float64), nan=0.0)
     n1 = np.maximum(np.asarray(st["n_fg"], np.float64), 1.0)
     n2 = np.maximum(np.asarray(st["n_bg"], np.float64), 1.0)
     lower = np.minimum(e, n) - z * np.sqrt((n1 + n2 + 1.0) / (12.0 * n1 * n2))
-    pool = dict(zip(tf_pairs(pooled), lower.tolist(), strict=True))
+    names = tf_pairs(pooled)
+    pool = dict(zip(names, lower.tolist(), strict=True))
+    row_of = {k: i for i, k in enumerate(names)}
     smallest_p: dict[tuple[str, str], float] = {}
     for r in rows:
         if r["tf_a"] and r["tf_b"] and r["tf_a"] != r["tf_b"]:
@@ -223,4 +256,39 @@ def tf_evidence(pooled: dict, rows: Sequence[dict] = (), z: float = EVIDENCE_Z
         return {k: r.get(k, float(len(order))) for k in keys}
 
     by_pool, by_filter = ranks(pool, -1.0), ranks(smallest_p, 1.0)
-    return {k: -(min(by_pool[k], by_filter[k]) + 1e-3 * max(by_pool[k], by_filter[k])) for k in keys}
+    out = {}
+    for k in keys:
+        i = row_of.get(k)
+        nan = float("nan")
+        out[k] = {"rank_pool": int(by_pool[k]) + 1, "rank_filter": int(by_filter[k]) + 1,
+                  "p_filter_min": smallest_p.get(k, nan),
+                  "effect_pool": float(e[i]) if i is not None else nan,
+                  "effect_pool_normalised": float(st["effect_normalised"][i]) if i is not None else nan,
+                  "effect_pool_lower": pool.get(k, nan),
+                  "q_pool": float(st["q_value"][i]) if i is not None else nan,
+                  "n_fg_pool": int(st["n_fg"][i]) if i is not None else 0,
+                  "n_bg_pool": int(st["n_bg"][i]) if i is not None else 0,
+                  "evidence": -(min(by_pool[k], by_filter[k]) + 1e-3 * max(by_pool[k], by_filter[k]))}
+    return out
+
+
+def ranking_table(pooled: dict, rows: Sequence[dict], tf_rows: Sequence[dict], z: float = EVIDENCE_Z
+                  ) -> list[dict]:
+    """Every tested TF pair in the order of :func:`tf_evidence` (``tf_ranking_<method>.tsv``).
+
+    Parameters
+    ----------
+    pooled, rows, z
+        As for :func:`tf_evidence`.
+    tf_rows
+        The listed TF pairs (:func:`satori_jax.interpret.report.tf_pair_table`): their ``listed_by``.
+
+    Returns
+    -------
+    Rows with the keys of :data:`RANKING_COLUMNS` (``rank`` from 1; ``rank_filter`` / ``rank_pool``
+    from 1, one past the last for a pair that test did not see; ``listed_by`` empty when not listed).
+    """
+    listed = {(r["tf_a"], r["tf_b"]): r.get("listed_by", "filter pair") for r in tf_rows}
+    ranked = sorted(_ranks(pooled, rows, z).items(), key=lambda kv: (-kv[1]["evidence"], kv[0]))
+    return [{"rank": i + 1, "tf_a": k[0], "tf_b": k[1], "listed_by": listed.get(k, ""),
+             **{c: v[c] for c in RANKING_COLUMNS[4:]}} for i, (k, v) in enumerate(ranked)]

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from satori_jax.interpret.evaluate import against_chance
+from satori_jax.interpret.pooled import RANKING_COLUMNS, RANKING_DOCS
 from satori_jax.interpret.report import (
     COLUMN_DOCS,
     INTERACTION_COLUMNS,
@@ -465,6 +466,8 @@ def write_html(
         for k, v in run.items()) + "</tbody></table>")
     parts.append("<h2>Columns</h2><h3>interactions_&lt;method&gt;.tsv</h3>" + _doc_list(INTERACTION_COLUMNS))
     parts.append("<h3>tf_interactions_&lt;method&gt;.tsv</h3>" + _doc_list(TF_INTERACTION_COLUMNS))
+    parts.append("<h3>tf_ranking_&lt;method&gt;.tsv (with the TF-pooled test)</h3>"
+                 + _doc_list(RANKING_COLUMNS, RANKING_DOCS))
     parts.append("<h3>filters_tomtom.tsv</h3>" + _doc_list(TOMTOM_COLUMNS, TOMTOM_DOCS))
     parts.append("<h3>summary.json</h3>" + SUMMARY_DOCS)
     parts.append("</body></html>")

@@ -105,6 +105,7 @@ def run_and_db(tmp_path_factory):
 
 def test_interpret_run_end_to_end(run_and_db):
     from satori_jax.interpret.motifs import TOMTOM_COLUMNS
+    from satori_jax.interpret.pooled import RANKING_COLUMNS
     from satori_jax.interpret.report import INTERACTION_COLUMNS, TF_INTERACTION_COLUMNS, read_tsv
 
     base, run = run_and_db
@@ -131,7 +132,17 @@ def test_interpret_run_end_to_end(run_and_db):
         assert header == list(INTERACTION_COLUMNS)
         header = (out / f"tf_interactions_{m}.tsv").read_text().splitlines()[0].split("\t")
         assert header == list(TF_INTERACTION_COLUMNS)
+        # the ranking: every tested TF pair once, strongest first, each listed pair marked with its rule
+        ranking = read_tsv(out / f"tf_ranking_{m}.tsv")
+        assert tuple(ranking[0]) == RANKING_COLUMNS and [int(r["rank"]) for r in ranking] == list(
+            range(1, len(ranking) + 1))
+        assert len({(r["tf_a"], r["tf_b"]) for r in ranking}) == len(ranking)
+        for r in ranking:
+            assert int(r["rank"]) <= len(ranking) and min(int(r["rank_filter"]), int(r["rank_pool"])) >= 1
+        listed = {(r["tf_a"], r["tf_b"]): r["listed_by"] for r in read_tsv(out / f"tf_interactions_{m}.tsv")}
+        assert {(r["tf_a"], r["tf_b"]): r["listed_by"] for r in ranking if r["listed_by"]} == listed
         s = summary["methods"][m]
+        assert s["truth"]["ranked_by"].startswith("better of two ranks")
         for key in ("n_examples", "n_tested", "n_significant_filter_pairs", "n_significant_tf_pairs",
                     "top_tf_pairs", "seconds", "precision", "recall", "f1"):
             assert key in s, (m, key)

@@ -147,7 +147,8 @@ def test_tf_evidence_is_the_better_of_the_filter_and_the_pooled_rank():
               "stats": {"filter_a": np.array([0, 0, 1, 2]), "filter_b": np.array([1, 2, 2, 3]),
                         "effect_size": np.array([0.9, 0.7, 0.8, 0.9]),
                         "effect_normalised": np.array([0.6, 0.75, np.nan, 0.9]),
-                        "n_fg": np.array([100, 100, 100, 3]), "n_bg": np.array([100, 100, 100, 3])}}
+                        "n_fg": np.array([100, 100, 100, 3]), "n_bg": np.array([100, 100, 100, 3]),
+                        "q_value": np.array([0.01, 0.02, 0.5, 0.04])}}
     pool_only = tf_evidence(pooled, z=0.0)  # C-D 0.9, B-C 0.7, A-B 0.6, A-C 0
     assert sorted(pool_only, key=lambda k: -pool_only[k]) == [("C", "D"), ("B", "C"), ("A", "B"), ("A", "C")]
     # the lower bound: the pair seen in 3 + 3 examples falls behind those seen in 100 + 100
@@ -158,3 +159,13 @@ def test_tf_evidence_is_the_better_of_the_filter_and_the_pooled_rank():
             {"tf_a": "", "tf_b": "C", "p_value": 1e-12}, {"tf_a": "C", "tf_b": "C", "p_value": 1e-12}]
     both = tf_evidence(pooled, rows)
     assert sorted(both, key=lambda k: -both[k]) == [("B", "C"), ("A", "C"), ("A", "B"), ("C", "D")]
+    # the table users get: the same order, ranks from 1, the listed pairs marked with their rule
+    from satori_jax.interpret.pooled import RANKING_COLUMNS, ranking_table
+
+    table = ranking_table(pooled, rows, [{"tf_a": "A", "tf_b": "C", "listed_by": "filter pair"}])
+    assert [(r["tf_a"], r["tf_b"]) for r in table] == [("B", "C"), ("A", "C"), ("A", "B"), ("C", "D")]
+    assert all(tuple(r) == RANKING_COLUMNS for r in table)
+    assert [r["rank"] for r in table] == [1, 2, 3, 4]
+    assert [r["listed_by"] for r in table] == ["", "filter pair", "", ""]
+    assert (table[1]["rank_filter"], table[1]["rank_pool"], table[1]["q_pool"]) == (1, 4, 0.5)
+    assert table[3]["rank_filter"] == 3  # not tested at filter level: one past the last
