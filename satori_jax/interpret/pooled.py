@@ -191,12 +191,14 @@ def pooled_folds(method: str, scores: PairScores, groups: np.ndarray, n_groups: 
 
 
 def pooled_test(acc, chunks, method: str, names: Sequence[str], opts) -> dict:
-    """The pooled test of ``method`` from an accumulator's chunks: ``{"stats", "names"}`` for
+    """The pooled test of ``method`` from an accumulator's chunks: ``{"stats", "names", "n_examples",
+    "n_background"}`` for
     :func:`satori_jax.interpret.report.tf_pair_table` (the run's test, ``observed`` or
     ``conditioned``, with TFs in the place of filters; the normalised scores with no cutoff)."""
     pt = acc.test(chunks, method + POOLED, len(names), opts)
     nt = acc.test(chunks, method + POOLED_NORMALISED, len(names), opts.replace(attn_cutoff=0.0))
-    return {"stats": pooled_stats(pt.stats, nt.stats), "names": list(names)}
+    return {"stats": pooled_stats(pt.stats, nt.stats), "names": list(names),
+            "n_examples": int(pt.n_examples), "n_background": int(pt.n_background)}
 
 
 def tf_evidence(pooled: dict, rows: Sequence[dict] = (), z: float = EVIDENCE_Z
@@ -212,9 +214,9 @@ def tf_evidence(pooled: dict, rows: Sequence[dict] = (), z: float = EVIDENCE_Z
       shift); the effect does not, and the lower bound keeps a pair seen in a handful of examples
       from outranking one seen in a hundred.
 
-    A pair's evidence is ``-(best rank + 0.001·other rank)`` (ranks from 0; a pair one test did not
-    see gets that test's last rank + 1), so higher ranks first. Measured against either rank alone
-    in ``bench/results/accuracy/ranking-2026-12-07.md``.
+    A pair's evidence orders the pairs by their better rank, then the other (ranks from 1, ties share
+    the smaller; a pair one test did not rank gets one past its last), higher first. Measured against
+    either rank alone in ``bench/results/accuracy/ranking-2026-12-07.md``.
 
     Parameters
     ----------
@@ -233,34 +235,50 @@ def tf_evidence(pooled: dict, rows: Sequence[dict] = (), z: float = EVIDENCE_Z
 
 
 def _ranks(pooled: dict, rows: Sequence[dict], z: float) -> dict[tuple[str, str], dict]:
-    """Per TF pair: both ranks, their inputs and the evidence of :func:`tf_evidence`."""
+    """Per TF pair: both ranks, their inputs and the evidence of :func:`tf_evidence`.
+
+    Ranks start at 1; tied scores share the smaller rank; a pair one test did not rank (not seen, or a
+    NaN statistic) gets one past that test's last. The standard error uses the samples the test
+    compared: a pair never seen in the background was compared as all foreground examples against
+    all background examples (zeros), when ``pooled`` carries those counts.
+    """
+    from scipy.stats import rankdata
+
     st = pooled["stats"]
     e = np.asarray(st["effect_size"], np.float64)
     n = np.nan_to_num(np.asarray(st["effect_normalised"], np.float64), nan=0.0)
-    n1 = np.maximum(np.asarray(st["n_fg"], np.float64), 1.0)
-    n2 = np.maximum(np.asarray(st["n_bg"], np.float64), 1.0)
+    n_fg, n_bg = (np.asarray(st[c], np.float64) for c in ("n_fg", "n_bg"))
+    if "n_examples" in pooled:  # zero-filled background: every example on each side was compared
+        unseen = n_bg == 0
+        n_fg = np.where(unseen, float(pooled["n_examples"]), n_fg)
+        n_bg = np.where(unseen, float(pooled["n_background"]), n_bg)
+    n1, n2 = np.maximum(n_fg, 1.0), np.maximum(n_bg, 1.0)
     lower = np.minimum(e, n) - z * np.sqrt((n1 + n2 + 1.0) / (12.0 * n1 * n2))
     names = tf_pairs(pooled)
-    pool = dict(zip(names, lower.tolist(), strict=True))
+    pool = {k: v for k, v in zip(names, lower.tolist(), strict=True) if np.isfinite(v)}
     row_of = {k: i for i, k in enumerate(names)}
     smallest_p: dict[tuple[str, str], float] = {}
     for r in rows:
-        if r["tf_a"] and r["tf_b"] and r["tf_a"] != r["tf_b"]:
+        p = float(r["p_value"])
+        if r["tf_a"] and r["tf_b"] and r["tf_a"] != r["tf_b"] and np.isfinite(p):
             k = tuple(sorted((r["tf_a"], r["tf_b"])))
-            smallest_p[k] = min(smallest_p.get(k, np.inf), float(r["p_value"]))
-    keys = sorted(set(pool) | set(smallest_p))
+            smallest_p[k] = min(smallest_p.get(k, np.inf), p)
+    keys = sorted(set(names) | set(smallest_p))
 
     def ranks(score: dict, sign: float) -> dict:
-        order = sorted(score, key=lambda k: (sign * score[k], k))
-        r = {k: float(i) for i, k in enumerate(order)}
-        return {k: r.get(k, float(len(order))) for k in keys}
+        seen = list(score)
+        r = rankdata([sign * score[k] for k in seen], method="min") if seen else []
+        got = {k: int(x) for k, x in zip(seen, r, strict=True)}
+        return {k: got.get(k, len(seen) + 1) for k in keys}
 
     by_pool, by_filter = ranks(pool, -1.0), ranks(smallest_p, 1.0)
+    scale = len(keys) + 2  # ranks are <= len(keys) + 1: order by the better rank, then the other
+    nan = float("nan")
     out = {}
     for k in keys:
         i = row_of.get(k)
-        nan = float("nan")
-        out[k] = {"rank_pool": int(by_pool[k]) + 1, "rank_filter": int(by_filter[k]) + 1,
+        best, other = sorted((by_pool[k], by_filter[k]))
+        out[k] = {"rank_pool": by_pool[k], "rank_filter": by_filter[k],
                   "p_filter_min": smallest_p.get(k, nan),
                   "effect_pool": float(e[i]) if i is not None else nan,
                   "effect_pool_normalised": float(st["effect_normalised"][i]) if i is not None else nan,
@@ -268,7 +286,7 @@ def _ranks(pooled: dict, rows: Sequence[dict], z: float) -> dict[tuple[str, str]
                   "q_pool": float(st["q_value"][i]) if i is not None else nan,
                   "n_fg_pool": int(st["n_fg"][i]) if i is not None else 0,
                   "n_bg_pool": int(st["n_bg"][i]) if i is not None else 0,
-                  "evidence": -(min(by_pool[k], by_filter[k]) + 1e-3 * max(by_pool[k], by_filter[k]))}
+                  "evidence": -float(best * scale + other)}
     return out
 
 

@@ -169,3 +169,45 @@ def test_tf_evidence_is_the_better_of_the_filter_and_the_pooled_rank():
     assert [r["listed_by"] for r in table] == ["", "filter pair", "", ""]
     assert (table[1]["rank_filter"], table[1]["rank_pool"], table[1]["q_pool"]) == (1, 4, 0.5)
     assert table[3]["rank_filter"] == 3  # not tested at filter level: one past the last
+
+
+def test_tf_evidence_orders_by_the_better_rank_however_many_pairs():
+    """With more than 1000 TF pairs the other rank still only breaks ties (review: a 1e-3 weight did
+    not), and tied scores share a rank."""
+    from satori_jax.interpret.pooled import tf_evidence
+
+    g = 60
+    a, b = np.triu_indices(g, 1)  # 1 770 group pairs
+    names = [f"T{i:03d}" for i in range(g)]
+    m = a.size
+    eff = np.linspace(0.99, 0.6, m)  # pool rank = index + 1
+    pooled = {"names": names, "stats": {"filter_a": a, "filter_b": b, "effect_size": eff,
+                                        "effect_normalised": eff, "n_fg": np.full(m, 10 ** 6),
+                                        "n_bg": np.full(m, 10 ** 6), "q_value": np.full(m, 0.01)}}
+    key = [(names[x], names[y]) for x, y in zip(a, b, strict=True)]
+    # filter ranks: the pool's last pair first, the pool's first pair last, two pairs tied second
+    rows = [{"tf_a": key[-1][0], "tf_b": key[-1][1], "p_value": 1e-9},
+            {"tf_a": key[1][0], "tf_b": key[1][1], "p_value": 1e-6},
+            {"tf_a": key[5][0], "tf_b": key[5][1], "p_value": 1e-6},
+            {"tf_a": key[0][0], "tf_b": key[0][1], "p_value": 0.5}]
+    ev = tf_evidence(pooled, rows)
+    order = sorted(ev, key=lambda k: -ev[k])
+    # (better, other) rank: key[0] (1, 4), key[-1] (1, 1770), key[1] (2, 2), key[5] (2 tied, 6),
+    # key[2] (3, 5: 4 pairs filter-tested, so 5 = not tested)
+    assert order[:5] == [key[0], key[-1], key[1], key[5], key[2]]
+
+
+def test_tf_evidence_standard_error_uses_the_samples_compared():
+    """A pair never seen in the background was tested as every foreground example against every
+    background one (zeros): its lower bound uses those sample sizes, not n_bg = 0."""
+    from satori_jax.interpret.pooled import ranking_table
+
+    pooled = {"names": ["A", "B", "C", "D"], "n_examples": 1000, "n_background": 1000,
+              "stats": {"filter_a": np.array([0, 2]), "filter_b": np.array([1, 3]),
+                        "effect_size": np.array([0.75, 0.676]), "effect_normalised": np.array([0.75, 0.676]),
+                        "n_fg": np.array([500, 300]), "n_bg": np.array([0, 300]),
+                        "q_value": np.array([1e-9, 1e-5])}}
+    table = ranking_table(pooled, [], [])
+    assert [(r["tf_a"], r["tf_b"]) for r in table] == [("A", "B"), ("C", "D")]
+    se = np.sqrt(2001 / (12 * 1000 * 1000))
+    assert table[0]["effect_pool_lower"] == pytest.approx(0.75 - 1.645 * se)
