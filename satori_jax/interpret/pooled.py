@@ -191,14 +191,12 @@ def pooled_folds(method: str, scores: PairScores, groups: np.ndarray, n_groups: 
 
 
 def pooled_test(acc, chunks, method: str, names: Sequence[str], opts) -> dict:
-    """The pooled test of ``method`` from an accumulator's chunks: ``{"stats", "names", "n_examples",
-    "n_background"}`` for
+    """The pooled test of ``method`` from an accumulator's chunks: ``{"stats", "names"}`` for
     :func:`satori_jax.interpret.report.tf_pair_table` (the run's test, ``observed`` or
     ``conditioned``, with TFs in the place of filters; the normalised scores with no cutoff)."""
     pt = acc.test(chunks, method + POOLED, len(names), opts)
     nt = acc.test(chunks, method + POOLED_NORMALISED, len(names), opts.replace(attn_cutoff=0.0))
-    return {"stats": pooled_stats(pt.stats, nt.stats), "names": list(names),
-            "n_examples": int(pt.n_examples), "n_background": int(pt.n_background)}
+    return {"stats": pooled_stats(pt.stats, nt.stats), "names": list(names)}
 
 
 def tf_evidence(pooled: dict, rows: Sequence[dict] = (), z: float = EVIDENCE_Z
@@ -212,7 +210,9 @@ def tf_evidence(pooled: dict, rows: Sequence[dict] = (), z: float = EVIDENCE_Z
       effect under the null, ``sqrt((n_fg + n_bg + 1) / (12·n_fg·n_bg))``. A p-value mixes how strongly
       a pair is raised with how often it occurs (a frequent TF pair gets a small p-value from a small
       shift); the effect does not, and the lower bound keeps a pair seen in a handful of examples
-      from outranking one seen in a hundred.
+      from outranking one seen in a hundred. A pair never seen in the background is not ranked here:
+      there are no background scores to beat, and its effect against zeros only measures how often
+      it occurs in the foreground (co-occurrence, which any enriched pair has).
 
     A pair's evidence orders the pairs by their better rank, then the other (ranks from 1, ties share
     the smaller; a pair one test did not rank gets one past its last), higher first. Measured against
@@ -237,25 +237,21 @@ def tf_evidence(pooled: dict, rows: Sequence[dict] = (), z: float = EVIDENCE_Z
 def _ranks(pooled: dict, rows: Sequence[dict], z: float) -> dict[tuple[str, str], dict]:
     """Per TF pair: both ranks, their inputs and the evidence of :func:`tf_evidence`.
 
-    Ranks start at 1; tied scores share the smaller rank; a pair one test did not rank (not seen, or a
-    NaN statistic) gets one past that test's last. The standard error uses the samples the test
-    compared: a pair never seen in the background was compared as all foreground examples against
-    all background examples (zeros), when ``pooled`` carries those counts.
+    Ranks start at 1; tied scores share the smaller rank; a pair one test did not rank (not seen, a
+    NaN statistic, or for the pool never seen in the background) gets one past that test's last.
     """
     from scipy.stats import rankdata
 
     st = pooled["stats"]
     e = np.asarray(st["effect_size"], np.float64)
     n = np.nan_to_num(np.asarray(st["effect_normalised"], np.float64), nan=0.0)
-    n_fg, n_bg = (np.asarray(st[c], np.float64) for c in ("n_fg", "n_bg"))
-    if "n_examples" in pooled:  # zero-filled background: every example on each side was compared
-        unseen = n_bg == 0
-        n_fg = np.where(unseen, float(pooled["n_examples"]), n_fg)
-        n_bg = np.where(unseen, float(pooled["n_background"]), n_bg)
-    n1, n2 = np.maximum(n_fg, 1.0), np.maximum(n_bg, 1.0)
+    n1, n2 = (np.maximum(np.asarray(st[c], np.float64), 1.0) for c in ("n_fg", "n_bg"))
     lower = np.minimum(e, n) - z * np.sqrt((n1 + n2 + 1.0) / (12.0 * n1 * n2))
     names = tf_pairs(pooled)
-    pool = {k: v for k, v in zip(names, lower.tolist(), strict=True) if np.isfinite(v)}
+    # a pair never seen in the background has no background scores to beat: its effect (against
+    # zeros) only says how often it occurs in the foreground, so the pool does not rank it
+    seen_bg = np.asarray(st["n_bg"]) > 0
+    pool = {k: v for k, v, s in zip(names, lower.tolist(), seen_bg, strict=True) if s and np.isfinite(v)}
     row_of = {k: i for i, k in enumerate(names)}
     smallest_p: dict[tuple[str, str], float] = {}
     for r in rows:

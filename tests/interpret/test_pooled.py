@@ -197,17 +197,17 @@ def test_tf_evidence_orders_by_the_better_rank_however_many_pairs():
     assert order[:5] == [key[0], key[-1], key[1], key[5], key[2]]
 
 
-def test_tf_evidence_standard_error_uses_the_samples_compared():
-    """A pair never seen in the background was tested as every foreground example against every
-    background one (zeros): its lower bound uses those sample sizes, not n_bg = 0."""
+def test_tf_evidence_does_not_pool_rank_a_pair_never_seen_in_the_background():
+    """Its effect against zero-filled background only measures foreground co-occurrence: the pool
+    leaves it unranked (one past its last), so it ranks after every pair with background scores."""
     from satori_jax.interpret.pooled import ranking_table
 
-    pooled = {"names": ["A", "B", "C", "D"], "n_examples": 1000, "n_background": 1000,
+    pooled = {"names": ["A", "B", "C", "D"],
               "stats": {"filter_a": np.array([0, 2]), "filter_b": np.array([1, 3]),
                         "effect_size": np.array([0.75, 0.676]), "effect_normalised": np.array([0.75, 0.676]),
                         "n_fg": np.array([500, 300]), "n_bg": np.array([0, 300]),
                         "q_value": np.array([1e-9, 1e-5])}}
     table = ranking_table(pooled, [], [])
-    assert [(r["tf_a"], r["tf_b"]) for r in table] == [("A", "B"), ("C", "D")]
-    se = np.sqrt(2001 / (12 * 1000 * 1000))
-    assert table[0]["effect_pool_lower"] == pytest.approx(0.75 - 1.645 * se)
+    assert [(r["tf_a"], r["tf_b"]) for r in table] == [("C", "D"), ("A", "B")]
+    assert (table[0]["rank_pool"], table[1]["rank_pool"]) == (1, 2)
+    assert np.isnan(table[1]["effect_pool_lower"]) and table[1]["effect_pool"] == 0.75
