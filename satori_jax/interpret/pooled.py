@@ -85,7 +85,8 @@ RANKING_DOCS = {
                  "'both'); empty when it is not listed.",
     "rank_filter": "Rank by the smallest p-value of the pair's named filter pairs (one past the last "
                    "when no filter pair was tested).",
-    "rank_pool": "Rank by effect_pool_lower (one past the last when the pooled test did not see it).",
+    "rank_pool": "Rank by effect_pool_lower (one past the last when the pooled test did not see the "
+                 "pair, or saw it only in the foreground: then effect_pool_lower is empty).",
     "p_filter_min": "Smallest p-value of the pair's named filter pairs.",
     "effect_pool": "TF-pooled effect size U/(n1 n2): each example's best score over the pair's filter "
                    "pairs, foreground against background.",
