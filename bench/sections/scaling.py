@@ -133,7 +133,8 @@ def run_scaling(prof: Profile, seed: int, models: dict[str, ArchModel]) -> dict:
         "scorer only (N foreground sequences, no background, no statistics), basic model, target = logit.",
         "memory = peak process RSS while the timed runs execute (polled every 4 ms) minus RSS before; "
         "allocator caching can hide re-used memory, so deltas are lower bounds.",
-        f"fis called with its defaults (20 IG steps, every pooled position a source slot) and batch_size "
+        "fis called with its defaults (20 IG steps, every motif instance a source, packed across "
+        f"sequences) and batch_size "
         f"{prof.fis_scale_batch} for the N series, its default min({fis_default}, N) for the length series.",
         "exponents: least-squares slope of log(time) or log(memory delta) against log(N) or log(L); fixed "
         "per-call overheads pull time exponents below 1 at small N.",
