@@ -275,6 +275,12 @@ def _tf_tables_agree(dir_a, dir_b, m: str, tol: float) -> None:
         assert ra["listed_by"] == fb[key]["listed_by"], (m, key)
         qa, qb = float(ra["q_pool"] or "nan"), float(fb[key]["q_pool"] or "nan")  # empty: not tested
         assert (np.isnan(qa) and np.isnan(qb)) or abs(np.log10(qa) - np.log10(qb)) < tol, (m, key, qa, qb)
+    # the ranking files hold the same TF pairs, the listed ones marked alike, and agree on the top pair
+    ra, rb = (read_tsv(d / f"tf_ranking_{m}.tsv") for d in (dir_a, dir_b))
+    assert {(r["tf_a"], r["tf_b"]) for r in ra} == {(r["tf_a"], r["tf_b"]) for r in rb}
+    assert ({(r["tf_a"], r["tf_b"]): r["listed_by"] for r in ra}
+            == {(r["tf_a"], r["tf_b"]): r["listed_by"] for r in rb})
+    assert (ra[0]["tf_a"], ra[0]["tf_b"]) == (rb[0]["tf_a"], rb[0]["tf_b"])
 
 
 def test_resume_after_failure_gives_identical_outputs(stream_case, reference, monkeypatch):
@@ -383,6 +389,7 @@ def test_no_tf_pool_lists_by_the_filter_level_rule_alone(stream_case, reference,
     base, run = stream_case
     off = interpret_run(run, tmp_path / "off", motif_db=base / "db.meme", plots=False, tf_pool=False, **KW)
     assert off["run"]["tf_pool"] is False
+    assert not list((tmp_path / "off").glob("tf_ranking_*.tsv"))  # the ranking needs the pool
     for m in ("raw", "attr"):
         rows = read_tsv(tmp_path / "off" / f"tf_interactions_{m}.tsv")
         assert all(r["listed_by"] == "filter pair" and r["q_pool"] == "" for r in rows)  # nan: empty
