@@ -24,8 +24,7 @@ instances; its original and its (at most ``max_sources``) sources become rows, a
 sequences go through a jit-compiled IG call in blocks of a fixed ``batch_size × ROWS_PER_BATCH_ITEM``
 rows (inside it, small blocks of rows and steps at a time through ``lax.map`` on CPU, which is faster
 there than one huge batch; everything at once on accelerators), so one compile serves all and no
-call computes a slot without an instance (the whole ``L'`` slots per sequence were padded before:
-about 2.5x the work at 200 bp).
+call computes a pooled position without an instance (``bench/results/fis-dfim-packed-2026-12-07.md``).
 :func:`fis_scores_loop` is the naive per-source reference (one IG call per variant) for tests and
 ``bench/fis_vs_loop.py``.
 """
@@ -255,8 +254,8 @@ def row_blocks(n_rows: int, rows_per_call: int):
 def _variant_rows(has: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Each sequence's original (slot ``-1``) then its first ``s`` instances along the sequence.
 
-    Returns ``seq (V,)``, ``slot (V,)`` (pooled position of the source, ``-1`` = original) and the
-    number of instances left out by the cap.
+    ``has`` is ``(N, L')`` with ``N >= 1``. Returns ``seq (V,)``, ``slot (V,)`` (pooled position of
+    the source, ``-1`` = original) and the number of instances left out by the cap.
     """
     n_inst = has.sum(axis=1)
     seq, slot = [], []
@@ -264,8 +263,6 @@ def _variant_rows(has: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray, int]
         src = np.flatnonzero(has[i])[:s]
         seq.append(np.full(1 + src.size, i, np.int64))
         slot.append(np.concatenate([[-1], src]).astype(np.int64))
-    if not seq:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), 0
     return np.concatenate(seq), np.concatenate(slot), int(np.maximum(n_inst - s, 0).sum())
 
 
