@@ -6,7 +6,8 @@ For each benchmark data set the suite runs exactly what a user runs, as subproce
 2. ``python -m satori_jax.train --data DATA --workdir RUN`` with the default config (no
    ``--config``), so the figures are those of the defaults a user gets;
 3. ``python -m satori_jax.interpret RUN --methods ... --motif-db DATA/motifs.meme --truth
-   DATA/interactions.tsv`` (raw/attr on the whole test set; fis/dfim on ``--max-examples``);
+   DATA/interactions.tsv`` (every method on the whole test set, as interpret's default; fis/dfim on a random
+   ``--max-examples N`` a side when asked);
    for a data set drawn from JASPAR (dfim) raw/attr once more without ``--motif-db``, so that
    JASPAR names the filters as it does for a user (scored exact and family-merged).
 
@@ -233,7 +234,8 @@ def _train_and_interpret(data: Path, run: Path, train_extra: list[str], args: ar
     dear = [m for m in methods if m in ("fis", "dfim")]
     out["methods"] = {}
     for group, extra, name in ((cheap, [], "interpret"),
-                               (dear, ["--max-examples", str(args.max_examples)], "interpret_ig")):
+                               (dear, [] if args.max_examples is None else
+                                ["--max-examples", str(args.max_examples)], "interpret_ig")):
         if not group:
             continue
         cmd = [py, "-m", "satori_jax.interpret", str(run), "--out", str(run / name), "--methods",
@@ -343,6 +345,16 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _examples(text: str) -> int | None:
+    """``--max-examples``: a positive count, or ``all`` (``None``: interpret's default, every example)."""
+    if text.strip().lower() == "all":
+        return None
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1 or 'all', got {text!r}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.accuracy", description=__doc__.split("\n\n")[0],
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -352,8 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--datasets", default=None, metavar="LIST",
                    help=f"comma list of {', '.join(BENCHMARKS)} (default: the mode's)")
     p.add_argument("--methods", default="raw,attr", metavar="LIST", help="comma list of raw,attr,fis,dfim")
-    p.add_argument("--max-examples", type=int, default=300, metavar="N",
-                   help="examples per side for fis and dfim (default 300)")
+    p.add_argument("--max-examples", type=_examples, default=None, metavar="N|all",
+                   help="examples per side for fis and dfim (default all, as interpret's default)")
     p.add_argument("--train-set", action="append", default=[], metavar="KEY=VALUE",
                    help="passed to train as --set KEY=VALUE (repeatable; recorded with the results)")
     p.add_argument("--no-controls", dest="controls", action="store_false",
@@ -390,7 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "schema": 1, "created": _dt.datetime.now().isoformat(timespec="seconds"), "mode": args.mode,
         "command": "python -m bench.accuracy " + " ".join(sys.argv[1:] if argv is None else argv),
-        "device": info, "methods": list(methods), "train_set": list(args.train_set), "datasets": {},
+        "device": info, "methods": list(methods), "train_set": list(args.train_set),
+        "max_examples_fis_dfim": args.max_examples, "datasets": {},
     }
     status = 0
     for name in names:

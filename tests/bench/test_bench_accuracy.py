@@ -116,3 +116,36 @@ def test_reuse_interprets_again_without_simulating_or_training(tmp_path, monkeyp
     assert res["simulate_seconds"] is None and res["reused"] is True
     assert res["train_seconds"] == 12.3 and res["test_auroc"] == 0.9
     assert (data / "dataset.json").exists()
+
+
+@pytest.mark.parametrize("given, expected", [([], None), (["--max-examples", "all"], None),
+                                             (["--max-examples", "50"], "50")])
+def test_fis_dfim_use_every_example_unless_asked(tmp_path, monkeypatch, given, expected):
+    """fis / dfim are scored as interpret scores them by default (every selected example); ``--max-examples
+    N`` passes a per-side subsample on; 0 is refused."""
+    work = tmp_path / "w"
+    _dataset((work / "dfim").mkdir(parents=True) or work / "dfim" / "data")
+    run = work / "dfim" / "run"
+    run.mkdir(parents=True)
+    (run / "test_metrics.json").write_text(json.dumps({"auroc_mean": 0.9, "train_seconds": 1.0}))
+    cmds = []
+
+    def fake_run(cmd, log_path):
+        cmds.append(cmd)
+        out = Path(cmd[cmd.index("--out") + 1])
+        out.mkdir(exist_ok=True)
+        (out / "summary.json").write_text("{}")
+        return 1.0
+
+    monkeypatch.setattr(accuracy, "_run", fake_run)
+    monkeypatch.setattr(accuracy, "method_scores", lambda summary: {})
+    argv = ["--workdir", str(work), "--reuse", "--no-controls", "--no-jaspar", *given]
+    args = accuracy.build_parser().parse_args(argv)
+    args.methods = ("fis", "dfim")
+    accuracy.run_benchmark(accuracy.BENCHMARKS["dfim"], work, args, "cpu")
+    (cmd,) = cmds
+    assert cmd[cmd.index("--methods") + 1] == "fis,dfim"
+    got = cmd[cmd.index("--max-examples") + 1] if "--max-examples" in cmd else None
+    assert got == expected
+    with pytest.raises(SystemExit):
+        accuracy.build_parser().parse_args(["--max-examples", "0"])
