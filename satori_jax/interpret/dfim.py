@@ -32,8 +32,6 @@ work.
 
 from __future__ import annotations
 
-import sys
-import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -53,6 +51,7 @@ from satori_jax.interpret.fis import (
 )
 from satori_jax.interpret.ig import _value_and_grad, auto_batching, gc_fraction, ig_rows
 from satori_jax.interpret.interactions import PairScores, Placement, to_host
+from satori_jax.predict import progress
 
 __all__ = ["dfim_map", "dfim_scores", "mutant_bases", "plot_dfim", "resolve_sources"]
 
@@ -261,15 +260,11 @@ def dfim_map(
               mutant_batch=_mutant_batch(method, mutant_batch), signed=bool(signed))
     arrays = (codes,) if tgt is None else (codes, tgt)
     out = np.empty((n, src.size, length), np.float32)
-    t0 = time.perf_counter()
     src_j = jnp.asarray(src)
-    for start, nv, chunk in padded_batches(n, batch_size, *arrays):
+    for start, nv, chunk in padded_batches(n, batch_size, *arrays, verbose=verbose, desc="dfim map"):
         c_tgt = None if tgt is None else jnp.asarray(chunk[1])
         res = _dfim_chunk(model, variables, jnp.asarray(chunk[0]), c_tgt, src_j, gc_given, base_arr, **kw)
         out[start : start + nv] = np.asarray(res)[:nv]
-        if verbose:
-            print(f"  dfim: {start + nv}/{n} sequences, {time.perf_counter() - t0:.1f} s", file=sys.stderr,
-                  flush=True)
     return out
 
 
@@ -357,8 +352,10 @@ def dfim_scores(
     buf, buf0 = np.zeros((0, length), np.float32), 0  # computed rows not yet scored, from row buf0
     out = []
     done = 0
-    t0 = time.perf_counter()
-    for b0, nv, idx in row_blocks(seq.size, rows_per_call):
+    n_calls = -(-seq.size // rows_per_call)
+    blocks = progress(row_blocks(seq.size, rows_per_call), verbose,
+                      f"dfim: {n} sequences, blocks of {rows_per_call} mutants", n_calls)
+    for b0, nv, idx in blocks:
         arrays = (codes[seq[idx]], None if tgt is None else tgt[seq[idx]], pos[idx], alt[idx])
         got = to_host(_dfim_rows(model, variables, *place.put(arrays), gc_given, base_arr, **kw))[:nv]
         buf = np.concatenate([buf, np.asarray(got, np.float32)])
@@ -367,9 +364,6 @@ def dfim_scores(
             done += 1
         keep = (first[done] if done < n else seq.size) - buf0
         buf, buf0 = buf[keep:], buf0 + keep
-        if verbose:
-            print(f"  dfim: {done}/{n} sequences ({b0 + nv}/{seq.size} rows), "
-                  f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     cols = [np.concatenate(x) for x in zip(*out, strict=True)] if out else [np.zeros(0)] * 5
     return reduce_pairs(*cols, n_examples=n)
 

@@ -32,7 +32,6 @@ call computes a pooled position without an instance (``bench/results/fis-dfim-pa
 from __future__ import annotations
 
 import sys
-import time
 from functools import partial
 from typing import Any
 
@@ -45,6 +44,7 @@ from satori_jax.interpret.activity import conv_activations, pooled_activity
 from satori_jax.interpret.ig import auto_batching, gc_background, gc_fraction, ig_rows, integrated_gradients
 from satori_jax.interpret.interactions import PairScores, Placement, to_host
 from satori_jax.models import conv_offset
+from satori_jax.predict import progress
 
 __all__ = [
     "all_instances",
@@ -358,8 +358,9 @@ def fis_scores(
     rows_per_call = place.chunk_size(size, size)
     t_orig = np.zeros((n, lp), np.float32)
     rows: list[tuple[np.ndarray, ...]] = []
-    t0 = time.perf_counter()
-    for b0, nv, idx in row_blocks(seq.size, rows_per_call):
+    n_calls = -(-seq.size // rows_per_call)
+    for _, nv, idx in progress(row_blocks(seq.size, rows_per_call), verbose,
+                                   f"fis: {n} sequences, blocks of {rows_per_call} variants", n_calls):
         sq = seq[idx]
         arrays = (codes[sq], None if tgt is None else tgt[sq], mut_start[idx], mut_stop[idx], start[sq],
                   stop[sq])
@@ -377,9 +378,6 @@ def fis_scores(
         a, tg = np.nonzero(ok)
         rows.append((i_r[a], s_filt[a], filt[i_r[a], tg], np.abs(t_orig[i_r[a], tg] - t[v[a], tg]),
                      dist[a, tg]))
-        if verbose:
-            print(f"  fis: {b0 + nv}/{seq.size} variants of {n} sequences, {time.perf_counter() - t0:.1f} s",
-                  file=sys.stderr, flush=True)
     if verbose and truncated:
         print(f"  fis: {truncated} instances beyond max_sources={s} not used as sources", file=sys.stderr)
     cols = [np.concatenate(c) for c in zip(*rows, strict=True)] if rows else [np.zeros(0)] * 5

@@ -177,3 +177,15 @@ def test_scores_compute_only_sources_inside_instance_windows(setup, monkeypatch)
     assert len(got) == len(ref) > 0
     np.testing.assert_array_equal(got.filter_b, ref.filter_b)
     np.testing.assert_allclose(got.score, ref.score, atol=1e-5)
+
+
+def test_verbose_is_one_progress_bar_with_the_same_scores(setup, capsys):
+    """``verbose``: one progress bar on stderr (not a line per block of mutants); scores unchanged."""
+    model, variables, codes = setup
+    thr = filter_thresholds(model, variables, codes, 0.5)
+    quiet = dfim.dfim_scores(model, variables, codes, None, thr, batch_size=1)
+    capsys.readouterr()
+    loud = dfim.dfim_scores(model, variables, codes, None, thr, batch_size=1, verbose=True)
+    err = capsys.readouterr().err
+    np.testing.assert_array_equal(quiet.score, loud.score)
+    assert f"dfim: {len(codes)} sequences" in err and err.count("\n") <= 2

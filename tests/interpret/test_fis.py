@@ -138,3 +138,14 @@ def test_only_existing_variants_are_computed(setup, monkeypatch):
     assert calls == [per] * -(-rows // per)  # fixed-size blocks, none beyond the rows needed
     assert len(calls) < len(codes) * (1 + lp) / per  # fewer than with every slot of every sequence
     _assert_same(got, fis.fis_scores_loop(model, variables, codes, None, high, steps=4), 1e-5)
+
+
+def test_verbose_is_one_progress_bar_with_the_same_scores(setup, capsys):
+    """``verbose``: one progress bar on stderr (not a line per block of rows); scores unchanged."""
+    model, variables, codes, thr = setup
+    quiet = fis.fis_scores(model, variables, codes, None, thr, steps=6, batch_size=1)
+    capsys.readouterr()
+    loud = fis.fis_scores(model, variables, codes, None, thr, steps=6, batch_size=1, verbose=True)
+    err = capsys.readouterr().err
+    _assert_same(quiet, loud, atol=0)
+    assert "fis: 5 sequences" in err and err.count("\n") <= 2  # tqdm redraws with \r
