@@ -56,6 +56,7 @@ EPILOG = """\
 examples:
   python -m satori_jax.interpret runs/dfim
   python -m satori_jax.interpret runs/d40 --methods raw,attr --truth data/d40/interactions.tsv
+  python -m satori_jax.interpret runs/d40 --methods fis,dfim --max-examples 500 --out runs/d40/ig_quick
   python -m satori_jax.interpret runs/mine --motif-db my_motifs.meme --family-table families.tsv
   python -m satori_jax.interpret runs/atac --fasta big_test.fa.gz --labels big_test.tsv --chunk-size 20000
   python -m satori_jax.interpret runs/atac --bed peaks.bed --genome hg38.fa --out runs/atac/interpret_peaks
@@ -100,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "tested TF pair; scored exactly and with TF families merged. Printed and in "
                         "summary.json")
     p.add_argument("--max-examples", type=positive_int, default=None, metavar="N",
-                   help="use at most N foreground and N background examples (random, --seed)")
+                   help="use at most N foreground and N background examples (random, --seed; default: "
+                        "all). fis and dfim cost ~0.06-0.13 s per example on 2 CPU cores with the default "
+                        "model, and find fewer true pairs on fewer examples")
     p.add_argument("--attn-cutoff", type=_cutoff, default="mean", metavar="mean|VALUE",
                    help="test a filter pair only if its best foreground score reaches this value; 'mean' = "
                         "mean of all the method's foreground pair scores (default: mean)")
