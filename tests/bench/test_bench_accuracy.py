@@ -85,6 +85,20 @@ def test_unknown_dataset_is_refused(capsys):
     assert "nope" in capsys.readouterr().err
 
 
+def _fake_interpret(monkeypatch, record) -> None:
+    """Replace the suite's subprocesses: ``record(cmd)``, then an empty ``summary.json`` in ``--out``."""
+
+    def fake_run(cmd, log_path):
+        record(cmd)
+        out = Path(cmd[cmd.index("--out") + 1])
+        out.mkdir(exist_ok=True)
+        (out / "summary.json").write_text("{}")
+        return 1.0
+
+    monkeypatch.setattr(accuracy, "_run", fake_run)
+    monkeypatch.setattr(accuracy, "method_scores", lambda summary: {})
+
+
 def test_reuse_interprets_again_without_simulating_or_training(tmp_path, monkeypatch):
     """``--reuse``: the data set and trained run of an earlier suite run are kept; only interpret runs,
     into a cleared output directory, and train_seconds comes from the run's test_metrics.json."""
@@ -96,16 +110,11 @@ def test_reuse_interprets_again_without_simulating_or_training(tmp_path, monkeyp
     (run / "test_metrics.json").write_text(json.dumps({"auroc_mean": 0.9, "train_seconds": 12.34}))
     calls = []
 
-    def fake_run(cmd, log_path):
+    def record(cmd):
         calls.append((cmd[2], "--motif-db" in cmd))
         assert not (run / "interpret" / "stale.txt").exists()  # cleared before interpreting again
-        out = Path(cmd[cmd.index("--out") + 1])
-        out.mkdir(exist_ok=True)
-        (out / "summary.json").write_text("{}")
-        return 1.0
 
-    monkeypatch.setattr(accuracy, "_run", fake_run)
-    monkeypatch.setattr(accuracy, "method_scores", lambda summary: {})
+    _fake_interpret(monkeypatch, record)
     args = accuracy.build_parser().parse_args(["--workdir", str(work), "--reuse", "--no-controls",
                                                 "--methods", "raw"])
     args.methods = ("raw",)
@@ -129,16 +138,7 @@ def test_fis_dfim_use_every_example_unless_asked(tmp_path, monkeypatch, given, e
     run.mkdir(parents=True)
     (run / "test_metrics.json").write_text(json.dumps({"auroc_mean": 0.9, "train_seconds": 1.0}))
     cmds = []
-
-    def fake_run(cmd, log_path):
-        cmds.append(cmd)
-        out = Path(cmd[cmd.index("--out") + 1])
-        out.mkdir(exist_ok=True)
-        (out / "summary.json").write_text("{}")
-        return 1.0
-
-    monkeypatch.setattr(accuracy, "_run", fake_run)
-    monkeypatch.setattr(accuracy, "method_scores", lambda summary: {})
+    _fake_interpret(monkeypatch, cmds.append)
     argv = ["--workdir", str(work), "--reuse", "--no-controls", "--no-jaspar", *given]
     args = accuracy.build_parser().parse_args(argv)
     args.methods = ("fis", "dfim")
