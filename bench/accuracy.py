@@ -87,9 +87,11 @@ MODE_SETS = {
 EPILOG = """\
 examples:
   python -m bench.accuracy --mode cpu
-      dfim, data-40 and twins-40 at CPU sizes, raw and attr, both controls
-  python -m bench.accuracy --mode full --methods raw,attr,fis,dfim
-      all seven benchmarks at the generators' sizes (hours on a CPU)
+      dfim, data-40 and twins-40 at CPU sizes, all four methods, both controls (2 cores: ~23 min
+      for training, raw, attr and the controls, ~20-30 min more for fis and dfim)
+  python -m bench.accuracy --mode full --methods raw,attr
+      all seven benchmarks at the generators' sizes (hours on a CPU; fis and dfim would add ~15-25 min
+      per data set)
   python -m bench.accuracy --mode tiny --out /tmp/acc --no-controls
       smoke test (minutes; the numbers mean nothing)
   python -m bench.accuracy --datasets twins-40 --train-set train.epochs=5 --keep --workdir /tmp/accw
@@ -363,7 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "generators' sizes; tiny: smoke test")
     p.add_argument("--datasets", default=None, metavar="LIST",
                    help=f"comma list of {', '.join(BENCHMARKS)} (default: the mode's)")
-    p.add_argument("--methods", default="raw,attr", metavar="LIST", help="comma list of raw,attr,fis,dfim")
+    p.add_argument("--methods", default="raw,attr,fis,dfim", metavar="LIST",
+                   help="comma list of raw,attr,fis,dfim (default: all four)")
     p.add_argument("--max-examples", type=_examples, default=None, metavar="N|all",
                    help="examples per side for fis and dfim (default all, as interpret's default)")
     p.add_argument("--train-set", action="append", default=[], metavar="KEY=VALUE",
