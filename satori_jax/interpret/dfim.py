@@ -51,7 +51,6 @@ from satori_jax.interpret.fis import (
 )
 from satori_jax.interpret.ig import _value_and_grad, auto_batching, gc_fraction, ig_rows
 from satori_jax.interpret.interactions import PairScores, Placement, to_host
-from satori_jax.predict import progress
 
 __all__ = ["dfim_map", "dfim_scores", "mutant_bases", "plot_dfim", "resolve_sources"]
 
@@ -352,10 +351,8 @@ def dfim_scores(
     buf, buf0 = np.zeros((0, length), np.float32), 0  # computed rows not yet scored, from row buf0
     out = []
     done = 0
-    n_calls = -(-seq.size // rows_per_call)
-    blocks = progress(row_blocks(seq.size, rows_per_call), verbose,
-                      f"dfim: {n} sequences, blocks of {rows_per_call} mutants", n_calls)
-    for b0, nv, idx in blocks:
+    for b0, nv, idx in row_blocks(seq.size, rows_per_call, verbose,
+                                  f"dfim: {n} sequences, blocks of {rows_per_call} mutants"):
         arrays = (codes[seq[idx]], None if tgt is None else tgt[seq[idx]], pos[idx], alt[idx])
         got = to_host(_dfim_rows(model, variables, *place.put(arrays), gc_given, base_arr, **kw))[:nv]
         buf = np.concatenate([buf, np.asarray(got, np.float32)])

@@ -243,12 +243,17 @@ def all_instances(model, variables, codes: np.ndarray, thresholds, place: Placem
     return tuple(np.concatenate(p) for p in zip(*parts, strict=True)) if parts else None
 
 
-def row_blocks(n_rows: int, rows_per_call: int):
+def row_blocks(n_rows: int, rows_per_call: int, verbose: bool = False, desc: str = ""):
     """Yield ``(first row, number of real rows, (rows_per_call,) row indices)`` over ``n_rows`` rows;
-    the last block is padded by repeating its first row (computed, then dropped)."""
-    for b0 in range(0, n_rows, rows_per_call):
-        idx = np.arange(b0, min(b0 + rows_per_call, n_rows))
-        yield b0, idx.size, np.concatenate([idx, np.full(rows_per_call - idx.size, idx[0])])
+    the last block is padded by repeating its first row (computed, then dropped). ``verbose``: a
+    progress bar (in blocks) labelled ``desc``."""
+
+    def blocks():
+        for b0 in range(0, n_rows, rows_per_call):
+            idx = np.arange(b0, min(b0 + rows_per_call, n_rows))
+            yield b0, idx.size, np.concatenate([idx, np.full(rows_per_call - idx.size, idx[0])])
+
+    return progress(blocks(), verbose, desc, -(-n_rows // rows_per_call))
 
 
 def _variant_rows(has: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -358,9 +363,8 @@ def fis_scores(
     rows_per_call = place.chunk_size(size, size)
     t_orig = np.zeros((n, lp), np.float32)
     rows: list[tuple[np.ndarray, ...]] = []
-    n_calls = -(-seq.size // rows_per_call)
-    for _, nv, idx in progress(row_blocks(seq.size, rows_per_call), verbose,
-                                   f"fis: {n} sequences, blocks of {rows_per_call} variants", n_calls):
+    for _, nv, idx in row_blocks(seq.size, rows_per_call, verbose,
+                                 f"fis: {n} sequences, blocks of {rows_per_call} variants"):
         sq = seq[idx]
         arrays = (codes[sq], None if tgt is None else tgt[sq], mut_start[idx], mut_stop[idx], start[sq],
                   stop[sq])
