@@ -144,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-attr-normalize", dest="attr_normalize", action="store_false",
                    help="attr: do not divide each example's attribution map by its maximum (default: divide, "
                         "so that larger logits in positives do not raise every pair's score)")
+    p.add_argument("--no-fis-normalize", dest="fis_normalize", action="store_false",
+                   help="fis: test the filter pairs on the scores as they are (default: each example's "
+                        "pair scores divided by its largest, since |dIG| grows with the logit of every "
+                        "positive; dfim is always tested as scored)")
     p.add_argument("--attr-sign", choices=ATTR_SIGNS, default="positive",
                    help="attr: keep the attention entries that raise the class logit ('positive', default) "
                         "or |attribution| ('absolute', which also scores the entries that lower it)")
@@ -189,7 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         batch_size=args.batch_size, seed=args.seed, verbose=not args.quiet, min_effect=args.min_effect,
         tf_pool=args.tf_pool,
         activity_fraction=args.activity_fraction, motif_fraction=args.motif_fraction,
-        attr_normalize=args.attr_normalize, attr_sign=args.attr_sign, test=args.test, null=args.null,
+        attr_normalize=args.attr_normalize, fis_normalize=args.fis_normalize, attr_sign=args.attr_sign,
+        test=args.test, null=args.null,
         chunk_size=args.chunk_size,
         hist_bins=args.hist_bins)
     source = None

@@ -364,7 +364,9 @@ class _Driver:
         bins = {m: Bins(float(self.ranges[m][0]), float(self.ranges[m][1]), int(o.hist_bins), top=peaked[m])
                 for m in o.methods}
         for m in o.methods:  # the TF-pooled scores: the method's range; normalised ones peak at 1
-            bins[m + POOLED], bins[m + POOLED_NORMALISED] = bins[m], Bins(1e-6, 1.0, o.hist_bins, top=True)
+            peak = Bins(1e-6, 1.0, o.hist_bins, top=True)
+            bins[m + POOLED], bins[m + POOLED_NORMALISED] = bins[m], peak
+            bins[m] = peak if self.normalised[m] else bins[m]  # fis's filter pairs (method_folds)
         return HistAccumulator(bins, self.length)
 
     # ---- motifs: counts, PWMs and names before pass 2 -------------------------------------------
@@ -403,7 +405,7 @@ class _Driver:
 
     def pass2(self) -> None:
         from satori_jax.interpret.interactions import PairScores
-        from satori_jax.interpret.pooled import pooled_folds
+        from satori_jax.interpret.pooled import method_folds
 
         o = self.opts
         t = time.perf_counter()
@@ -434,10 +436,8 @@ class _Driver:
                          f"examples (chunk {k + 1})")
                 for side, c, tg in (("fg", fg_codes, fg_t), ("bg", bg_codes, bg_t)):
                     ps = self.scorers[m].score(self.ctx, c, tg) if len(c) else PairScores.empty(0)
-                    folds = [(m, ps, self.num_filters)]
-                    if self.groups is not None:  # the TF-pooled scores (interpret/pooled.py)
-                        folds += pooled_folds(m, ps, self.groups, len(self.group_names))
-                    for name, scores, nf in folds:
+                    for name, scores, nf in method_folds(m, ps, self.num_filters, self.groups,
+                                                         len(self.group_names), self.normalised[m]):
                         for key, v in self.acc.fold(name, scores, nf).items():
                             res[f"{name}/{side}/{key}"] = v
                 res[f"{m}/seconds"] = np.float64(time.perf_counter() - tm)
@@ -588,6 +588,7 @@ class _Driver:
                                 extra={"matches": [], "attr_normalize": bool(o.attr_normalize),
                                        "attr_sign": o.attr_sign})
         self.scorers = available_methods()
+        self.normalised = {m: self.scorers[m].normalised_test and o.fis_normalize for m in o.methods}
         self.together("motifs", self.motif_pass)
         self.together("naming", self.name_filters)
         self.ctx.extra["matches"] = self.matches

@@ -95,6 +95,11 @@ class InterpretOptions:
     attr_normalize
         Divide each example's ``attr`` map by its maximum (attributions scale with the logit,
         which is larger in every positive).
+    fis_normalize
+        ``fis``: the filter-pair test sees each example's pair scores divided by its largest
+        (``|ΔIG|`` scales with the explained logit, as ``attr``'s maps do); the TF-pooled test keeps
+        the scores as they are besides its normalised comparison (:mod:`satori_jax.interpret.pooled`).
+        ``dfim`` is tested as scored (normalising only cost it true pairs on the accuracy suite).
     attr_sign
         What ``attr`` keeps of the attribution: ``"positive"`` (default; the attention entries
         that raise the explained logit) or ``"absolute"`` (``|Attr|``, which also scores the
@@ -137,6 +142,7 @@ class InterpretOptions:
     activity_fraction: float = ACTIVITY_FRACTION
     motif_fraction: float | None = None
     attr_normalize: bool = True
+    fis_normalize: bool = True
     attr_sign: str = "positive"
     batch_size: int = 256
     seed: int = 0
@@ -185,6 +191,7 @@ class InterpretOptions:
             "motif_fraction": float(self.activity_fraction if self.motif_fraction is None
                                     else self.motif_fraction),
             "attr_normalize": bool(self.attr_normalize),
+            "fis_normalize": bool(self.fis_normalize),
             "attr_sign": self.attr_sign,
             "attn_cutoff": self.attn_cutoff,
             "prob_cutoff": float(self.prob_cutoff),
@@ -211,6 +218,7 @@ class InterpretOptions:
             "activity_fraction": float(self.activity_fraction),
             "motif_fraction": None if self.motif_fraction is None else float(self.motif_fraction),
             "attr_normalize": bool(self.attr_normalize), "attr_sign": self.attr_sign, "seed": int(self.seed),
+            "fis_normalize": bool(self.fis_normalize),
             # pass 2 folds TF-pooled scores by the filters' names
             "tf_pool": bool(self.tf_pool), "motif_db": _stamp(self.motif_db),
         }

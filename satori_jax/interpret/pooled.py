@@ -58,6 +58,7 @@ __all__ = [
     "MIN_POOLED_EFFECT",
     "POOLED",
     "POOLED_NORMALISED",
+    "method_folds",
     "pooled_folds",
     "pooled_test",
     "filter_groups",
@@ -189,6 +190,19 @@ def pooled_folds(method: str, scores: PairScores, groups: np.ndarray, n_groups: 
     """``(name, scores, number of items)`` of a method's TF-pooled scores, as the accumulators fold them."""
     return [(method + POOLED, group_max(scores, groups), n_groups),
             (method + POOLED_NORMALISED, group_max(normalise_per_example(scores), groups), n_groups)]
+
+
+def method_folds(method: str, scores: PairScores, num_filters: int, groups: np.ndarray | None,
+                 n_groups: int, normalise: bool = False) -> list[tuple[str, PairScores, int]]:
+    """Everything the accumulators fold for one method's scores of one chunk side.
+
+    The filter-pair scores (each example's divided by its largest when ``normalise``: FIS, whose
+    ``|ΔIG|`` scales with the explained logit, so that a pair is not called because every score of a
+    positive is larger), then, when ``groups`` is given, the TF-pooled scores of
+    :func:`pooled_folds` built from the scores as they are (the pool compares both ways itself).
+    """
+    folds = [(method, normalise_per_example(scores) if normalise else scores, num_filters)]
+    return folds + (pooled_folds(method, scores, groups, n_groups) if groups is not None else [])
 
 
 def pooled_test(acc, chunks, method: str, names: Sequence[str], opts) -> dict:

@@ -81,6 +81,10 @@ class Scorer:
     batch_cap
         Most examples per device call: the scorer uses ``min(--batch-size, batch_cap)``
         (raw / attr hold ``(B, F, L', L')`` pair intermediates, FIS / DFIM one IG path per source).
+    normalised_test
+        The scores scale with the logit they explain (FIS's ``|ΔIG|``): unless
+        ``--no-fis-normalize``, the filter-pair test sees each example's scores divided by its
+        largest (:func:`satori_jax.interpret.pooled.method_folds`).
     """
 
     name: str
@@ -88,6 +92,7 @@ class Scorer:
     plots: Callable[[ScoreContext, Path, np.ndarray, np.ndarray], list] | None = None
     description: str = ""
     batch_cap: int = 64
+    normalised_test: bool = False
 
 
 SCORERS: dict[str, Scorer] = {}
@@ -151,7 +156,9 @@ def _optional_scorer(name: str) -> Scorer | None:
     plots = getattr(mod, "pipeline_plots", None)
     if plots is None and name == "dfim" and hasattr(mod, "dfim_map") and hasattr(mod, "plot_dfim"):
         plots = _dfim_plots
-    return Scorer(name, score, plots, desc, batch_cap=GRADIENT_BATCH_CAP)
+    # FIS's filter pairs are tested normalised; DFIM's are not: measured on the accuracy suite,
+    # normalising only cost DFIM true pairs (bench/results/accuracy/fis-normalised-2026-12-07.md)
+    return Scorer(name, score, plots, desc, batch_cap=GRADIENT_BATCH_CAP, normalised_test=name == "fis")
 
 
 def _motif_windows(ctx: ScoreContext, codes: np.ndarray) -> list[tuple[int, int, str]]:

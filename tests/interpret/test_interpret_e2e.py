@@ -219,15 +219,17 @@ def test_cli_and_errors(run_and_db, capsys):
     # defaults: motif sites at the activity fraction, normalised attr
     assert summary["run"]["activity_fraction"] == summary["run"]["motif_fraction"] == 0.65
     assert summary["run"]["attr_normalize"] is True and summary["run"]["attr_sign"] == "positive"
+    assert summary["run"]["fis_normalize"] is True
 
     # a lower activity fraction means more active sites, so at least as many observed pairs
     out2 = base / "out_cli2"
     code = run_cli(main, [str(run), "--out", str(out2), "--methods", "raw", "--motif-db",
                           str(base / "db.meme"), "--max-examples", "12", "--attn-cutoff", "0",
                           "--activity-fraction", "0.3", "--motif-fraction", "0.5", "--no-attr-normalize",
-                          "--attr-sign", "absolute", "--batch-size", "8", "--quiet"])
+                          "--attr-sign", "absolute", "--no-fis-normalize", "--batch-size", "8", "--quiet"])
     assert code == 0, capsys.readouterr().err
     s2 = json.loads((out2 / "summary.json").read_text())
+    assert s2["run"]["fis_normalize"] is False
     assert (s2["run"]["activity_fraction"], s2["run"]["motif_fraction"], s2["run"]["attr_normalize"],
             s2["run"]["attr_sign"]) == (0.3, 0.5, False, "absolute")
     assert s2["methods"]["raw"]["n_observed_pairs_fg"] >= summary["methods"]["raw"]["n_observed_pairs_fg"]
@@ -262,6 +264,13 @@ def test_fis_and_dfim_plug_in(run_and_db):
         assert summary["methods"][m]["seconds"] > 0
         assert (out / f"interactions_{m}.tsv").is_file() and (out / f"tf_interactions_{m}.tsv").is_file()
     assert (out / "dfim_example.png").is_file() and (out / "method_overlap.png").is_file()
+    # fis's filter pairs are tested on each example's scores divided by its largest, dfim's as scored
+    known = available_methods()
+    assert known["fis"].normalised_test and not known["dfim"].normalised_test
+    assert 0 < summary["methods"]["fis"]["cutoff"] <= 1.0  # the mean of normalised scores
+    plain = interpret_run(run, base / "out_fis_plain", methods="fis", motif_db=base / "db.meme",
+                          max_examples=6, batch_size=8, fis_normalize=False, plots=False, verbose=False)
+    assert plain["methods"]["fis"]["cutoff"] != pytest.approx(summary["methods"]["fis"]["cutoff"])
 
 
 def test_truth_names_missing_from_the_motif_database_are_named_in_a_warning(run_and_db, capsys):

@@ -11,6 +11,7 @@ from satori_jax.interpret.pooled import (
     MIN_POOLED_EFFECT,
     filter_groups,
     group_max,
+    method_folds,
     normalise_per_example,
     pooled_stats,
 )
@@ -120,6 +121,45 @@ def test_pool_does_not_list_a_pair_raised_only_by_the_examples_scale():
     by = {(r["tf_a"], r["tf_b"]): r["listed_by"] for r in tf}
     assert by[("A", "B")] in ("both", "pool")
     assert by.get(("A", "C"), "filter pair") == "filter pair"  # the pool does not list it
+
+
+def test_method_folds_normalise_only_the_filter_pair_scores():
+    """FIS / DFIM (``normalise=True``): the filter-pair fold is each example's scores divided by its
+    largest; the TF-pooled folds are built from the scores as they are, as for every method."""
+    groups = np.array([0, 1, 2])
+    ps = _ps([(0, 0, 1, 4.0, 10), (0, 0, 2, 1.0, 20), (1, 1, 2, 0.5, 30)], n=2)
+    plain = method_folds("fis", ps, 3, groups, 3)
+    normed = method_folds("fis", ps, 3, groups, 3, normalise=True)
+    assert [f[0] for f in normed] == ["fis", "fis@tf", "fis@tfn"] and [f[2] for f in normed] == [3, 3, 3]
+    np.testing.assert_allclose(plain[0][1].score, [4.0, 1.0, 0.5])
+    np.testing.assert_allclose(normed[0][1].score, [1.0, 0.25, 1.0])
+    for (_, a, _), (_, b, _) in zip(plain[1:], normed[1:], strict=True):
+        np.testing.assert_array_equal(a.score, b.score)
+    np.testing.assert_allclose(normed[1][1].score, [4.0, 1.0, 0.5])  # as scored
+    assert len(method_folds("fis", ps, 3, None, 0, normalise=True)) == 1  # no names, no pool
+
+
+def test_normalised_filter_test_does_not_call_a_pair_raised_only_by_the_scale():
+    """The scale-only pair of the test above (A-C: 3x its background score, half its example's best A-B)
+    is listed by the filter-pair rule on the scores as they are, not on the normalised fold."""
+    names = ["A", "B", "C", "D"]
+    groups, gnames = filter_groups(names)
+    n, rng = 60, np.random.default_rng(1)
+    fg = _ps([r for e in range(n) for r in ((e, 0, 1, 3.0 + rng.uniform(0, 0.1), 10),
+                                            (e, 0, 2, 1.5 + rng.uniform(0, 0.1), 40),
+                                            (e, 0, 3, 0.01, 60), (e, 1, 3, 0.01, 70))], n)  # low mean
+    bg = _ps([r for e in range(n) for r in ((e, 0, 2, 0.5 + rng.uniform(0, 0.1), 40),
+                                            (e, 0, 1, 0.5 + rng.uniform(0, 0.1), 10))], n)
+    pooled = _pooled(fg, bg, groups, gnames)
+    listed = {}
+    for normalise in (False, True):
+        (_, f, _), = method_folds("fis", fg, 4, None, 0, normalise)[:1]
+        (_, b, _), = method_folds("fis", bg, 4, None, 0, normalise)[:1]
+        tf = report.tf_pair_table(_filter_rows(f, b, names, 4), pooled=pooled)
+        listed[normalise] = {(r["tf_a"], r["tf_b"]): r["listed_by"] for r in tf}
+    assert listed[False][("A", "C")] == "filter pair"  # rides the scale
+    assert ("A", "C") not in listed[True]
+    assert listed[True][("A", "B")] in ("both", "pool")  # the interaction stays
 
 
 def test_pool_respects_min_effect():

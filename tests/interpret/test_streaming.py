@@ -419,3 +419,24 @@ def test_an_edited_motif_database_starts_a_streamed_run_over(stream_case, refere
     os.utime(db, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     _stream(base, run, tmp_path / "out", motif_db=db)
     assert (1, 0) in done and (2, 0) in done
+
+
+def test_fis_normalised_filter_test_streams_like_the_whole_set(stream_case, tmp_path):
+    """fis's filter pairs are tested on per-example normalised scores (bins up to 1 with a bin of their own
+    for each example's peak): streamed, the same pairs, p-values and medians as in memory."""
+    pytest.importorskip("satori_jax.interpret.fis")
+    base, run = stream_case
+    kw = {**KW, "methods": ("fis",)}
+    mem = interpret_run(run, tmp_path / "mem", motif_db=base / "db.meme", plots=False, **kw)
+    st = _stream(base, run, tmp_path / "st", methods=("fis",))
+    assert st["run"]["fis_normalize"] and mem["run"]["fis_normalize"]
+    assert st["methods"]["fis"]["cutoff"] == pytest.approx(mem["methods"]["fis"]["cutoff"], rel=1e-6)
+    ta, tb = (_table(tmp_path / d / "interactions_fis.tsv") for d in ("mem", "st"))
+    assert ta and ta.keys() == tb.keys()
+    for key, ra in ta.items():
+        rb = tb[key]
+        assert (ra["n_fg"], ra["n_bg"]) == (rb["n_fg"], rb["n_bg"]), key
+        assert abs(np.log10(float(ra["p_value"])) - np.log10(float(rb["p_value"]))) < 0.05, key
+        for c in ("median_score_fg", "median_score_bg"):
+            assert 0 <= float(ra[c]) <= 1.0
+            assert float(rb[c]) == pytest.approx(float(ra[c]), rel=0.03, abs=1e-9), (key, c)
