@@ -22,7 +22,9 @@ group (:func:`filter_groups`). For every method, besides its filter-pair scores:
    raised *relative to the example's strongest pair*.
 3. **Listed** (:func:`satori_jax.interpret.report.tf_pair_table`): the pooled test lists a TF pair
    when ``q_pool < alpha`` and both its pooled effect size and ``effect_pool_normalised`` reach
-   :data:`MIN_POOLED_EFFECT` (and ``min_effect``), besides the pairs the filter-level rule lists. A
+   :data:`MIN_POOLED_EFFECT` (and ``min_effect``), and the smaller of the two less 1.645 null standard
+   errors (:func:`effect_lower`, the ranking's ``effect_pool_lower``) is above 0.5
+   (:data:`MIN_POOLED_LOWER`), besides the pairs the filter-level rule lists. A
    pooled sample is large (every example holding both TFs), so a small shift is already
    significant; the effect floor asks for a foreground that beats the background in at least 60 %
    of comparisons, both as scored and relative to each example's strongest pair. On the DFIM-style
@@ -52,6 +54,8 @@ from satori_jax.interpret.interactions import PairScores
 
 __all__ = [
     "EVIDENCE_Z",
+    "MIN_POOLED_LOWER",
+    "effect_lower",
     "RANKING_COLUMNS",
     "RANKING_DOCS",
     "ranking_table",
@@ -102,6 +106,20 @@ RANKING_DOCS = {
 #: A pooled TF pair is listed only when its effect size ``U / (n_fg·n_bg)``, of the scores and of the
 #: per-example normalised scores, reaches this.
 MIN_POOLED_EFFECT = 0.6
+
+#: ... and its :func:`effect_lower` (both effects less 1.645 null standard errors) is above no effect,
+#: so that a pool seen in a handful of background examples cannot reach the floor by chance.
+MIN_POOLED_LOWER = 0.5
+
+
+def effect_lower(effect, effect_normalised, n_fg, n_bg, z: float = EVIDENCE_Z):
+    """The smaller of a pooled pair's two effect sizes less ``z`` null standard errors
+    ``sqrt((n_fg + n_bg + 1) / (12 n_fg n_bg))`` (scalars or arrays; a NaN normalised effect counts 0;
+    counts below 1 count 1): ``effect_pool_lower`` of the ranking, and the pool's small-sample guard."""
+    e = np.asarray(effect, np.float64)
+    n = np.nan_to_num(np.asarray(effect_normalised, np.float64), nan=0.0)
+    n1, n2 = (np.maximum(np.asarray(c, np.float64), 1.0) for c in (n_fg, n_bg))
+    return np.minimum(e, n) - z * np.sqrt((n1 + n2 + 1.0) / (12.0 * n1 * n2))
 
 
 def filter_groups(names: Sequence[str]) -> tuple[np.ndarray, list[str]]:
@@ -259,9 +277,7 @@ def _ranks(pooled: dict, rows: Sequence[dict], z: float) -> dict[tuple[str, str]
 
     st = pooled["stats"]
     e = np.asarray(st["effect_size"], np.float64)
-    n = np.nan_to_num(np.asarray(st["effect_normalised"], np.float64), nan=0.0)
-    n1, n2 = (np.maximum(np.asarray(st[c], np.float64), 1.0) for c in ("n_fg", "n_bg"))
-    lower = np.minimum(e, n) - z * np.sqrt((n1 + n2 + 1.0) / (12.0 * n1 * n2))
+    lower = effect_lower(e, st["effect_normalised"], st["n_fg"], st["n_bg"], z)
     names = tf_pairs(pooled)
     # a pair never seen in the background has no background scores to beat: its effect (against
     # zeros) only says how often it occurs in the foreground, so the pool does not rank it

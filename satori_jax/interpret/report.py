@@ -366,11 +366,14 @@ def _pool_index(pooled: Mapping[str, Any] | None) -> dict[tuple[str, str], dict[
 
 
 def pool_lists(v: Mapping[str, float], alpha: float = ALPHA, min_effect: float = 0.0) -> bool:
-    """Whether the TF-pooled test lists a TF pair (:mod:`satori_jax.interpret.pooled`)."""
-    from satori_jax.interpret.pooled import MIN_POOLED_EFFECT
+    """Whether the TF-pooled test lists a TF pair (:mod:`satori_jax.interpret.pooled`): q, both effect
+    floors, and the effects' lower bound above no effect (a pool seen in a few background examples)."""
+    from satori_jax.interpret.pooled import MIN_POOLED_EFFECT, MIN_POOLED_LOWER, effect_lower
 
-    return (v["q_value"] < alpha and v["effect_size"] >= max(MIN_POOLED_EFFECT, min_effect)
-            and v["effect_normalised"] >= MIN_POOLED_EFFECT)
+    return bool(v["q_value"] < alpha and v["effect_size"] >= max(MIN_POOLED_EFFECT, min_effect)
+                and v["effect_normalised"] >= MIN_POOLED_EFFECT
+                and effect_lower(v["effect_size"], v["effect_normalised"], v["n_fg"], v["n_bg"])
+                >= MIN_POOLED_LOWER)
 
 
 def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,

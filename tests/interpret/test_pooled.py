@@ -9,6 +9,7 @@ from satori_jax.interpret import report
 from satori_jax.interpret.interactions import PairScores
 from satori_jax.interpret.pooled import (
     MIN_POOLED_EFFECT,
+    effect_lower,
     filter_groups,
     group_max,
     method_folds,
@@ -160,6 +161,18 @@ def test_normalised_filter_test_does_not_call_a_pair_raised_only_by_the_scale():
     assert listed[False][("A", "C")] == "filter pair"  # rides the scale
     assert ("A", "C") not in listed[True]
     assert listed[True][("A", "B")] in ("both", "pool")  # the interaction stays
+
+
+def test_pool_does_not_list_a_pair_seen_in_a_handful_of_background_examples():
+    """Both effects at 0.65 and q < 0.05 list a pair seen in 150 + 150 examples, not one seen in 150 + 4:
+    there the effects' lower bound (less 1.645 null standard errors, the ranking's effect_pool_lower)
+    is 0.65 - 1.645 * sqrt(155 / 7200) = 0.41, which does not exclude no effect (0.5)."""
+    v = {"q_value": 0.01, "effect_size": 0.65, "effect_normalised": 0.65, "n_fg": 150, "n_bg": 150}
+    assert report.pool_lists(v)
+    assert not report.pool_lists({**v, "n_bg": 4})
+    assert effect_lower(0.65, 0.7, 150, 4) == pytest.approx(0.65 - 1.645 * np.sqrt(155 / 7200))
+    assert effect_lower(0.65, np.nan, 150, 150) < 0  # a pair the normalised test did not see
+    assert not report.pool_lists({**v, "effect_normalised": float("nan")})
 
 
 def test_pool_respects_min_effect():
