@@ -17,14 +17,16 @@ Interpret a trained SATORI run (a directory written by `python -m satori_jax.tra
      maximum, --motif-fraction), write filters.meme and match it to a motif database with TomTom
      (filters_tomtom.tsv);
   3. score every filter pair in every example with each method (raw attention, attention
-     attribution, ...), test foreground > background (Mann-Whitney U, Benjamini-Hochberg), and
-     name significant pairs by their filters' TF matches;
+     attribution, ...), test foreground > background (Mann-Whitney U, Benjamini-Hochberg; fis on
+     each example's scores divided by its largest), and name significant pairs by their filters'
+     TF matches;
   4. list a TF pair when one of its filter pairs is significant and its TF-level q (Simes over
      all its filter pairs, Benjamini-Hochberg over TF pairs) is < 0.05, or when the TF-pooled test
      lists it (per example its best filter pair's score, q_pool < 0.05, effect >= 0.6 as scored
-     and relative to each example's strongest pair; --no-tf-pool turns this off); flag the listed
-     pairs that also stand out from their two TFs' other pairs (q_excess < 0.05: the z-score beyond
-     a robust TF-a + TF-b fit), a stricter answer to "more than two enriched motifs".
+     and relative to each example's strongest pair, both above 0.5 by 1.645 standard errors;
+     --no-tf-pool turns this off); flag the listed pairs that also stand out from their two TFs'
+     other pairs (q_excess < 0.05: the z-score beyond a robust TF-a + TF-b fit), a stricter answer
+     to "more than two enriched motifs".
 
 Outputs in --out: filters.meme, filters_tomtom.tsv, interactions_<method>.tsv,
 tf_interactions_<method>.tsv, PNG plots, report.html (opens offline) and, written last,

@@ -101,7 +101,7 @@ COLUMN_DOCS: dict[str, str] = {
     "filter_pairs": "The merged filter pairs, 'filterA-filterB' separated by ';', best first.",
     "listed_by": "Which rule lists the TF pair: 'filter pair' (a significant filter pair and q_tf < 0.05), "
                  "'pool' (the TF-pooled test: q_pool < 0.05, pooled effect size and effect_pool_normalised "
-                 ">= 0.6) or 'both'. "
+                 ">= 0.6, and the smaller less 1.645 null standard errors >= 0.5) or 'both'. "
                  "For rows listed by the pool only, q_value, p_value, effect_size, n_fg, n_bg, the median "
                  "scores and the distance are the pooled test's.",
     "q_pool": "TF-pooled test: per example the best score over the filter pairs named after the TF pair, "
