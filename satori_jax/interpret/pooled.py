@@ -63,7 +63,6 @@ __all__ = [
     "POOLED",
     "POOLED_NORMALISED",
     "method_folds",
-    "pooled_folds",
     "pooled_test",
     "filter_groups",
     "group_max",
@@ -203,24 +202,22 @@ def tf_pairs(pooled: dict) -> list[tuple[str, str]]:
             for a, b in zip(pooled["stats"]["filter_a"], pooled["stats"]["filter_b"], strict=True)]
 
 
-def pooled_folds(method: str, scores: PairScores, groups: np.ndarray, n_groups: int
-                 ) -> list[tuple[str, PairScores, int]]:
-    """``(name, scores, number of items)`` of a method's TF-pooled scores, as the accumulators fold them."""
-    return [(method + POOLED, group_max(scores, groups), n_groups),
-            (method + POOLED_NORMALISED, group_max(normalise_per_example(scores), groups), n_groups)]
-
-
 def method_folds(method: str, scores: PairScores, num_filters: int, groups: np.ndarray | None,
                  n_groups: int, normalise: bool = False) -> list[tuple[str, PairScores, int]]:
-    """Everything the accumulators fold for one method's scores of one chunk side.
+    """``(name, scores, number of items)`` of everything the accumulators fold for one method's
+    scores of one chunk side.
 
     The filter-pair scores (each example's divided by its largest when ``normalise``: FIS, whose
     ``|ΔIG|`` scales with the explained logit, so that a pair is not called because every score of a
-    positive is larger), then, when ``groups`` is given, the TF-pooled scores of
-    :func:`pooled_folds` built from the scores as they are (the pool compares both ways itself).
+    positive is larger); then, when ``groups`` is given, the TF-pooled scores ``m@tf`` (from the scores
+    as they are) and ``m@tfn`` (from the normalised ones; the pool compares both ways itself).
     """
-    folds = [(method, normalise_per_example(scores) if normalise else scores, num_filters)]
-    return folds + (pooled_folds(method, scores, groups, n_groups) if groups is not None else [])
+    normed = normalise_per_example(scores) if normalise or groups is not None else None
+    folds = [(method, normed if normalise else scores, num_filters)]
+    if groups is not None:
+        folds += [(method + POOLED, group_max(scores, groups), n_groups),
+                  (method + POOLED_NORMALISED, group_max(normed, groups), n_groups)]
+    return folds
 
 
 def pooled_test(acc, chunks, method: str, names: Sequence[str], opts) -> dict:
