@@ -328,8 +328,8 @@ class _Driver:
 
         if not self.streamed:
             return ExactAccumulator()
-        from satori_jax.interpret.histogram import Bins, range_from
-        from satori_jax.interpret.pooled import POOLED, POOLED_NORMALISED
+        from satori_jax.interpret.histogram import range_from
+        from satori_jax.interpret.pooled import method_bins
 
         o = self.opts
         # normalised attr maps peak at exactly 1: bounded bins with a bin of their own for the peaks
@@ -361,12 +361,7 @@ class _Driver:
 
         self.together("score ranges", lambda: self.timed("ranges", score_ranges))
         self.ranges = json.loads(rfile.read_text())
-        bins = {m: Bins(float(self.ranges[m][0]), float(self.ranges[m][1]), int(o.hist_bins), top=peaked[m])
-                for m in o.methods}
-        for m in o.methods:  # the TF-pooled scores: the method's range; normalised ones peak at 1
-            peak = Bins(1e-6, 1.0, o.hist_bins, top=True)
-            bins[m + POOLED], bins[m + POOLED_NORMALISED] = bins[m], peak
-            bins[m] = peak if self.normalised[m] else bins[m]  # fis's filter pairs (method_folds)
+        bins = method_bins({m: self.ranges[m] for m in o.methods}, self.normalised, peaked, o.hist_bins)
         return HistAccumulator(bins, self.length)
 
     # ---- motifs: counts, PWMs and names before pass 2 -------------------------------------------

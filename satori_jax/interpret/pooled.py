@@ -62,6 +62,7 @@ __all__ = [
     "MIN_POOLED_EFFECT",
     "POOLED",
     "POOLED_NORMALISED",
+    "method_bins",
     "method_folds",
     "pooled_test",
     "filter_groups",
@@ -218,6 +219,38 @@ def method_folds(method: str, scores: PairScores, num_filters: int, groups: np.n
         folds += [(method + POOLED, group_max(scores, groups), n_groups),
                   (method + POOLED_NORMALISED, group_max(normed, groups), n_groups)]
     return folds
+
+
+def method_bins(ranges: dict, normalised: dict, peaked: dict, n: int) -> dict:
+    """The streamed histograms' bins of every fold :func:`method_folds` makes.
+
+    Parameters
+    ----------
+    ranges
+        ``{method: (lo, hi)}``: each method's score range, from the pass-1 sample.
+    normalised
+        ``{method: bool}``: the method's filter pairs are tested on normalised scores (fis).
+    peaked
+        ``{method: bool}``: the method's scores themselves peak at ``hi`` (normalised attr maps).
+    n
+        Log-spaced bins per fold.
+
+    Returns
+    -------
+    dict
+        ``{fold: Bins}``. The scores as scored use the method's range; every normalised fold peaks at
+        exactly 1, so it gets bins up to 1 with a bin of its own for the peaks, whatever the range of
+        the method's own scores (raw FIS can stay far below 1).
+    """
+    from satori_jax.interpret.histogram import Bins
+
+    bins = {}
+    for m, (lo, hi) in ranges.items():
+        own = Bins(float(lo), float(hi), int(n), top=bool(peaked[m]))
+        peak = Bins(1e-6, 1.0, int(n), top=True)
+        bins[m + POOLED], bins[m + POOLED_NORMALISED] = own, peak
+        bins[m] = peak if normalised[m] else own
+    return bins
 
 
 def pooled_test(acc, chunks, method: str, names: Sequence[str], opts) -> dict:

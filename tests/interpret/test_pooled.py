@@ -12,6 +12,7 @@ from satori_jax.interpret.pooled import (
     effect_lower,
     filter_groups,
     group_max,
+    method_bins,
     method_folds,
     normalise_per_example,
     pooled_stats,
@@ -138,6 +139,25 @@ def test_method_folds_normalise_only_the_filter_pair_scores():
         np.testing.assert_array_equal(a.score, b.score)
     np.testing.assert_allclose(normed[1][1].score, [4.0, 1.0, 0.5])  # as scored
     assert len(method_folds("fis", ps, 3, None, 0, normalise=True)) == 1  # no names, no pool
+
+
+def test_method_bins_give_every_normalised_fold_its_own_peak_bin():
+    """Streamed: a normalised fold peaks at exactly 1 however small the method's raw range (FIS can stay
+    below 0.01), so its bins reach 1 with a bin for the peaks; scores as scored keep the method's range."""
+    ranges = {"fis": (1e-6, 4e-3), "dfim": (1e-5, 0.2), "attr": (1e-4, 1.0)}
+    bins = method_bins(ranges, {"fis": True, "dfim": False, "attr": False},
+                       {"fis": False, "dfim": False, "attr": True}, 50)
+    assert set(bins) == {m + s for m in ranges for s in ("", "@tf", "@tfn")}
+    peaks = np.array([1.0, 1.0 - 1e-7])
+    for fold in ("fis", "fis@tfn", "dfim@tfn", "attr@tfn", "attr"):
+        b = bins[fold]
+        assert b.top and b.hi == 1.0 and np.all(b.index(peaks) == b.k - 1), fold
+        assert b.index(np.array([0.5]))[0] < b.k - 1  # below the peak: not in the peak bin
+    for fold, m in (("fis@tf", "fis"), ("dfim", "dfim"), ("dfim@tf", "dfim")):
+        assert (bins[fold].lo, bins[fold].hi, bins[fold].top) == (*ranges[m], False), fold
+    # the fis range alone would have put scores 0.004-1 in one clipped bin: the peak bin tells them apart
+    own = bins["fis@tf"]
+    assert own.index(np.array([0.01]))[0] == own.index(np.array([1.0]))[0]
 
 
 def test_normalised_filter_test_does_not_call_a_pair_raised_only_by_the_scale():
