@@ -24,9 +24,10 @@ Interpret a trained SATORI run (a directory written by `python -m satori_jax.tra
      all its filter pairs, Benjamini-Hochberg over TF pairs) is < 0.05, or when the TF-pooled test
      lists it (per example its best filter pair's score, q_pool < 0.05, effect >= 0.6 as scored
      and relative to each example's strongest pair, both above 0.5 by 1.645 standard errors;
-     --no-tf-pool turns this off); flag the listed pairs that also stand out from their two TFs'
-     other pairs (q_excess < 0.05: the z-score beyond a robust TF-a + TF-b fit), a stricter answer
-     to "more than two enriched motifs".
+     --no-tf-pool turns this off); then drop a listed pair whose pooled effect is below the median of
+     either TF's other pairs (the partner rule, --no-partner-rule); flag the listed pairs that also
+     stand out from their two TFs' other pairs (q_excess < 0.05: the z-score beyond a robust
+     TF-a + TF-b fit), a stricter answer to "more than two enriched motifs".
 
 Outputs in --out: filters.meme, filters_tomtom.tsv, interactions_<method>.tsv,
 tf_interactions_<method>.tsv, PNG plots, report.html (opens offline) and, written last,
@@ -120,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-effect", type=fraction, default=0.0, metavar="F",
                    help="also require effect size U/(n_fg*n_bg) >= F for a significant pair (e.g. 0.75; "
                         "default 0 = q-value only, as SATORI)")
+    p.add_argument("--no-partner-rule", dest="partner_rule", action="store_false",
+                   help="keep every TF pair the two rules list (default: drop a pair whose pooled effect "
+                        "is below the median of either TF's other pairs, e.g. every pair of a motif that "
+                        "is enriched alone in the foreground; see the tf_interactions column "
+                        "effect_partners)")
     p.add_argument("--no-tf-pool", dest="tf_pool", action="store_false",
                    help="list TF pairs by the filter-level rule only (default: also by the TF-pooled test, "
                         "which pools the filter pairs named after a TF pair; see the tf_interactions "
@@ -193,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         attn_cutoff=args.attn_cutoff, prob_cutoff=args.prob_cutoff, neg_cutoff=args.neg_cutoff,
         precision_cutoff=args.precision_cutoff,
         batch_size=args.batch_size, seed=args.seed, verbose=not args.quiet, min_effect=args.min_effect,
-        tf_pool=args.tf_pool,
+        tf_pool=args.tf_pool, partner_rule=args.partner_rule,
         activity_fraction=args.activity_fraction, motif_fraction=args.motif_fraction,
         attr_normalize=args.attr_normalize, fis_normalize=args.fis_normalize, attr_sign=args.attr_sign,
         test=args.test, null=args.null,

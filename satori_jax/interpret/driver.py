@@ -477,7 +477,7 @@ class _Driver:
                 pooled = (None if self.groups is None  # the TF-pooled test (interpret/pooled.py)
                           else pooled_test(self.acc, chunks, m, self.group_names, o))
                 rows, tf_rows, sig, fam_counts, excess = outputs.method_tables(
-                    out, m, stats, matches, self.num_filters, o.alpha, o.min_effect, pooled)
+                    out, m, stats, matches, self.num_filters, o.alpha, o.min_effect, pooled, o.partner_rule)
                 n_sig = int(sig.sum())
                 tables[m], tf_tables[m] = rows, tf_rows
                 top_labels[m] = [report.pair_label(r["tf_a"], r["tf_b"]) for r in tf_rows]

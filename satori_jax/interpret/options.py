@@ -116,6 +116,10 @@ class InterpretOptions:
         Also list the TF pairs that the TF-pooled test lists (:mod:`satori_jax.interpret.pooled`: the
         filter pairs named after a TF pair tested as one sample, gated by its effect size as scored
         and per-example normalised); ``False`` = the filter-level list only.
+    partner_rule
+        With the TF-pooled test: a listed TF pair must be raised at least as much as each of its TFs'
+        other pairs typically are (:func:`satori_jax.interpret.pooled.partner_baselines`); ``False``
+        keeps every pair the two rules list.
     test, null
         Pair test (``"observed"``, default / ``"conditioned"``) and null (``"theoretical"`` /
         ``"empirical"``); see :mod:`satori_jax.interpret.stats`.
@@ -149,6 +153,7 @@ class InterpretOptions:
     alpha: float = 0.05
     min_effect: float = 0.0
     tf_pool: bool = True
+    partner_rule: bool = True
     test: str = "observed"
     null: str = "theoretical"
     max_logos: int = 60
@@ -200,6 +205,7 @@ class InterpretOptions:
             "alpha": float(self.alpha),
             "min_effect": float(self.min_effect),
             "tf_pool": bool(self.tf_pool),
+            "partner_rule": bool(self.partner_rule),
             "test": self.test,
             "null": self.null,
             "max_examples": self.max_examples,

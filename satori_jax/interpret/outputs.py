@@ -45,14 +45,14 @@ def _significant(stats: dict, alpha: float, min_effect: float) -> np.ndarray:
 
 
 def method_tables(out: Path, method: str, stats: dict, matches, num_filters: int, alpha: float,
-                   min_effect: float = 0.0, pooled: dict | None = None):
+                   min_effect: float = 0.0, pooled: dict | None = None, partners: bool = True):
     """Write ``interactions_{method}.tsv``, ``tf_interactions_{method}.tsv`` and (with the TF-pooled
     test) ``tf_ranking_{method}.tsv`` from tested pairs.
 
     Adds the excess test's columns (``excess_z``, ``p_excess``, ``q_excess``;
     :func:`satori_jax.interpret.excess.excess_test`) to ``stats`` first. The TF table holds the list
     (:func:`satori_jax.interpret.report.tf_pair_table`, with the TF-pooled test's ``pooled`` results
-    when given), each row with its ``q_excess``.
+    when given, and then the partner rule when ``partners``), each row with its ``q_excess``.
 
     Returns
     -------
@@ -73,7 +73,8 @@ def method_tables(out: Path, method: str, stats: dict, matches, num_filters: int
         stats[k] = ex[k]
     rows = report.interaction_table(stats, matches, num_filters)
     tf_excess = report.tf_excess_q(rows)
-    tf_rows = report.tf_pair_table(rows, alpha, min_effect, tf_excess=tf_excess, pooled=pooled)
+    tf_rows = report.tf_pair_table(rows, alpha, min_effect, tf_excess=tf_excess, pooled=pooled,
+                                   partners=partners)
     report.write_tsv(out / f"interactions_{method}.tsv", report.INTERACTION_COLUMNS, rows)
     report.write_tsv(out / f"tf_interactions_{method}.tsv", report.TF_INTERACTION_COLUMNS, tf_rows)
     if pooled is not None:  # every tested TF pair, strongest first (the ranking --truth scores)

@@ -33,6 +33,13 @@ group (:func:`filter_groups`). For every method, besides its filter-pair scores:
    partner enrichment), which the floor keeps out; on twins-40/60/80 the true pairs that only the
    pool finds have effects of 0.66 and more.
 
+4. **Partner rule** (:func:`partner_baselines`; on by default, ``--no-partner-rule``): a pair that
+   either rule lists stays only if its pooled effect (the smaller of as scored and normalised)
+   reaches the median of each of its TFs' other pooled pairs. A TF pair listed from co-occurrence
+   alone (a filter pair seen in a few foreground examples and never in the background, tested
+   against zeros) usually has a pooled effect below its TFs' typical pair, and so does a pair that
+   only shares a TF with an enriched motif. Pairs without a pooled effect are kept.
+
 Both accumulators (exact and histograms) see the pooled scores as two more "methods" (``m@tf``,
 ``m@tfn``) with the TF pairs as their pairs, so the streamed and in-memory paths test them alike.
 
@@ -64,6 +71,7 @@ __all__ = [
     "POOLED_NORMALISED",
     "method_bins",
     "method_folds",
+    "partner_baselines",
     "pooled_test",
     "filter_groups",
     "group_max",
@@ -251,6 +259,43 @@ def method_bins(ranges: dict, normalised: dict, peaked: dict, n: int) -> dict:
         bins[m + POOLED], bins[m + POOLED_NORMALISED] = own, peak
         bins[m] = peak if normalised[m] else own
     return bins
+
+
+def partner_baselines(pooled: dict) -> dict[tuple[str, str], tuple[float, float]]:
+    """Each pooled TF pair's effect and its TFs' partner baseline, for the list's partner rule.
+
+    A pair's effect here is the smaller of its pooled effect sizes as scored and normalised (a NaN
+    normalised effect counts 0, as in the ranking). A TF's baseline for the pair is the median effect
+    of the TF's *other* pooled pairs (0.5 when it has none); the pair's baseline is the larger of its
+    two TFs'. A motif enriched alone in the foreground raises every pair it takes part in (its partners
+    are more often present there, and attention to it shifts), and in a design whose positives hold
+    more motifs every TF does; a pair the model uses stands out from its TFs' other pairs. Measured in
+    ``bench/results/accuracy/partner-rule-2026-12-07.md``.
+
+    Parameters
+    ----------
+    pooled
+        The pooled test's result (:func:`pooled_test`).
+
+    Returns
+    -------
+    ``{(tf_a, tf_b): (effect, baseline)}`` with names sorted, for the pairs with a finite pooled effect.
+    """
+    st = pooled["stats"]
+    eff = np.minimum(np.asarray(st["effect_size"], np.float64),
+                     np.nan_to_num(np.asarray(st["effect_normalised"], np.float64), nan=0.0))
+    pairs = [(k, float(v)) for k, v in zip(tf_pairs(pooled), eff.tolist(), strict=True) if np.isfinite(v)]
+    per_tf: dict[str, list[float]] = {}
+    for (a, b), v in pairs:
+        per_tf.setdefault(a, []).append(v)
+        per_tf.setdefault(b, []).append(v)
+
+    def baseline(tf: str, own: float) -> float:
+        others = list(per_tf[tf])
+        others.remove(own)
+        return float(np.median(others)) if others else 0.5
+
+    return {k: (v, max(baseline(k[0], v), baseline(k[1], v))) for k, v in pairs}
 
 
 def pooled_test(acc, chunks, method: str, names: Sequence[str], opts) -> dict:

@@ -54,6 +54,7 @@ TF_INTERACTION_COLUMNS = (
     "tf_a", "tf_b", "family_a", "family_b", "n_filter_pairs", "n_tested_filter_pairs", "q_tf", "q_value",
     "p_value", "median_distance_bp", "median_score_fg", "median_score_bg", "n_fg", "n_bg", "effect_size",
     "q_excess", "excess_level", "filter_pairs", "listed_by", "q_pool", "effect_pool_normalised",
+    "effect_partners",
 )
 
 #: Fewest TF pairs (with p < 1) from which the excess test runs on the TF x TF matrix.
@@ -111,6 +112,11 @@ COLUMN_DOCS: dict[str, str] = {
                               "by its largest score: above 0.5 when the pair is raised relative to the "
                               "example's strongest pair, not only because every score is larger in the "
                               "foreground (attributions scale with the logit).",
+    "effect_partners": "Partner rule: the median of min(pooled effect, effect_pool_normalised) over each "
+                       "TF's other pooled pairs, the larger of the two TFs'. A listed pair's own min(pooled "
+                       "effect, effect_pool_normalised) reaches it: it is raised at least as much as its "
+                       "TFs' pairs typically are (a motif enriched alone in the foreground raises all its "
+                       "pairs). nan where the pair has no pooled effect (kept) or with --no-partner-rule.",
     # filters_tomtom.tsv
     "filter": "Filter name (filterN).",
     "n_sites": "Positions (over the foreground examples) where the filter activation passed its threshold.",
@@ -378,7 +384,7 @@ def pool_lists(v: Mapping[str, float], alpha: float = ALPHA, min_effect: float =
 
 def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
                   min_effect: float = 0.0, tf_excess: Mapping[tuple[str, str], float] | None = None,
-                  pooled: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+                  pooled: Mapping[str, Any] | None = None, partners: bool = True) -> list[dict[str, Any]]:
     """Significant TF pairs from the tested filter pairs.
 
     A TF pair is listed when (1) its TF-level q-value ``q_tf < alpha`` (:func:`tf_level_q`: Simes over
@@ -397,7 +403,9 @@ def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
     ``pooled`` (``{"stats": columns of the TF-pooled test, "names": group names}``,
     :mod:`satori_jax.interpret.pooled`) adds the TF pairs that the pooled test lists
     (:func:`pool_lists`; ``listed_by`` says which rule listed a row) and every row's ``q_pool`` and
-    ``effect_pool_normalised``.
+    ``effect_pool_normalised``. With ``pooled`` and ``partners`` (the partner rule), a listed pair whose
+    pooled effect is below its TFs' partner baseline (:func:`satori_jax.interpret.pooled.partner_baselines`,
+    column ``effect_partners``) is dropped.
     """
     q_tf, n_tested = tf_level_q(rows)
     if tf_excess is None:
@@ -444,8 +452,16 @@ def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
                                           "median_score_bg", "effect_size")},
                      "n_fg": int(v["n_fg"]), "n_bg": int(v["n_bg"])}
         members[key] = []
+    if pooled and partners:
+        from satori_jax.interpret.pooled import partner_baselines
+
+        base = partner_baselines(pooled)
+        best = {k: r for k, r in best.items() if k not in base or base[k][0] >= base[k][1]}
+    else:
+        base = {}
     out = []
     for key, row in best.items():
+        row["effect_partners"] = base[key][1] if key in base else float("nan")
         by_pool = key in pool and pool_lists(pool[key], alpha, min_effect)
         row["listed_by"] = ("both" if by_pool else "filter pair") if members[key] else "pool"
         row["q_pool"] = pool[key]["q_value"] if key in pool else float("nan")

@@ -202,7 +202,8 @@ def _findings(m: str, s: Mapping[str, Any], tf_rows: Sequence[Mapping[str, Any]]
               if level else " Too few pairs were tested for the excess test.")
     parts = [f"<h3>{html.escape(m)}</h3><p>{g('n_significant_tf_pairs', 0)} TF pairs listed "
              f"(q_tf &lt; 0.05 over TF pairs and a filter pair with q &lt; 0.05, or by the TF-pooled test: "
-             f"q_pool &lt; 0.05 with effects &ge; 0.6, above 0.5 by 1.645 standard errors) "
+             f"q_pool &lt; 0.05 with effects &ge; 0.6, above 0.5 by 1.645 standard errors; by default "
+             f"only pairs raised at least as much as their TFs' other pairs, effect_partners) "
              f"from {g('n_significant_filter_pairs', 0)} significant of {g('n_tested', 0)} tested filter "
              f"pairs in {g('n_examples', 0)} foreground and {g('n_background', 0)} background examples."
              f"{beyond}</p>"]

@@ -219,17 +219,20 @@ def test_cli_and_errors(run_and_db, capsys):
     # defaults: motif sites at the activity fraction, normalised attr
     assert summary["run"]["activity_fraction"] == summary["run"]["motif_fraction"] == 0.65
     assert summary["run"]["attr_normalize"] is True and summary["run"]["attr_sign"] == "positive"
-    assert summary["run"]["fis_normalize"] is True
+    assert summary["run"]["fis_normalize"] is True and summary["run"]["partner_rule"] is True
+    header = (out / "tf_interactions_raw.tsv").read_text().splitlines()[0].split("\t")
+    assert header[-1] == "effect_partners"
 
     # a lower activity fraction means more active sites, so at least as many observed pairs
     out2 = base / "out_cli2"
     code = run_cli(main, [str(run), "--out", str(out2), "--methods", "raw", "--motif-db",
                           str(base / "db.meme"), "--max-examples", "12", "--attn-cutoff", "0",
                           "--activity-fraction", "0.3", "--motif-fraction", "0.5", "--no-attr-normalize",
-                          "--attr-sign", "absolute", "--no-fis-normalize", "--batch-size", "8", "--quiet"])
+                          "--attr-sign", "absolute", "--no-fis-normalize", "--no-partner-rule",
+                          "--batch-size", "8", "--quiet"])
     assert code == 0, capsys.readouterr().err
     s2 = json.loads((out2 / "summary.json").read_text())
-    assert s2["run"]["fis_normalize"] is False
+    assert s2["run"]["fis_normalize"] is False and s2["run"]["partner_rule"] is False
     assert (s2["run"]["activity_fraction"], s2["run"]["motif_fraction"], s2["run"]["attr_normalize"],
             s2["run"]["attr_sign"]) == (0.3, 0.5, False, "absolute")
     assert s2["methods"]["raw"]["n_observed_pairs_fg"] >= summary["methods"]["raw"]["n_observed_pairs_fg"]

@@ -15,6 +15,7 @@ from satori_jax.interpret.pooled import (
     method_bins,
     method_folds,
     normalise_per_example,
+    partner_baselines,
     pooled_stats,
 )
 from satori_jax.interpret.stats import test_pairs
@@ -176,8 +177,11 @@ def test_normalised_filter_test_does_not_call_a_pair_raised_only_by_the_scale():
     for normalise in (False, True):
         (_, f, _), = method_folds("fis", fg, 4, None, 0, normalise)[:1]
         (_, b, _), = method_folds("fis", bg, 4, None, 0, normalise)[:1]
-        tf = report.tf_pair_table(_filter_rows(f, b, names, 4), pooled=pooled)
+        tf = report.tf_pair_table(_filter_rows(f, b, names, 4), pooled=pooled, partners=False)
         listed[normalise] = {(r["tf_a"], r["tf_b"]): r["listed_by"] for r in tf}
+    # the partner rule alone also drops it: A-C is raised less than A's other pair (A-B)
+    assert ("A", "C") not in {(r["tf_a"], r["tf_b"]) for r in report.tf_pair_table(
+        _filter_rows(*(method_folds("fis", x, 4, None, 0)[0][1] for x in (fg, bg)), names, 4), pooled=pooled)}
     assert listed[False][("A", "C")] == "filter pair"  # rides the scale
     assert ("A", "C") not in listed[True]
     assert listed[True][("A", "B")] in ("both", "pool")  # the interaction stays
@@ -284,3 +288,54 @@ def test_tf_evidence_does_not_pool_rank_a_pair_never_seen_in_the_background():
     assert [(r["tf_a"], r["tf_b"]) for r in table] == [("C", "D"), ("A", "B")]
     assert (table[0]["rank_pool"], table[1]["rank_pool"]) == (1, 2)
     assert np.isnan(table[1]["effect_pool_lower"]) and table[1]["effect_pool"] == 0.75
+
+
+def _pool_of(effects: dict[tuple[str, str], tuple[float, float]], names: list[str], n: int = 200) -> dict:
+    """A pooled-test result with the given (as scored, normalised) effects, every pair at q = 1e-6."""
+    idx = {t: i for i, t in enumerate(names)}
+    keys = list(effects)
+    col = lambda v: np.array([v] * len(keys), np.float64)  # noqa: E731
+    st = {"filter_a": np.array([idx[a] for a, _ in keys]), "filter_b": np.array([idx[b] for _, b in keys]),
+          "q_value": col(1e-6), "p_value": col(1e-8), "n_fg": col(n), "n_bg": col(n),
+          "effect_size": np.array([effects[k][0] for k in keys]),
+          "effect_normalised": np.array([effects[k][1] for k in keys]),
+          "median_score_fg": col(0.5), "median_score_bg": col(0.2), "median_distance_bp": col(12)}
+    return {"stats": st, "names": names}
+
+
+def test_partner_baselines_are_the_median_of_each_tfs_other_pairs():
+    """Effect = min(as scored, normalised; NaN normalised counts 0); baseline = the larger of the two TFs'
+    medians over their other pairs (0.5 for a TF with no other pair)."""
+    pooled = _pool_of({("A", "B"): (0.9, 0.8), ("A", "C"): (0.7, 0.75), ("A", "D"): (0.6, float("nan")),
+                       ("B", "C"): (0.55, 0.65), ("D", "E"): (0.7, 0.7)}, list("ABCDE"))
+    base = partner_baselines(pooled)
+    assert base[("A", "B")] == pytest.approx((0.8, max(np.median([0.7, 0.0]), 0.55)))
+    assert base[("A", "D")] == pytest.approx((0.0, max(np.median([0.8, 0.7]), 0.7)))
+    assert base[("D", "E")] == pytest.approx((0.7, max(0.0, 0.5)))  # E has no other pair
+    assert base[("B", "C")] == pytest.approx((0.55, max(0.8, 0.7)))
+
+
+def test_partner_rule_drops_a_listed_pair_raised_less_than_its_tfs_other_pairs():
+    """A-B interacts (pooled effect 0.85) and is listed by both rules. C-D is listed by the filter rule
+    alone (a co-occurrence call: a filter pair seen in 6 foreground examples and no background one, as on
+    the independent DFIM-like set), but pooled it is raised less (0.45) than C's and D's other pairs
+    (0.55-0.66): the partner rule drops it, and keeps A-B; --no-partner-rule keeps both. Pairs the pool
+    lists because every pair of one TF is raised equally stay (a tie with the TF's median): the rule
+    compares, it does not remove hubs."""
+    eff = {("A", "B"): (0.85, 0.85), ("C", "D"): (0.45, 0.45), ("A", "C"): (0.55, 0.55),
+           ("B", "D"): (0.58, 0.58), ("A", "D"): (0.58, 0.58), ("B", "C"): (0.55, 0.55)}
+    eff.update({(t, "N"): (0.66, 0.66) for t in "ABCD"})
+    pooled = _pool_of(eff, list("ABCDN"))
+    row = {"filter_a": "filter0", "filter_b": "filter1", "family_a": "", "family_b": "", "n_bg": 0,
+           "median_score_fg": 0.5, "median_score_bg": 0.0, "median_distance_bp": 40.0, "u_statistic": 1.0,
+           "p_value": 1e-6, "q_value": 1e-4}
+    rows = [{**row, "tf_a": "A", "tf_b": "B", "n_fg": 90, "effect_size": 0.8},
+            {**row, "filter_a": "filter2", "filter_b": "filter3", "tf_a": "C", "tf_b": "D", "n_fg": 6,
+             "effect_size": 0.51}]
+    on = {(r["tf_a"], r["tf_b"]): r for r in report.tf_pair_table(rows, pooled=pooled)}
+    off = {(r["tf_a"], r["tf_b"]) for r in report.tf_pair_table(rows, pooled=pooled, partners=False)}
+    assert off == {("A", "B"), ("C", "D")} | {(t, "N") for t in "ABCD"}
+    assert set(on) == off - {("C", "D")}
+    assert on[("A", "B")]["listed_by"] == "both"
+    assert on[("A", "B")]["effect_partners"] == pytest.approx(0.58)  # median of A's (and B's) others
+    assert on[("A", "N")]["effect_partners"] == pytest.approx(0.66)  # N's other pairs: a tie, kept
