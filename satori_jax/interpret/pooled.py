@@ -72,6 +72,7 @@ __all__ = [
     "method_bins",
     "method_folds",
     "partner_baselines",
+    "pooled_effect",
     "pooled_test",
     "filter_groups",
     "group_max",
@@ -120,14 +121,19 @@ MIN_POOLED_EFFECT = 0.6
 MIN_POOLED_LOWER = 0.5
 
 
+def pooled_effect(effect, effect_normalised) -> np.ndarray:
+    """A pooled pair's effect: the smaller of its effect sizes as scored and normalised (scalars or
+    arrays; a NaN normalised effect counts 0). Used by :func:`effect_lower` and :func:`partner_baselines`."""
+    return np.minimum(np.asarray(effect, np.float64),
+                      np.nan_to_num(np.asarray(effect_normalised, np.float64), nan=0.0))
+
+
 def effect_lower(effect, effect_normalised, n_fg, n_bg, z: float = EVIDENCE_Z):
-    """The smaller of a pooled pair's two effect sizes less ``z`` null standard errors
-    ``sqrt((n_fg + n_bg + 1) / (12 n_fg n_bg))`` (scalars or arrays; a NaN normalised effect counts 0;
-    counts below 1 count 1): ``effect_pool_lower`` of the ranking, and the pool's small-sample guard."""
-    e = np.asarray(effect, np.float64)
-    n = np.nan_to_num(np.asarray(effect_normalised, np.float64), nan=0.0)
+    """:func:`pooled_effect` less ``z`` null standard errors ``sqrt((n_fg + n_bg + 1) / (12 n_fg n_bg))``
+    (scalars or arrays; counts below 1 count 1): ``effect_pool_lower`` of the ranking, and the pool's
+    small-sample guard."""
     n1, n2 = (np.maximum(np.asarray(c, np.float64), 1.0) for c in (n_fg, n_bg))
-    return np.minimum(e, n) - z * np.sqrt((n1 + n2 + 1.0) / (12.0 * n1 * n2))
+    return pooled_effect(effect, effect_normalised) - z * np.sqrt((n1 + n2 + 1.0) / (12.0 * n1 * n2))
 
 
 def filter_groups(names: Sequence[str]) -> tuple[np.ndarray, list[str]]:
@@ -264,13 +270,12 @@ def method_bins(ranges: dict, normalised: dict, peaked: dict, n: int) -> dict:
 def partner_baselines(pooled: dict) -> dict[tuple[str, str], tuple[float, float]]:
     """Each pooled TF pair's effect and its TFs' partner baseline, for the list's partner rule.
 
-    A pair's effect here is the smaller of its pooled effect sizes as scored and normalised (a NaN
-    normalised effect counts 0, as in the ranking). A TF's baseline for the pair is the median effect
-    of the TF's *other* pooled pairs (0.5 when it has none); the pair's baseline is the larger of its
-    two TFs'. A motif enriched alone in the foreground raises every pair it takes part in (its partners
-    are more often present there, and attention to it shifts), and in a design whose positives hold
-    more motifs every TF does; a pair the model uses stands out from its TFs' other pairs. Measured in
-    ``bench/results/accuracy/partner-rule-2026-12-07.md``.
+    A pair's effect here is :func:`pooled_effect` (as in the ranking). A TF's baseline for the pair is
+    the median effect of the TF's *other* pooled pairs (0.5 when it has none); the pair's baseline is
+    the larger of its two TFs'. A motif enriched alone in the foreground raises every pair it takes
+    part in (its partners are more often present there, and attention to it shifts), and in a design
+    whose positives hold more motifs every TF does; a pair the model uses stands out from its TFs'
+    other pairs. Measured in ``bench/results/accuracy/partner-rule-2026-12-07.md``.
 
     Parameters
     ----------
@@ -282,8 +287,7 @@ def partner_baselines(pooled: dict) -> dict[tuple[str, str], tuple[float, float]
     ``{(tf_a, tf_b): (effect, baseline)}`` with names sorted, for the pairs with a finite pooled effect.
     """
     st = pooled["stats"]
-    eff = np.minimum(np.asarray(st["effect_size"], np.float64),
-                     np.nan_to_num(np.asarray(st["effect_normalised"], np.float64), nan=0.0))
+    eff = pooled_effect(st["effect_size"], st["effect_normalised"])
     pairs = [(k, float(v)) for k, v in zip(tf_pairs(pooled), eff.tolist(), strict=True) if np.isfinite(v)]
     per_tf: dict[str, list[float]] = {}
     for (a, b), v in pairs:
