@@ -53,7 +53,7 @@ METHODS = ("raw", "attr", "fis", "dfim")
 
 @dataclass(frozen=True)
 class Benchmark:
-    """One data set of the suite: the ``simulate`` sub-command and its arguments."""
+    """One data set of the suite: the generator module (``python -m``), its sub-command and arguments."""
 
     name: str
     args: tuple[str, ...]
@@ -62,6 +62,8 @@ class Benchmark:
     #: the pool's motifs are JASPAR's: also interpret with JASPAR as the database (names a user gets
     #: without ``--motif-db``; the issue's target there is on family-merged names)
     jaspar_names: bool = False
+    #: ``satori_jax.simulate`` or :mod:`bench.independent` (drawn by code of its own)
+    module: str = "satori_jax.simulate"
 
 
 #: cpu: 30 000 sequences, a 3 000-sequence test split; at 12 000 (1 200) the seeded models rank the
@@ -75,12 +77,18 @@ BENCHMARKS: dict[str, Benchmark] = {
        for k in (40, 60, 80)},
     **{f"twins-{k}": Benchmark(f"twins-{k}", ("twins", "--preset", f"twins-{k}"), _PRESET_SIZES)
        for k in (40, 60, 80)},
+    # drawn without the package's simulators (bench/independent.py): an adjacency grammar with a
+    # motif enriched alone, and a DFIM-like A-and-B design with other JASPAR motifs
+    "grammar": Benchmark("grammar", ("grammar",), {"cpu": 24000, "full": 24000, "tiny": 600},
+                         jaspar_names=True, module="bench.independent"),
+    "ab": Benchmark("ab", ("ab",), {"cpu": 18000, "full": 18000, "tiny": 600}, jaspar_names=True,
+                    module="bench.independent"),
 }
 
 #: data sets per mode: ``cpu`` finishes in well under 90 min on 2 cores
 MODE_SETS = {
     "cpu": ("dfim", "data-40", "twins-40"),
-    "full": ("dfim", "data-40", "data-60", "data-80", "twins-40", "twins-60", "twins-80"),
+    "full": ("dfim", "data-40", "data-60", "data-80", "twins-40", "twins-60", "twins-80", "grammar", "ab"),
     "tiny": ("dfim", "twins-40"),
 }
 
@@ -177,7 +185,7 @@ def run_benchmark(bench: Benchmark, work: Path, args: argparse.Namespace, mode: 
     log_path = work / f"{bench.name}.log"
     data, run = work / bench.name / "data", work / bench.name / "run"
     n = bench.sizes.get(mode)
-    sim = [py, "-m", "satori_jax.simulate", *bench.args, "--out", str(data), "--seed", str(args.seed)]
+    sim = [py, "-m", bench.module, *bench.args, "--out", str(data), "--seed", str(args.seed)]
     if n is not None:
         sim += ["--num-sequences", str(n)]
     res: dict[str, Any] = {"commands": {}, "n_sequences": n}

@@ -1,7 +1,9 @@
-"""Probe data sets drawn without the package's simulators (not a feature; a check on over-fitting).
+"""Benchmark data sets drawn without the package's simulators (a check on over-fitting to them).
 
-    python scripts/independent_benchmarks.py grammar OUT [--n 24000 --length 400 --seed 7]
-    python scripts/independent_benchmarks.py ab OUT [--n 18000 --length 200 --seed 11]
+    python -m bench.independent grammar --out DIR [--num-sequences 24000 --length 400 --seed 7]
+    python -m bench.independent ab --out DIR [--num-sequences 18000 --length 200 --seed 11]
+
+The accuracy suite (:mod:`bench.accuracy`) runs both as the data sets ``grammar`` and ``ab``.
 
 Written independently of ``satori_jax.data`` (own motif sampling, placement and background, JASPAR
 profiles fetched by name with pyjaspar) so that a list rule tuned to one of our generators shows here:
@@ -124,10 +126,13 @@ def ab_example(d, cls, names, bg, length):
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m bench.independent", description=__doc__.split("\n\n")[0],
+                                epilog="example:\n  python -m bench.independent ab --out /tmp/ab && "
+                                       "python -m satori_jax.train --data /tmp/ab --workdir /tmp/ab_run",
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("design", choices=("grammar", "ab"))
-    p.add_argument("out")
-    p.add_argument("--n", type=int)
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--num-sequences", dest="n", type=int)
     p.add_argument("--length", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--tfs", help="comma list of JASPAR names (grammar: 14, the first 8 pair up; "
@@ -169,7 +174,7 @@ def main() -> None:
         f += [" ".join(f"{v:.6f}" for v in row) + "\n" for row in prob] + ["\n"]
     (out / "motifs.meme").write_text("".join(f))
     info = {"generator": f"independent-{a.design}", "n": n, "length": length, "seed": seed, "tfs": names,
-            "pairs": pairs}
+            "pairs": pairs, "interactions": pairs, "counts": {"sequences": n, "positive": int(sum(labels))}}
     (out / "dataset.json").write_text(json.dumps(info, indent=1))
     print(f"{out}: {n} sequences, {sum(labels)} positive, {len(pairs)} true pair(s)")
 
