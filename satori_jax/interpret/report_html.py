@@ -191,7 +191,20 @@ def finding_groups(tf_rows: Sequence[Mapping[str, Any]],
     return list(groups.values())
 
 
-def _findings(m: str, s: Mapping[str, Any], tf_rows: Sequence[Mapping[str, Any]], truth_pairs) -> str:
+def _list_rule(run: Mapping[str, Any]) -> str:
+    """The sentence saying which rules listed a TF pair, from ``summary["run"]`` (``tf_pool``,
+    ``partner_rule``; both on when absent, as by default)."""
+    rule = "q_tf &lt; 0.05 over TF pairs and a filter pair with q &lt; 0.05"
+    if run.get("tf_pool", True):
+        rule += (", or by the TF-pooled test: q_pool &lt; 0.05 with effects &ge; 0.6, above 0.5 by 1.645 "
+                 "standard errors")
+    if run.get("partner_rule", True):
+        rule += "; only pairs raised at least as much as their TFs' other pairs, effect_partners"
+    return rule
+
+
+def _findings(m: str, s: Mapping[str, Any], tf_rows: Sequence[Mapping[str, Any]], truth_pairs,
+              run: Mapping[str, Any] | None = None) -> str:
     ex = s.get("excess") or {}
     g = s.get
     level = {"tf": "their two TFs' other pairs", "filter": "their two filters' other pairs"}.get(
@@ -201,18 +214,15 @@ def _findings(m: str, s: Mapping[str, Any], tf_rows: Sequence[Mapping[str, Any]]
               f"the foreground."
               if level else " Too few pairs were tested for the excess test.")
     parts = [f"<h3>{html.escape(m)}</h3><p>{g('n_significant_tf_pairs', 0)} TF pairs listed "
-             f"(q_tf &lt; 0.05 over TF pairs and a filter pair with q &lt; 0.05, or by the TF-pooled test: "
-             f"q_pool &lt; 0.05 with effects &ge; 0.6, above 0.5 by 1.645 standard errors; by default "
-             f"only pairs raised at least as much as their TFs' other pairs, effect_partners) "
-             f"from {g('n_significant_filter_pairs', 0)} significant of {g('n_tested', 0)} tested filter "
+             f"({_list_rule(run or {})}) from {g('n_significant_filter_pairs', 0)} significant of "
+             f"{g('n_tested', 0)} tested filter "
              f"pairs in {g('n_examples', 0)} foreground and {g('n_background', 0)} background examples."
              f"{beyond}</p>"]
     if s.get("truth"):
         parts.append(f"<p>Against --truth: {html.escape(against_chance(s['truth'], digits=2))}.</p>")
     groups = finding_groups(tf_rows, truth=truth_pairs)
     if not groups:
-        parts.append("<p class=note>No TF pair passes q_tf &lt; 0.05 with a filter pair at q &lt; 0.05, "
-                     "nor the TF-pooled test.</p>")
+        parts.append(f"<p class=note>No TF pair passes the list's rules ({_list_rule(run or {})}).</p>")
         return "".join(parts)
     cols = ["rank", "TF pair", "families", "q_tf", "q_value", "effect_size", "median_distance_bp",
             "q_excess", "TF pairs", "filter pairs"] + (["true"] if truth_pairs is not None else [])
@@ -405,7 +415,7 @@ def write_html(
         "merged into one row (its statistics are those of its best TF pair).</p>",
     ]
     for m, s in methods.items():
-        parts.append(_findings(m, s, tf_tables.get(m, []), truth_pairs))
+        parts.append(_findings(m, s, tf_tables.get(m, []), truth_pairs, run))
     if any("truth" in s for s in methods.values()):
         first = next(s["truth"] for s in methods.values() if "truth" in s)
         parts.append("<p class=note>Chance: calling every candidate pair (F1) and the expected AUPRC of a "

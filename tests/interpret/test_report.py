@@ -320,3 +320,13 @@ def test_excess_level_says_where_the_test_ran_even_when_nothing_is_listed(tmp_pa
     assert tf_rows == [] and excess["tf_rows"] == [] and excess["level"] == "tf"
     _, _, _, _, few = _method_tables(tmp_path, "raw", {k: v[:10] for k, v in stats.items()}, matches, f, 0.05)
     assert few["level"] == "none"  # 10 filter pairs, 10 TF pairs: too few at either level
+
+
+def test_findings_sentence_names_only_the_rules_the_run_used(tmp_path):
+    s = {"n_examples": 10, "n_tested": 5, "n_significant_filter_pairs": 0, "n_significant_tf_pairs": 0}
+    default = report_html._findings("raw", s, [], None, {"tf_pool": True, "partner_rule": True})
+    assert "TF-pooled test" in default and "effect_partners" in default
+    bare = report_html._findings("raw", s, [], None, {"tf_pool": False, "partner_rule": False})
+    assert "TF-pooled test" not in bare and "effect_partners" not in bare
+    assert "q_tf &lt; 0.05" in bare
+    assert "effect_partners" in report_html._findings("raw", s, [], None, {"tf_pool": False})
