@@ -6,7 +6,8 @@
 The accuracy suite (:mod:`bench.accuracy`) runs both as the data sets ``grammar`` and ``ab``.
 
 Written independently of ``satori_jax.data`` (own motif sampling, placement and background, JASPAR
-profiles fetched by name with pyjaspar) so that a list rule tuned to one of our generators shows here:
+2024 CORE vertebrate profiles fetched by name with pyjaspar) so that a list rule tuned to one of our
+generators shows here:
 
 - ``grammar``: 14 TFs, 4 true pairs (the first 8 TFs, in order). A positive holds 1-2 true pairs, each a
   block (random order and strands, gap 2-12 bp); its negative counterpart holds the same pairs' TFs
@@ -34,13 +35,23 @@ GRAMMAR_TFS = ("GATA1", "SOX2", "FOXA1", "NFYA", "SP1", "MEF2A", "RUNX1", "NRF1"
 AB_TFS = ("GATA1", "SOX2", "CTCF", "SP1", "MEF2A")
 
 
+#: the release ``interpret`` names filters with (JASPAR CORE vertebrates), so that a JASPAR-named run can
+#: name what was drawn
+RELEASE = "JASPAR2024"
+
+
 def fetch(names):
-    """``{name: (probabilities (w, 4), matrix id)}``, the first JASPAR profile of each name."""
+    """``{name: (probabilities (w, 4), matrix id)}``: of each name's JASPAR profiles, the first CORE
+    vertebrate one (by name alone, JASPAR gives GATA1's plant profile and CTCF's insect one first)."""
     from pyjaspar import jaspardb
 
-    db, out = jaspardb(), {}
+    db, out = jaspardb(release=RELEASE), {}
     for nm in names:
-        m = db.fetch_motifs_by_name(nm)[0]
+        hits = [m for m in db.fetch_motifs_by_name(nm)
+                if m.collection == "CORE" and m.tax_group == "vertebrates"]
+        if not hits:
+            raise SystemExit(f"error: {RELEASE} has no CORE vertebrate profile named {nm!r}")
+        m = hits[0]
         c = np.array([m.counts[b] for b in "ACGT"], float).T + 0.01
         out[nm] = (c / c.sum(1, keepdims=True), m.matrix_id)
     return out

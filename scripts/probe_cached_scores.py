@@ -1,6 +1,6 @@
 """Probe: re-run ``interpret`` on a run with the methods' pair scores cached on disk (not a feature).
 
-    python scripts/probe_cached_scores.py CACHE RUN DATA OUT [--methods raw,attr,fis,dfim]
+    python scripts/probe_cached_scores.py CACHE RUN DATA OUT [--methods raw,attr,fis,dfim] [--option KEY=JSON]
 
 The first call scores as ``interpret`` does and saves every scorer call's :class:`PairScores` under
 ``CACHE`` (keyed by method and a hash of the sequences and targets); later calls with the same run
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import json
 import time
 from pathlib import Path
 
@@ -52,7 +53,10 @@ def main() -> None:
     for a in ("cache", "run", "data", "out"):
         p.add_argument(a)
     p.add_argument("--methods", default="raw,attr,fis,dfim")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=JSON",
+                   help="an InterpretOptions field, e.g. partner_rule=false (repeatable)")
     a = p.parse_args()
+    extra = {k: json.loads(v) for k, v in (o.split("=", 1) for o in a.option)}
     cache = Path(a.cache)
     cache.mkdir(parents=True, exist_ok=True)
     methods = tuple(a.methods.split(","))
@@ -60,7 +64,8 @@ def main() -> None:
     for m in methods:  # the scorer's other fields (batch cap, normalised test) stay as the tree has them
         scorers.SCORERS[m] = dataclasses.replace(known[m], score=cached(m, known[m].score, cache), plots=None)
     interpret(a.run, InterpretOptions(out=a.out, methods=methods, motif_db=f"{a.data}/motifs.meme",
-                                      truth=f"{a.data}/interactions.tsv", plots=False, verbose=False))
+                                      truth=f"{a.data}/interactions.tsv", plots=False, verbose=False,
+                                      **extra))
 
 
 if __name__ == "__main__":

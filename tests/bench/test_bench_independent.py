@@ -8,6 +8,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("pyjaspar")
@@ -63,3 +64,14 @@ def test_ab_positives_hold_both_key_motifs(tmp_path):
     for sid, y in labels.items():
         present = {n for n, *_ in inst[sid]}
         assert (a in present and b in present) == (y == "1")
+
+
+def test_profiles_are_jaspar_core_vertebrate_ones():
+    """By name alone JASPAR returns GATA1's plant profile (MA2388.1) and CTCF's insect one (MA0531.2)
+    first; the generators draw the vertebrate ones, which the JASPAR naming of ``interpret`` holds."""
+    from bench import independent
+
+    got = independent.fetch(("GATA1", "CTCF", "CREB1"))
+    assert {k: v[1] for k, v in got.items()} == {"GATA1": "MA0035.5", "CTCF": "MA0139.2", "CREB1": "MA0018.5"}
+    for prob, _ in got.values():
+        assert np.allclose(prob.sum(1), 1.0)
