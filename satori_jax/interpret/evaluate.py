@@ -1,9 +1,10 @@
 """Score inferred TF-TF interactions against the ground truth of a simulated data set.
 
 Pairs are unordered (``frozenset({a, b})``); self pairs (``a == b``, also after aliasing) are
-dropped and duplicates merged before counting. ``aliases`` maps TF names to a merged name (for
-families of near-identical motifs, which TomTom cannot tell apart); it is applied to both the
-predicted and the true pairs.
+dropped and duplicates merged before counting. Names match regardless of case (gene symbols differ
+in case between species only: JASPAR's mouse ``Nrf1`` is ``NRF1``). ``aliases`` maps TF names to a
+merged name (for families of near-identical motifs, which TomTom cannot tell apart); it is applied to
+both the predicted and the true pairs.
 
 Conventions for empty sets: precision of an empty prediction is 0, recall with no true pairs
 is 0, F1 is 0 whenever precision + recall is 0.
@@ -83,12 +84,23 @@ def read_truth(path: str | os.PathLike) -> set[Pair]:
     return out
 
 
+def merged_name(name: str, aliases: Mapping[str, str]) -> str:
+    """A TF name as pairs are compared: its alias (e.g. family) when it has one, looked up as given
+    and then upper-cased, else the name upper-cased. Gene symbols differ in case between species
+    only (JASPAR's mouse ``Nrf1``, ``Sox17`` are ``NRF1``, ``SOX17``), so names match regardless of case."""
+    s = str(name)
+    hit = aliases.get(s)
+    if hit is None:
+        hit = aliases.get(s.upper())
+    return s.upper() if hit is None else hit
+
+
 def normalize_pairs(pairs: Iterable[Iterable[str]], aliases: Mapping[str, str] | None = None) -> set[Pair]:
-    """Unordered, aliased, de-duplicated pairs without self pairs."""
+    """Unordered, aliased (:func:`merged_name`), de-duplicated pairs without self pairs."""
     aliases = aliases or {}
     out: set[Pair] = set()
     for p in pairs:
-        s = frozenset(aliases.get(x, x) for x in p)  # a self pair collapses to one element
+        s = frozenset(merged_name(x, aliases) for x in p)  # a self pair collapses to one element
         if len(s) == 2:
             out.add(s)
     return out
@@ -162,7 +174,7 @@ def pr_curve(
             continue
         if q != q:  # NaN
             continue
-        key = frozenset((aliases.get(str(a), str(a)), aliases.get(str(b), str(b))))
+        key = frozenset((merged_name(a, aliases), merged_name(b, aliases)))
         if len(key) != 2:
             continue
         best[key] = min(q, best.get(key, float("inf")))
@@ -213,7 +225,7 @@ def candidate_pairs(
     if tested is not None:
         return normalize_pairs(tested, aliases)
     aliases = aliases or {}
-    names = sorted({aliases.get(t, t) for t in tfs})
+    names = sorted({merged_name(t, aliases) for t in tfs})
     return {frozenset(p) for p in itertools.combinations(names, 2)}
 
 
@@ -278,7 +290,7 @@ def _best_scores(scores, aliases: Mapping[str, str], higher_is_better: bool) -> 
     items = scores.items() if isinstance(scores, Mapping) else ((r[:2], r[2]) for r in scores)
     best: dict[Pair, float] = {}
     for pair, value in items:
-        key = frozenset(aliases.get(str(x), str(x)) for x in pair)
+        key = frozenset(merged_name(x, aliases) for x in pair)
         v = float(value)
         if len(key) != 2 or v != v:  # self pair (also after merging) or NaN
             continue
@@ -353,15 +365,17 @@ def family_aliases(families: Mapping[str, str] | Iterable) -> dict[str, str]:
 
     Returns
     -------
-    ``{tf_name: "family:<family>"}`` for TFs with a family; TFs without one are left out (they
-    keep their own name). The prefix keeps a family label from colliding with a TF name.
+    ``{tf_name: "family:<family>"}`` for TFs with a family, also keyed by the upper-cased name; TFs
+    without one are left out (they keep their own name, upper-cased). The prefix keeps a family label
+    from colliding with a TF name.
     """
     if isinstance(families, Mapping):
         items = families.items()
     else:
         items = ((r["name"], r.get("family", "")) if isinstance(r, Mapping) else (r.name, r.family)
                  for r in families)
-    return {str(name): f"family:{fam}" for name, fam in items if fam and str(fam).strip()}
+    out = {str(name): f"family:{fam}" for name, fam in items if fam and str(fam).strip()}
+    return {**{k.upper(): v for k, v in out.items()}, **out}
 
 
 def evaluate_interactions(

@@ -152,8 +152,8 @@ def test_family_merging():
               Motif("X", pwm)]
     fam = family_aliases(motifs)
     assert fam["ELF1"] == fam["GABPA"] == fam["EHF"] == "family:Ets-related" and "X" not in fam
-    assert family_aliases([{"name": "ELF1", "family": "Ets-related"}, {"name": "Y", "family": ""}]) == {
-        "ELF1": "family:Ets-related"}
+    assert family_aliases([{"name": "Elf1", "family": "Ets-related"}, {"name": "Y", "family": ""}]) == {
+        "Elf1": "family:Ets-related", "ELF1": "family:Ets-related"}
     truth = [("ELF1", "HNF4A")]
     cand = candidate_pairs([m.name for m in motifs])
     out = evaluate_interactions(truth, cand, predicted=[("GABPA", "HNF4A"), ("EHF", "HNF4A")],
@@ -234,3 +234,16 @@ def test_truth_ranks_by_the_evidence_given_instead_of_the_p_values(tmp_path):
     assert ev["ranked_by"].startswith("better of two ranks")
     last = truth.score([], tested, evidence={("A", "C"): 0.6, ("B", "C"): 0.7})
     assert last["exact"]["ranking"]["auprc"] == pytest.approx(1 / 3)
+
+
+def test_names_match_regardless_of_case():
+    """JASPAR names mouse profiles in mouse case (Nrf1, Sox17): a call of Nrf1-RUNX1 is the true pair
+    NRF1-RUNX1, in the exact view and the family view (NRF1 has no JASPAR family), and a mouse name
+    finds its family whichever case the family table used."""
+    truth = [("NRF1", "RUNX1"), ("GATA1", "SOX17")]
+    cand = candidate_pairs(["NRF1", "RUNX1", "GATA1", "SOX17"])
+    out = evaluate_interactions(truth, cand, predicted=[("Nrf1", "Runx1"), ("GATA1", "Sox17")],
+                                families={"RUNX1": "Runt", "SOX17": "SOX", "GATA1": "GATA"})
+    for view in ("exact", "family"):
+        assert out[view]["calls"]["tp"] == 2 and out[view]["calls"]["precision"] == 1.0
+    assert score_pairs([("Sox17", "gata1")], [("SOX17", "GATA1")])["tp"] == 1
