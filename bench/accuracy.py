@@ -308,7 +308,8 @@ def markdown(results: dict) -> str:
              "", f"`{results['command']}`: {results['seconds']:.0f} s in total.", "",
              "Chance in brackets: F1 of calling every pair of the simulated TF pool; AUPRC of a random "
              "ranking (exact expectation). P/R/F1 are of the method's default list (TF pairs with "
-             "q_tf < 0.05 and a filter pair at q < 0.05, or listed by the TF-pooled test); "
+             "q_tf < 0.05 and a filter pair at q < 0.05, or listed by the TF-pooled test; then the "
+             "partner rule: a pair's pooled effect must clear its TFs' other pairs, `effect_partners`); "
              "AUPRC ranks every candidate TF pair by the method's evidence (`tf_ranking_<method>.tsv`: the "
              "better of its ranks by the smallest filter-pair p-value and by the TF-pooled effect size; "
              "the first alone without the pool). Controls: *perm.* = the same "

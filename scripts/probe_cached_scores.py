@@ -54,7 +54,8 @@ def main() -> None:
         p.add_argument(a)
     p.add_argument("--methods", default="raw,attr,fis,dfim")
     p.add_argument("--option", action="append", default=[], metavar="KEY=JSON",
-                   help="an InterpretOptions field, e.g. partner_rule=false (repeatable)")
+                   help="an InterpretOptions field, e.g. partner_rule=false, motif_db=\"jaspar2024\" (JASPAR names); "
+                        "repeatable")
     a = p.parse_args()
     extra = {k: json.loads(v) for k, v in (o.split("=", 1) for o in a.option)}
     cache = Path(a.cache)
@@ -63,9 +64,9 @@ def main() -> None:
     known = scorers.available_methods()
     for m in methods:  # the scorer's other fields (batch cap, normalised test) stay as the tree has them
         scorers.SCORERS[m] = dataclasses.replace(known[m], score=cached(m, known[m].score, cache), plots=None)
-    interpret(a.run, InterpretOptions(out=a.out, methods=methods, motif_db=f"{a.data}/motifs.meme",
-                                      truth=f"{a.data}/interactions.tsv", plots=False, verbose=False,
-                                      **extra))
+    base = {"out": a.out, "methods": methods, "motif_db": f"{a.data}/motifs.meme",
+            "truth": f"{a.data}/interactions.tsv", "plots": False, "verbose": False}
+    interpret(a.run, InterpretOptions(**(base | extra)))
 
 
 if __name__ == "__main__":

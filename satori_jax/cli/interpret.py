@@ -24,10 +24,10 @@ Interpret a trained SATORI run (a directory written by `python -m satori_jax.tra
      all its filter pairs, Benjamini-Hochberg over TF pairs) is < 0.05, or when the TF-pooled test
      lists it (per example its best filter pair's score, q_pool < 0.05, effect >= 0.6 as scored
      and relative to each example's strongest pair, both above 0.5 by 1.645 standard errors;
-     --no-tf-pool turns this off); then drop a listed pair whose pooled effect is below the median of
-     either TF's other pairs (the partner rule, --no-partner-rule); flag the listed pairs that also
-     stand out from their two TFs' other pairs (q_excess < 0.05: the z-score beyond a robust
-     TF-a + TF-b fit), a stricter answer to "more than two enriched motifs".
+     --no-tf-pool turns this off); then drop a listed pair whose pooled effect does not exceed the
+     median of either TF's other pairs by one standard error (the partner rule, --no-partner-rule);
+     flag the listed pairs that also stand out from their two TFs' other pairs (q_excess < 0.05:
+     the z-score beyond a robust TF-a + TF-b fit), a stricter answer to "more than two enriched motifs".
 
 Outputs in --out: filters.meme, filters_tomtom.tsv, interactions_<method>.tsv,
 tf_interactions_<method>.tsv, PNG plots, report.html (opens offline) and, written last,
@@ -123,9 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "default 0 = q-value only, as SATORI)")
     p.add_argument("--no-partner-rule", dest="partner_rule", action="store_false",
                    help="keep every TF pair the two rules list (default: drop a pair whose pooled effect "
-                        "is below the median of either TF's other pairs, e.g. every pair of a motif that "
-                        "is enriched alone in the foreground; see the tf_interactions column "
-                        "effect_partners)")
+                        "does not exceed the median of either TF's other pairs by one null standard error, "
+                        "e.g. the pairs of a motif that is enriched alone in the foreground; see the "
+                        "tf_interactions column effect_partners)")
     p.add_argument("--no-tf-pool", dest="tf_pool", action="store_false",
                    help="list TF pairs by the filter-level rule only (default: also by the TF-pooled test, "
                         "which pools the filter pairs named after a TF pair; see the tf_interactions "

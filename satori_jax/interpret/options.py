@@ -117,9 +117,10 @@ class InterpretOptions:
         filter pairs named after a TF pair tested as one sample, gated by its effect size as scored
         and per-example normalised); ``False`` = the filter-level list only.
     partner_rule
-        With the TF-pooled test: a listed TF pair must be raised at least as much as each of its TFs'
-        other pairs typically are (:func:`satori_jax.interpret.pooled.partner_baselines`); ``False``
-        keeps every pair the two rules list.
+        With the TF-pooled test: a listed TF pair must be raised more than each of its TFs' other pairs
+        typically are, by one null standard error
+        (:func:`satori_jax.interpret.pooled.partner_baselines`); ``False`` keeps every pair the two
+        rules list.
     test, null
         Pair test (``"observed"``, default / ``"conditioned"``) and null (``"theoretical"`` /
         ``"empirical"``); see :mod:`satori_jax.interpret.stats`.

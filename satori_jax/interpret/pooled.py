@@ -35,10 +35,12 @@ group (:func:`filter_groups`). For every method, besides its filter-pair scores:
 
 4. **Partner rule** (:func:`partner_baselines`; on by default, ``--no-partner-rule``): a pair that
    either rule lists stays only if its pooled effect (the smaller of as scored and normalised)
-   reaches the median of each of its TFs' other pooled pairs. A TF pair listed from co-occurrence
-   alone (a filter pair seen in a few foreground examples and never in the background, tested
-   against zeros) usually has a pooled effect below its TFs' typical pair, and so does a pair that
-   only shares a TF with an enriched motif. Pairs without a pooled effect are kept.
+   exceeds the median of each of its TFs' other pooled pairs by one null standard error of its own
+   effect (:data:`PARTNER_Z`). A TF pair listed from co-occurrence alone (a filter pair seen in a few
+   foreground examples and never in the background, tested against zeros) usually has a pooled
+   effect below its TFs' typical pair, and so does a pair that only shares a TF with an enriched
+   motif; a pair the model uses stands out by more than sampling noise. Pairs without a pooled
+   effect are kept.
 
 Both accumulators (exact and histograms) see the pooled scores as two more "methods" (``m@tf``,
 ``m@tfn``) with the TF pairs as their pairs, so the streamed and in-memory paths test them alike.
@@ -67,6 +69,7 @@ __all__ = [
     "RANKING_DOCS",
     "ranking_table",
     "MIN_POOLED_EFFECT",
+    "PARTNER_Z",
     "POOLED",
     "POOLED_NORMALISED",
     "method_bins",
@@ -87,6 +90,11 @@ POOLED, POOLED_NORMALISED = "@tf", "@tfn"
 
 #: Null standard errors taken off a TF pair's pooled effect when ranking (:func:`tf_evidence`).
 EVIDENCE_Z = 1.645
+
+#: Null standard errors by which a listed pair's pooled effect must clear its TFs' partner baseline
+#: (:func:`partner_baselines`): one, since 1.645 halved data-40's lists
+#: (``bench/results/accuracy/partner-margin-2026-12-08.md``).
+PARTNER_Z = 1.0
 
 #: Columns of ``tf_ranking_<method>.tsv`` (:func:`ranking_table`), documented in :data:`RANKING_DOCS`.
 RANKING_COLUMNS = ("rank", "tf_a", "tf_b", "listed_by", "rank_filter", "rank_pool", "p_filter_min",
@@ -267,30 +275,39 @@ def method_bins(ranges: dict, normalised: dict, peaked: dict, n: int) -> dict:
     return bins
 
 
-def partner_baselines(pooled: dict) -> dict[tuple[str, str], tuple[float, float]]:
-    """Each pooled TF pair's effect and its TFs' partner baseline, for the list's partner rule.
+def partner_baselines(pooled: dict, z: float | None = None) -> dict[tuple[str, str], tuple[float, float]]:
+    """Each pooled TF pair's effect and the bar the partner rule sets it.
 
     A pair's effect here is :func:`pooled_effect` (as in the ranking). A TF's baseline for the pair is
-    the median effect of the TF's *other* pooled pairs (0.5 when it has none); the pair's baseline is
-    the larger of its two TFs'. A motif enriched alone in the foreground raises every pair it takes
-    part in (its partners are more often present there, and attention to it shifts), and in a design
-    whose positives hold more motifs every TF does; a pair the model uses stands out from its TFs'
-    other pairs. Measured in ``bench/results/accuracy/partner-rule-2026-12-07.md``.
+    the median effect of the TF's *other* pooled pairs (0.5 when it has none); the pair's bar is the
+    larger of its two TFs' baselines plus ``z`` null standard errors of the pair's effect,
+    ``sqrt((n_fg + n_bg + 1) / (12 n_fg n_bg))``. A motif enriched alone in the foreground raises every
+    pair it takes part in (its partners are more often present there, and attention to it shifts), and
+    in a design whose positives hold more motifs every TF does; a pair the model uses stands out from
+    its TFs' other pairs by more than the sampling noise of its own effect. Measured in
+    ``bench/results/accuracy/partner-rule-2026-12-07.md`` (margin 0) and
+    ``partner-margin-2026-12-08.md`` (the standard-error margin).
 
     Parameters
     ----------
     pooled
         The pooled test's result (:func:`pooled_test`).
+    z
+        Null standard errors the effect must clear its TFs' baseline by (default :data:`PARTNER_Z`;
+        0: reach the baseline).
 
     Returns
     -------
-    ``{(tf_a, tf_b): (effect, baseline)}`` with names sorted, for the pairs with a finite pooled effect.
+    ``{(tf_a, tf_b): (effect, bar)}`` with names sorted, for the pairs with a finite pooled effect.
     """
     st = pooled["stats"]
     eff = pooled_effect(st["effect_size"], st["effect_normalised"])
-    pairs = [(k, float(v)) for k, v in zip(tf_pairs(pooled), eff.tolist(), strict=True) if np.isfinite(v)]
+    n1, n2 = (np.maximum(np.asarray(st[c], np.float64), 1.0) for c in ("n_fg", "n_bg"))
+    margin = (PARTNER_Z if z is None else z) * np.sqrt((n1 + n2 + 1.0) / (12.0 * n1 * n2))
+    pairs = [(k, float(v), float(d)) for k, v, d in zip(tf_pairs(pooled), eff.tolist(), margin.tolist(),
+                                                         strict=True) if np.isfinite(v)]
     per_tf: dict[str, list[float]] = {}
-    for (a, b), v in pairs:
+    for (a, b), v, _ in pairs:
         per_tf.setdefault(a, []).append(v)
         per_tf.setdefault(b, []).append(v)
 
@@ -299,7 +316,7 @@ def partner_baselines(pooled: dict) -> dict[tuple[str, str], tuple[float, float]
         others.remove(own)
         return float(np.median(others)) if others else 0.5
 
-    return {k: (v, max(baseline(k[0], v), baseline(k[1], v))) for k, v in pairs}
+    return {k: (v, max(baseline(k[0], v), baseline(k[1], v)) + d) for k, v, d in pairs}
 
 
 def pooled_test(acc, chunks, method: str, names: Sequence[str], opts) -> dict:

@@ -112,11 +112,13 @@ COLUMN_DOCS: dict[str, str] = {
                               "by its largest score: above 0.5 when the pair is raised relative to the "
                               "example's strongest pair, not only because every score is larger in the "
                               "foreground (attributions scale with the logit).",
-    "effect_partners": "Partner rule: the median of min(pooled effect, effect_pool_normalised) over each "
-                       "TF's other pooled pairs, the larger of the two TFs'. A listed pair's own min(pooled "
-                       "effect, effect_pool_normalised) reaches it: it is raised at least as much as its "
-                       "TFs' pairs typically are (a motif enriched alone in the foreground raises all its "
-                       "pairs). nan where the pair has no pooled effect (kept) or with --no-partner-rule.",
+    "effect_partners": "Partner rule's bar: the median of min(pooled effect, effect_pool_normalised) over "
+                       "each TF's other pooled pairs, the larger of the two TFs', plus one null standard "
+                       "error of the pair's pooled effect, sqrt((n_fg + n_bg + 1) / (12 n_fg n_bg)). A "
+                       "listed pair's own min(pooled effect, effect_pool_normalised) reaches it: it is "
+                       "raised more than its TFs' pairs typically are, by more than sampling noise (a motif "
+                       "enriched alone in the foreground raises all its pairs). nan where the pair has no "
+                       "pooled effect (kept) or with --no-partner-rule.",
     # filters_tomtom.tsv
     "filter": "Filter name (filterN).",
     "n_sites": "Positions (over the foreground examples) where the filter activation passed its threshold.",

@@ -199,7 +199,8 @@ def _list_rule(run: Mapping[str, Any]) -> str:
         rule += (", or by the TF-pooled test: q_pool &lt; 0.05 with effects &ge; 0.6, above 0.5 by 1.645 "
                  "standard errors")
     if run.get("partner_rule", True):
-        rule += "; only pairs raised at least as much as their TFs' other pairs, effect_partners"
+        rule += ("; only pairs raised more than their TFs' other pairs, by one standard error, "
+                 "effect_partners")
     return rule
 
 
