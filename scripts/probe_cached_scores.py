@@ -54,8 +54,8 @@ def main() -> None:
         p.add_argument(a)
     p.add_argument("--methods", default="raw,attr,fis,dfim")
     p.add_argument("--option", action="append", default=[], metavar="KEY=JSON",
-                   help="an InterpretOptions field, e.g. partner_rule=false, motif_db=\"jaspar2024\" (JASPAR names); "
-                        "repeatable")
+                   help="an InterpretOptions field, e.g. partner_rule=false, motif_db=\"jaspar2024\" "
+                        "(JASPAR names); repeatable")
     a = p.parse_args()
     extra = {k: json.loads(v) for k, v in (o.split("=", 1) for o in a.option)}
     cache = Path(a.cache)
