@@ -98,7 +98,8 @@ examples:
       dfim, data-40 and twins-40 at CPU sizes, all four methods, both controls (2 cores: ~23 min
       for training, raw, attr and the controls, ~20-30 min more for fis and dfim)
   python -m bench.accuracy --mode full --methods raw,attr
-      all seven benchmarks at the generators' sizes (hours on a CPU; fis and dfim would add ~15-25 min
+      all nine benchmarks at the generators' sizes (the seven of satori_jax.simulate, and grammar
+      and ab drawn by bench/independent.py) (hours on a CPU; fis and dfim would add ~15-25 min
       per data set)
   python -m bench.accuracy --mode tiny --out /tmp/acc --no-controls
       smoke test (minutes; the numbers mean nothing)
