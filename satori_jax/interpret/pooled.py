@@ -74,6 +74,7 @@ __all__ = [
     "POOLED_NORMALISED",
     "method_bins",
     "method_folds",
+    "null_se",
     "partner_baselines",
     "pooled_effect",
     "pooled_test",
@@ -136,12 +137,18 @@ def pooled_effect(effect, effect_normalised) -> np.ndarray:
                       np.nan_to_num(np.asarray(effect_normalised, np.float64), nan=0.0))
 
 
-def effect_lower(effect, effect_normalised, n_fg, n_bg, z: float = EVIDENCE_Z):
-    """:func:`pooled_effect` less ``z`` null standard errors ``sqrt((n_fg + n_bg + 1) / (12 n_fg n_bg))``
-    (scalars or arrays; counts below 1 count 1): ``effect_pool_lower`` of the ranking, and the pool's
-    small-sample guard."""
+def null_se(n_fg, n_bg) -> np.ndarray:
+    """Standard error of an effect size ``U / (n_fg·n_bg)`` under the null,
+    ``sqrt((n_fg + n_bg + 1) / (12 n_fg n_bg))`` (scalars or arrays; counts below 1 count 1). Used by
+    :func:`effect_lower` and :func:`partner_baselines`."""
     n1, n2 = (np.maximum(np.asarray(c, np.float64), 1.0) for c in (n_fg, n_bg))
-    return pooled_effect(effect, effect_normalised) - z * np.sqrt((n1 + n2 + 1.0) / (12.0 * n1 * n2))
+    return np.sqrt((n1 + n2 + 1.0) / (12.0 * n1 * n2))
+
+
+def effect_lower(effect, effect_normalised, n_fg, n_bg, z: float = EVIDENCE_Z):
+    """:func:`pooled_effect` less ``z`` null standard errors (:func:`null_se`): ``effect_pool_lower`` of
+    the ranking, and the pool's small-sample guard."""
+    return pooled_effect(effect, effect_normalised) - z * null_se(n_fg, n_bg)
 
 
 def filter_groups(names: Sequence[str]) -> tuple[np.ndarray, list[str]]:
@@ -280,8 +287,8 @@ def partner_baselines(pooled: dict, z: float | None = None) -> dict[tuple[str, s
 
     A pair's effect here is :func:`pooled_effect` (as in the ranking). A TF's baseline for the pair is
     the median effect of the TF's *other* pooled pairs (0.5 when it has none); the pair's bar is the
-    larger of its two TFs' baselines plus ``z`` null standard errors of the pair's effect,
-    ``sqrt((n_fg + n_bg + 1) / (12 n_fg n_bg))``. A motif enriched alone in the foreground raises every
+    larger of its two TFs' baselines plus ``z`` null standard errors of the pair's effect
+    (:func:`null_se`). A motif enriched alone in the foreground raises every
     pair it takes part in (its partners are more often present there, and attention to it shifts), and
     in a design whose positives hold more motifs every TF does; a pair the model uses stands out from
     its TFs' other pairs by more than the sampling noise of its own effect. Measured in
@@ -302,8 +309,7 @@ def partner_baselines(pooled: dict, z: float | None = None) -> dict[tuple[str, s
     """
     st = pooled["stats"]
     eff = pooled_effect(st["effect_size"], st["effect_normalised"])
-    n1, n2 = (np.maximum(np.asarray(st[c], np.float64), 1.0) for c in ("n_fg", "n_bg"))
-    margin = (PARTNER_Z if z is None else z) * np.sqrt((n1 + n2 + 1.0) / (12.0 * n1 * n2))
+    margin = (PARTNER_Z if z is None else z) * null_se(st["n_fg"], st["n_bg"])
     pairs = [(k, float(v), float(d)) for k, v, d in zip(tf_pairs(pooled), eff.tolist(), margin.tolist(),
                                                          strict=True) if np.isfinite(v)]
     per_tf: dict[str, list[float]] = {}

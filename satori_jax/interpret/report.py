@@ -406,8 +406,8 @@ def tf_pair_table(rows: Sequence[Mapping[str, Any]], alpha: float = ALPHA,
     :mod:`satori_jax.interpret.pooled`) adds the TF pairs that the pooled test lists
     (:func:`pool_lists`; ``listed_by`` says which rule listed a row) and every row's ``q_pool`` and
     ``effect_pool_normalised``. With ``pooled`` and ``partners`` (the partner rule), a listed pair whose
-    pooled effect is below its TFs' partner baseline (:func:`satori_jax.interpret.pooled.partner_baselines`,
-    column ``effect_partners``) is dropped.
+    pooled effect is below its bar, its TFs' partner baseline plus one null standard error
+    (:func:`satori_jax.interpret.pooled.partner_baselines`, column ``effect_partners``), is dropped.
     """
     q_tf, n_tested = tf_level_q(rows)
     if tf_excess is None:
